@@ -1,0 +1,1 @@
+"""The bot: a Pipecat pipeline assembled per session from preloaded parts."""

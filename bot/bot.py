@@ -1,0 +1,237 @@
+"""Assembles and runs one bot session.
+
+    transport in -> STT -> events -> user context (VAD) -> LLM -> TTS -> transport out
+                                                                       -> assistant context
+
+The only module that wires transport, providers, event bus and handlers together; the runner
+calls `run_bot` with a transport built for the session and learns why the bot ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.workers.runner import WorkerRunner
+
+from bot.actions.html import LLMAppletWriter
+from bot.actions.prompts import load_prompts
+from bot.config import BotSettings, SessionConfig
+from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft, SessionEnding
+from bot.eventbus.bridge import PipelineEvents
+from bot.forwarder import EventForwarder
+from bot.handlers import GreetingHandler, PacingHandler, RosterHandler
+from bot.llm import LOCAL_API_KEY, make_llm
+from bot.mesh_client import MeshClient, MeshError
+from bot.preload import Preloaded, RenderedSpeech
+from bot.toolbox import Toolbox
+from bot.tools.base import ToolContext
+from bot.transports import SessionTransport
+
+_SPEECH_FRAME_MS = 200
+
+
+class BotFailed(Exception):
+    """The transport could not connect or broke; the message is the user-facing reason."""
+
+
+@dataclass
+class BotHooks:
+    """How the runner hears from the bot (joined, failed, why it ended) and stops it."""
+
+    on_joined: Callable[[], Awaitable[None]]
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    end_reason: str | None = None
+    failure: str | None = None
+
+    def end(self, reason: str) -> None:
+        """Stop the bot now (hang-up, lost lease)."""
+        if not self.ended.is_set():
+            self.end_reason = reason
+            self.ended.set()
+
+
+def speech_frames(speech: RenderedSpeech) -> list[Frame]:
+    step = speech.sample_rate * 2 * _SPEECH_FRAME_MS // 1000
+    return [
+        OutputAudioRawFrame(
+            audio=speech.pcm[i : i + step], sample_rate=speech.sample_rate, num_channels=1
+        )
+        for i in range(0, len(speech.pcm), step)
+    ]
+
+
+def _participant(args: tuple[Any, ...]) -> tuple[str, str | None]:
+    """(id, name) from a transport event's arguments: Daily passes a participant dict,
+    SmallWebRTC its connection (one client, no name)."""
+    for arg in args:
+        if isinstance(arg, dict) and "id" in arg:
+            info = arg.get("info") or {}
+            return str(arg["id"]), info.get("userName") or None
+    return "client", None
+
+
+def _mesh_client(settings: BotSettings, config: SessionConfig) -> MeshClient | None:
+    if not (settings.mesh_url and settings.mesh_token):
+        return None
+    return MeshClient(
+        settings.mesh_url, settings.mesh_token, tenant=config.tenant, user=config.user_id
+    )
+
+
+async def _system_instruction(mesh: MeshClient | None, config: SessionConfig) -> str:
+    """The tenant's personality and functional prompts, loaded from Mesh at session start."""
+    if mesh is None:
+        return config.system_prompt
+    try:
+        prompts = await load_prompts(mesh)
+    except MeshError as exc:  # the call goes on with the base prompt
+        logger.warning("session {}: prompts not loaded from Mesh: {}", config.session_id, exc)
+        return config.system_prompt
+    return prompts.system_instruction(config.system_prompt)
+
+
+async def run_bot(
+    session: SessionTransport, preloaded: Preloaded, config: SessionConfig, hooks: BotHooks
+) -> None:
+    """Run until the conversation ends, `hooks.ended` is set, or the task is cancelled."""
+    settings = preloaded.settings
+    transport = session.transport
+    bus = EventBus()
+    worker: PipelineWorker | None = None
+
+    async def on_end(reason: str, now: bool) -> None:
+        hooks.end_reason = hooks.end_reason or reason
+        await bus.publish(SessionEnding(reason=reason))
+        if now and worker is not None:
+            await worker.cancel(reason=reason)
+
+    events = PipelineEvents(bus, on_end=on_end)
+    mesh = _mesh_client(settings, config)
+    system_instruction = await _system_instruction(mesh, config)
+
+    async def end_call(reason: str) -> None:
+        await events.say("Goodbye!")
+        await events.end(reason)
+
+    toolbox = Toolbox(
+        ToolContext(
+            tenant=config.tenant,
+            user=config.user_id,
+            forwarder=EventForwarder(session.kind, events.push),
+            mesh=mesh,
+            applet_writer=LLMAppletWriter(
+                api_key=settings.openai_api_key or LOCAL_API_KEY,
+                base_url=settings.openai_base_url,
+                model=settings.openai_model,
+            ),
+            end_call=end_call,
+            timezone=settings.timezone,
+        ),
+        bus=bus,
+    )
+    llm = make_llm(settings, system_instruction=system_instruction)
+    toolbox.register(llm)
+    context = LLMContext(tools=toolbox.schema())
+    aggregators = LLMContextAggregatorPair(
+        context, user_params=LLMUserAggregatorParams(vad_analyzer=preloaded.vad.take())
+    )
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            preloaded.stt(),
+            events,
+            aggregators.user(),
+            llm,
+            preloaded.tts.service(),
+            transport.output(),
+            aggregators.assistant(),
+        ]
+    )
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_out_sample_rate=settings.audio_out_sample_rate,
+            enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
+        ),
+        idle_timeout_secs=None,
+    )
+
+    prerendered = (
+        speech_frames(preloaded.greeting) if config.greeting == preloaded.greeting.text else None
+    )
+    pacing = PacingHandler(
+        events,
+        prompt_after_s=settings.idle_prompt_s,
+        end_after_s=settings.idle_end_s,
+        prompt=settings.idle_prompt,
+        goodbye=settings.goodbye,
+    )
+    for handler in (
+        RosterHandler(events),
+        GreetingHandler(
+            events, greeting=config.greeting, prerendered=prerendered, user_name=config.user_name
+        ),
+        pacing,
+    ):
+        handler.attach(bus)
+
+    joined = False
+
+    async def participant_joined(*args: Any) -> None:
+        nonlocal joined
+        participant_id, name = _participant(args)
+        await bus.publish(ParticipantJoined(participant_id=participant_id, name=name))
+        if not joined:
+            joined = True
+            pacing.start()
+            await hooks.on_joined()
+
+    async def participant_left(*args: Any) -> None:
+        participant_id, _ = _participant(args)
+        await bus.publish(ParticipantLeft(participant_id=participant_id))
+
+    async def transport_error(_transport: Any, error: Any) -> None:
+        hooks.failure = str(error)
+        logger.warning("session {}: transport error: {}", config.session_id, error)
+        await worker.cancel(reason="transport error")
+
+    for names, handler_fn in (
+        (session.joined_events, participant_joined),
+        (session.left_events, participant_left),
+        (session.error_events, transport_error),
+    ):
+        for name in names:
+            transport.add_event_handler(name, handler_fn)
+
+    async def stop_when_ended() -> None:
+        await hooks.ended.wait()
+        await worker.cancel(reason=hooks.end_reason or "session ended")
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    watcher = asyncio.create_task(stop_when_ended())
+    try:
+        await runner.run()
+    finally:
+        watcher.cancel()
+        pacing.stop()
+    # WorkerRunner.run() swallows a cancellation of its caller (it stops the workers and
+    # returns); pass it on, or a bot cancelled by the session cap looks like one whose
+    # client left.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    if hooks.failure:
+        raise BotFailed(hooks.failure)

@@ -1,0 +1,89 @@
+"""The bot's configuration: defaults from the runner's environment, overrides per session.
+
+A session's `body` (from the client, through the launch event) may only choose among the
+options below; anything else is refused, and no secret is ever taken from it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BotSettings(BaseSettings):
+    """Process-wide defaults, read once by the runner at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="BOT_", extra="ignore")
+
+    greeting: str = "Hello! I'm your voicefleet assistant. How can I help you today?"
+    system_prompt: str = (
+        "You are a friendly voice assistant. Your answers are spoken aloud, so keep them short: "
+        "one or two sentences, no lists, no markdown."
+    )
+    audio_out_sample_rate: int = 24000
+
+    # LLM: OpenAI, or any OpenAI-compatible server (a local llama.cpp server offline).
+    openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+
+    # STT: Deepgram when its key is set, else faster-whisper with the bundled tiny.en model.
+    deepgram_api_key: str | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
+    deepgram_base_url: str | None = Field(default=None, validation_alias="DEEPGRAM_BASE_URL")
+    whisper_model_path: str | None = None
+
+    # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
+    # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).
+    tts_provider: Literal["auto", "piper", "openai"] = "auto"
+    piper_voice: str = "en_US-joe-medium"
+    openai_tts_voice: str = "alloy"
+    openai_tts_model: str = "gpt-4o-mini-tts"
+
+    enable_metrics: bool = True
+    timezone: str = "UTC"
+
+    # Mesh, the user's data. The runner's service token acts for each session's tenant/user.
+    mesh_url: str | None = Field(default=None, validation_alias="MESH_URL")
+    mesh_token: str | None = Field(default=None, validation_alias="MESH_TOKEN")
+
+    # Pacing: a gentle prompt after this much silence, goodbye after the longer one.
+    idle_prompt_s: float = 20.0
+    idle_end_s: float = 60.0
+    idle_prompt: str = "Are you still there? I'm here if you need anything."
+    goodbye: str = "It seems you've stepped away. Goodbye for now!"
+
+
+class SessionOverrides(BaseModel):
+    """What a client may set per session in the launch body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    greeting: str | None = Field(default=None, min_length=1, max_length=500)
+    user_name: str | None = Field(default=None, max_length=100)
+    # The tenant's own user id (the tenant is fixed by its API key, never by the body).
+    user_id: str = Field(default="default", min_length=1, max_length=100, pattern=r"^[\w.@:-]+$")
+
+
+class SessionConfig(BaseModel):
+    session_id: str
+    tenant: str
+    greeting: str
+    system_prompt: str
+    user_id: str = "default"
+    user_name: str | None = None
+
+    @classmethod
+    def build(
+        cls, settings: BotSettings, *, session_id: str, tenant: str, body: dict[str, object]
+    ) -> SessionConfig:
+        overrides = SessionOverrides.model_validate(body)
+        return cls(
+            session_id=session_id,
+            tenant=tenant,
+            greeting=overrides.greeting or settings.greeting,
+            system_prompt=settings.system_prompt,
+            user_id=overrides.user_id,
+            user_name=overrides.user_name,
+        )

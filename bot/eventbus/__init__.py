@@ -1,0 +1,32 @@
+"""The bot's in-process publish/subscribe bus: transports and the pipeline publish typed
+events, handlers subscribe (and may publish), and none of them knows the others."""
+
+from bot.eventbus.bus import EventBus
+from bot.eventbus.events import (
+    AdminMessageReceived,
+    BotStartedSpeaking,
+    BotStoppedSpeaking,
+    Event,
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionEnding,
+    ToolCalled,
+    Transcript,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+
+__all__ = [
+    "AdminMessageReceived",
+    "BotStartedSpeaking",
+    "BotStoppedSpeaking",
+    "Event",
+    "EventBus",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "SessionEnding",
+    "ToolCalled",
+    "Transcript",
+    "UserStartedSpeaking",
+    "UserStoppedSpeaking",
+]

@@ -1,0 +1,108 @@
+"""The bot's client for Mesh, the product's GraphQL API (gql over httpx).
+
+One place for what every call needs: the session's identity (the runner's service token,
+acting for the session's tenant and user), a timeout, retries on transient failures only,
+and GraphQL errors turned into typed exceptions the actions can handle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from gql import Client, GraphQLRequest, gql
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.httpx import HTTPXAsyncTransport
+from graphql import DocumentNode
+from loguru import logger
+
+RETRIES = 3
+
+
+class MeshError(Exception):
+    """Mesh refused or failed the request; `str()` is safe to show to the LLM."""
+
+
+class MeshNotFound(MeshError):
+    pass
+
+
+class MeshBadInput(MeshError):
+    pass
+
+
+class MeshUnauthorized(MeshError):
+    pass
+
+
+class MeshUnavailable(MeshError):
+    """Mesh could not be reached (after retries) or answered with a server error."""
+
+
+_ERRORS: dict[str, type[MeshError]] = {
+    "NOT_FOUND": MeshNotFound,
+    "BAD_USER_INPUT": MeshBadInput,
+    "UNAUTHENTICATED": MeshUnauthorized,
+}
+
+_documents: dict[str, DocumentNode] = {}
+
+
+def _request(query: str, variables: dict[str, Any]) -> GraphQLRequest:
+    """Queries are parsed once per process: the actions' queries are constants."""
+    if query not in _documents:
+        _documents[query] = gql(query).document
+    return GraphQLRequest(_documents[query], variable_values=variables)
+
+
+class MeshClient:
+    def __init__(
+        self, url: str, token: str, *, tenant: str, user: str, timeout_s: float = 5.0
+    ) -> None:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Voicefleet-Tenant": tenant,
+            "X-Voicefleet-User": user,
+        }
+        transport = HTTPXAsyncTransport(url=url, headers=headers, timeout=timeout_s)
+        self._client = Client(transport=transport, execute_timeout=timeout_s)
+        self.tenant = tenant
+        self.user = user
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        last: Exception | None = None
+        for attempt in range(RETRIES):
+            try:
+                result: dict[str, Any] = await self._client.execute_async(
+                    _request(query, variables or {})
+                )
+                return result
+            except TransportQueryError as exc:
+                first = (exc.errors or [{}])[0]
+                code = (first.get("extensions") or {}).get("code", "")
+                if code == "UNAUTHENTICATED":
+                    raise MeshUnauthorized("not authorized for Mesh") from exc
+                raise _ERRORS.get(code, MeshError)(str(first.get("message", exc))) from exc
+            except TransportServerError as exc:
+                if exc.code == 401:
+                    raise MeshUnauthorized("not authorized for Mesh") from exc
+                if exc.code is not None and exc.code < 500:
+                    raise MeshError(f"Mesh answered {exc.code}") from exc
+                last = exc
+            except (
+                TransportConnectionFailed,
+                TransportProtocolError,
+                httpx.TransportError,
+                OSError,
+                TimeoutError,
+            ) as exc:
+                last = exc
+            await asyncio.sleep(0.1 * 2**attempt)
+        logger.warning("Mesh unavailable after {} attempts: {}", RETRIES, type(last).__name__)
+        raise MeshUnavailable("Mesh is unavailable right now") from last

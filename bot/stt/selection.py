@@ -1,0 +1,33 @@
+"""Which STT a runner uses: Deepgram when DEEPGRAM_API_KEY is set, else offline Whisper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipecat.services.stt_service import STTService
+
+from bot.config import BotSettings
+
+STTFactory = Callable[[], STTService]
+
+
+def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
+    """The provider's name and a factory for one session's service (models load here, once)."""
+    if settings.deepgram_api_key:
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+
+        key, url = settings.deepgram_api_key, settings.deepgram_base_url
+
+        def deepgram() -> STTService:
+            kwargs: dict[str, Any] = {"api_key": key}
+            if url:
+                kwargs["base_url"] = url
+            return DeepgramSTTService(**kwargs)
+
+        return "deepgram", deepgram
+
+    from bot.stt.whisper import PreloadedWhisperSTTService, load_model
+
+    model = load_model(settings.whisper_model_path)
+    return "whisper", lambda: PreloadedWhisperSTTService(model=model)

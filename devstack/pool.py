@@ -1,0 +1,168 @@
+"""The dev stack's stand-in for the runner Knative Service and its autoscaler.
+
+It follows the Service's manifest: `min-scale` warm runners, `containerConcurrency: 1`
+(one launch per runner), a new runner when none is free (the cold path; the request waits
+like it would in Knative's activator), up to `max-scale`, and idle extras stopped after the
+scale-down delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import httpx
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from devstack.manifests import RunnerScaling
+from devstack.ports import free_port
+from devstack.runner_process import RunnerProcess
+from voicefleet.http_client import async_client
+
+_HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
+
+
+class RunnerPool:
+    def __init__(
+        self, scaling: RunnerScaling, env: dict[str, str], *, stop_grace_s: float = 30.0
+    ) -> None:
+        if scaling.container_concurrency != 1:
+            raise ValueError("the runner pool supports containerConcurrency 1 only")
+        self.scaling = scaling
+        self._env = env
+        self._stop_grace_s = stop_grace_s
+        self._runners: list[RunnerProcess] = []
+        self._changed = asyncio.Condition()
+        self._waiting = 0
+        self._names = itertools.count(1)
+        self._client = async_client(
+            timeout=httpx.Timeout(scaling.timeout_s, connect=5.0), max_connections=None
+        )
+        self._reaper: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.cold_starts = 0
+        self.app = Starlette(
+            routes=[
+                Route("/{path:path}", self._proxy, methods=["GET", "POST", "PATCH", "DELETE"]),
+            ]
+        )
+
+    @property
+    def runners(self) -> list[RunnerProcess]:
+        return list(self._runners)
+
+    async def start(self) -> None:
+        """Start the warm pool and wait until every warm runner is ready."""
+        warm = [await self._spawn() for _ in range(self.scaling.min_scale)]
+        await asyncio.gather(*(r.ready.wait() for r in warm))
+        self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def _spawn(self) -> RunnerProcess:
+        runner = RunnerProcess(f"runner-{next(self._names)}", free_port(), self._env)
+        self._runners.append(runner)
+        await runner.start()
+        watcher = asyncio.create_task(self._notify_when(runner))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        logger.info("started {} (pool size {})", runner.name, len(self._runners))
+        return runner
+
+    async def _notify_when(self, runner: RunnerProcess) -> None:
+        """Wake waiting launches when a runner becomes ready, and forget it when it exits."""
+        ready = asyncio.create_task(runner.ready.wait())
+        exited = asyncio.create_task(runner.exited.wait())
+        await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+        async with self._changed:
+            self._changed.notify_all()
+        await exited
+        ready.cancel()
+        async with self._changed:
+            if runner in self._runners:
+                self._runners.remove(runner)
+            self._changed.notify_all()
+        if not self._closing and len(self._runners) < self.scaling.min_scale:
+            await self._spawn()
+
+    async def acquire(self) -> RunnerProcess:
+        async with self._changed:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._closing:
+                        raise RuntimeError("pool is shutting down")
+                    for runner in self._runners:
+                        if runner.ready.is_set() and runner.alive and not runner.busy:
+                            runner.busy = True
+                            return runner
+                    starting = sum(1 for r in self._runners if not r.ready.is_set())
+                    if starting < self._waiting and len(self._runners) < self.scaling.max_scale:
+                        self.cold_starts += 1
+                        logger.info("no free runner: cold start")
+                        await self._spawn()
+                    await self._changed.wait()
+            finally:
+                self._waiting -= 1
+
+    async def release(self, runner: RunnerProcess) -> None:
+        async with self._changed:
+            runner.busy = False
+            runner.idle_since = time.monotonic()
+            self._changed.notify_all()
+
+    async def _proxy(self, request: Request) -> Response:
+        try:
+            runner = await self.acquire()
+        except RuntimeError as exc:
+            return JSONResponse({"error": {"message": str(exc)}}, status_code=503)
+        try:
+            headers = {k: v for k, v in request.headers.items() if k not in _HOP_HEADERS}
+            upstream = await self._client.request(
+                request.method,
+                f"{runner.url}{request.url.path}",
+                params=request.query_params,
+                headers=headers,
+                content=await request.body(),
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("runner {} failed the request: {}", runner.name, type(exc).__name__)
+            return JSONResponse({"error": {"message": "runner unavailable"}}, status_code=502)
+        finally:
+            await self.release(runner)
+        out = {k: v for k, v in upstream.headers.items() if k not in _HOP_HEADERS}
+        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+
+    async def _reap_idle(self) -> None:
+        """Stop idle runners above min-scale once they have idled past the scale-down delay."""
+        period = max(min(self.scaling.scale_down_delay_s / 4, 5.0), 0.05)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            idle = [
+                r
+                for r in self._runners
+                if r.ready.is_set()
+                and not r.busy
+                and now - r.idle_since >= self.scaling.scale_down_delay_s
+            ]
+            excess = len(self._runners) - self.scaling.min_scale
+            for runner in idle[: max(excess, 0)]:
+                logger.info("scaling down {} (idle {:.0f}s)", runner.name, now - runner.idle_since)
+                self._runners.remove(runner)
+                await runner.stop(self._stop_grace_s)
+
+    async def close(self) -> None:
+        """Drain: runners finish their sessions (up to the grace period), then exit."""
+        self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        async with self._changed:
+            self._changed.notify_all()
+        await asyncio.gather(*(r.stop(self._stop_grace_s) for r in self._runners))
+        self._runners.clear()
+        await self._client.aclose()

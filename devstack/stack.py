@@ -1,0 +1,195 @@
+"""`voicefleet dev`: the whole system on one machine, wired as the Knative manifests say.
+
+Embedded Valkey (unless REDIS_URL is set), the gateway function on :4444 with the prebuilt
+browser client, a local broker that follows the Trigger manifests, and a runner pool that
+follows the runner Service's autoscaling annotations. Ctrl-C drains and stops all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from loguru import logger
+
+from devstack.broker import LocalBroker
+from devstack.browser_access import BrowserAccess
+from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
+from devstack.manifests import default_knative_dir, load_runner_scaling, load_triggers
+from devstack.pool import RunnerPool
+from devstack.ports import free_port
+from voicefleet.redis_conn import EmbeddedRedis
+
+GATEWAY_SERVICE = "voicefleet-gateway"
+RUNNER_SERVICE = "voicefleet-runner"
+GATEWAY_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "gateway" / "main.py"
+
+
+@dataclass
+class DevOptions:
+    host: str = "127.0.0.1"
+    gateway_port: int = 4444
+    warm: int | None = None
+    max: int | None = None
+    scale_down_delay_s: float | None = None
+    api_key: str | None = None
+    redis_url: str | None = None
+    knative_dir: Path = field(default_factory=default_knative_dir)
+    stop_grace_s: float = 10.0
+    runner_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Server:
+    name: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    url: str
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(f"{host}:{port} is in use (another dev stack?): {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock
+
+
+async def _serve(
+    name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
+) -> _Server:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    sock = sock or config.bind_socket()
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    return _Server(name, server, task, f"http://{host}:{sock.getsockname()[1]}")
+
+
+class DevStack:
+    def __init__(self, options: DevOptions) -> None:
+        self.options = options
+        self.redis_url = options.redis_url or os.environ.get("REDIS_URL")
+        chosen = options.api_key or os.environ.get("VOICEFLEET_API_KEY")
+        self.key_from_env = chosen is not None
+        self.api_key = chosen or secrets.token_urlsafe(18)
+        self._embedded: EmbeddedRedis | None = None
+        self._llm: LocalLLMServer | None = None
+        self._servers: list[_Server] = []
+        self.pool: RunnerPool | None = None
+        self.broker: LocalBroker | None = None
+        self.gateway_url = ""
+
+    async def start(self) -> None:
+        opts = self.options
+        # Taken first so that a busy port fails the start before anything else is running;
+        # served last so that its /healthz answers only once the whole stack is up.
+        gateway_sock = _bind(opts.host, opts.gateway_port)
+        if not self.redis_url:
+            self._embedded = EmbeddedRedis()
+            self.redis_url = await asyncio.to_thread(self._embedded.start)
+            logger.info("embedded Valkey at {}", self.redis_url)
+        scaling = load_runner_scaling(opts.knative_dir)
+        updates: dict[str, Any] = {}
+        if opts.warm is not None:
+            updates["min_scale"] = opts.warm
+        if opts.max is not None:
+            updates["max_scale"] = max(opts.max, updates.get("min_scale", scaling.min_scale))
+        if opts.scale_down_delay_s is not None:
+            updates["scale_down_delay_s"] = opts.scale_down_delay_s
+        scaling = scaling.model_copy(update=updates)
+
+        shared_env = {"REDIS_URL": self.redis_url}
+        llm_env = await self._start_llm()
+        self.pool = RunnerPool(
+            scaling, {**shared_env, **llm_env, **opts.runner_env}, stop_grace_s=opts.stop_grace_s
+        )
+        pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
+        self._servers.append(pool_server)
+
+        urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
+        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
+        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
+        self._servers.append(broker_server)
+
+        # The gateway reads its settings from the environment, as it does in its container.
+        os.environ.update(
+            {**shared_env, "K_SINK": broker_server.url + "/", "VOICEFLEET_API_KEY": self.api_key}
+        )
+        from functions_framework.aio import create_asgi_app
+
+        gateway = create_asgi_app(target="gateway", source=str(GATEWAY_SOURCE))  # type: ignore[no-untyped-call]
+        host, port = gateway_sock.getsockname()[:2]
+        urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
+        await self.pool.start()
+        gateway_server = await _serve(
+            "gateway", BrowserAccess(gateway, self.api_key), opts.host, port, gateway_sock
+        )
+        self._servers.append(gateway_server)
+        self.gateway_url = gateway_server.url
+
+    async def _start_llm(self) -> dict[str, str]:
+        """The local LLM, unless an OpenAI key or an OpenAI-compatible server is configured."""
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+            return {}
+        self._llm = LocalLLMServer(free_port(self.options.host), host=self.options.host)
+        await self._llm.start()
+        return {"OPENAI_BASE_URL": self._llm.url, "OPENAI_MODEL": MODEL_ALIAS}
+
+    async def stop(self) -> None:
+        """Drain runners, then stop broker, servers and Redis: nothing is left running."""
+        if self.pool is not None:
+            await self.pool.close()
+        if self.broker is not None:
+            await self.broker.close()
+        for server in reversed(self._servers):
+            server.server.should_exit = True
+        await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
+        from functions.gateway.context import get_context, reset_context
+
+        if self.gateway_url:
+            await get_context().aclose()
+            reset_context()
+        if self._llm is not None:
+            await self._llm.stop()
+        if self._embedded is not None:
+            await asyncio.to_thread(self._embedded.stop)
+
+
+async def run(options: DevOptions) -> None:
+    stack = DevStack(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stack.start()
+        assert stack.pool is not None
+        # A key the user chose is theirs to know; a generated one is shown once, here.
+        key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
+        print(
+            f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
+            f"  browser client: {stack.gateway_url}/client/\n"
+            f"  gateway:        {stack.gateway_url}\n"
+            f"  API key:        {key_note}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        await stop.wait()
+        logger.info("stopping the dev stack")
+    finally:
+        await stack.stop()

@@ -1,0 +1,1 @@
+"""HTTP CloudEvent functions (functions-framework, ASGI mode): the gateway and admin."""

@@ -1,0 +1,58 @@
+"""Reading and validating request bodies into the gateway's models, with 4xx on bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from functions.gateway.errors import ApiError, from_validation
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body; 413 past MAX_BODY_BYTES (the excess is drained, never held in memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+    if size > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    raw = await read_body(request)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {type(exc).__name__}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from exc
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise ApiError(400, "Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+    return key

@@ -1,0 +1,74 @@
+"""What the gateway holds for the life of its process: settings, Redis, HTTP client, keys.
+
+functions-framework gives an HTTP function no start-up hook, so the context is built on the
+first request and reused; it holds connections, never per-session state.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from functions.gateway.daily_rooms import DailyRooms
+from functions.gateway.errors import ApiError
+from functions.gateway.launcher import Launcher
+from functions.gateway.settings import GatewaySettings
+from voicefleet.http_client import async_client
+from voicefleet.redis_conn import connect
+from voicefleet.session_store import SessionStore
+from voicefleet.signalling import SignallingRelay
+
+
+class GatewayContext:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.redis: Redis = connect(settings.redis_url)
+        self.http = async_client(timeout=10.0)
+        self.store = SessionStore(self.redis, record_ttl_s=max(settings.idempotency_ttl_s, 3600))
+        self.blocking_redis: Redis = connect(settings.redis_url, blocking=True)
+        self.relay = SignallingRelay(self.blocking_redis)
+        self.launcher = Launcher(self.store, self.http, settings.k_sink)
+        self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
+        self._tenants = settings.tenants_by_key()
+        self.daily: DailyRooms | None = None
+        if settings.daily_api_key:
+            self.daily = DailyRooms(
+                self.http,
+                api_url=settings.daily_api_url,
+                api_key=settings.daily_api_key,
+                ttl_s=settings.daily_room_ttl_s,
+            )
+
+    def authenticate(self, request: Request) -> str:
+        """The tenant of the request's bearer key; compares in constant time."""
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise ApiError(401, "missing bearer token: send Authorization: Bearer <key>")
+        for known, tenant in self._tenants.items():
+            if hmac.compare_digest(known.encode(), key.strip().encode()):
+                return tenant
+        raise ApiError(401, "invalid API key")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+        await self.blocking_redis.aclose()
+
+
+_context: GatewayContext | None = None
+
+
+def get_context() -> GatewayContext:
+    global _context
+    if _context is None:
+        _context = GatewayContext(GatewaySettings())
+    return _context
+
+
+def reset_context() -> None:
+    """Forget the context so the next request re-reads settings (tests, reloads)."""
+    global _context
+    _context = None

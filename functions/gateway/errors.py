@@ -1,0 +1,28 @@
+"""Errors the gateway answers with: a status, a message and, for bad input, the field."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, field: str | None = None, **extra: object):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+    def response(self) -> JSONResponse:
+        error: dict[str, object] = {"message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return JSONResponse({"error": error, **self.extra}, status_code=self.status)
+
+
+def from_validation(exc: ValidationError) -> ApiError:
+    """The first problem, named by its dotted field path (`room_url`, `body.greeting`)."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    return ApiError(422, f"{field}: {first['msg']}" if field else first["msg"], field=field)

@@ -1,0 +1,89 @@
+"""Creates a session and sends its launch CloudEvent, or leaves nothing behind."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+from loguru import logger
+
+from functions.gateway.errors import ApiError
+from voicefleet import cloudevents_codec
+from voicefleet.contracts import (
+    GATEWAY_SOURCE,
+    LAUNCH_EVENT,
+    LaunchPayload,
+    SessionRecord,
+    SessionStatus,
+    TransportKind,
+)
+from voicefleet.session_store import SessionStore
+
+
+class Launcher:
+    def __init__(self, store: SessionStore, client: httpx.AsyncClient, sink: str | None) -> None:
+        self._store = store
+        self._client = client
+        self._sink = sink
+
+    async def launch(
+        self,
+        *,
+        tenant: str,
+        transport: TransportKind,
+        room_url: str | None = None,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        room_token: str | None = None,
+    ) -> tuple[SessionRecord, bool]:
+        """Returns the session and whether this call created it (False: a duplicate)."""
+        if not self._sink:
+            raise ApiError(503, "the gateway has no event sink (K_SINK) to launch bots through")
+        now = time.time()
+        record = SessionRecord(
+            session_id=uuid.uuid4().hex,
+            tenant=tenant,
+            status=SessionStatus.QUEUED,
+            transport=transport,
+            room_url=room_url,
+            created_at=now,
+            updated_at=now,
+        )
+        session_id, created = await self._store.create(
+            record, idempotency_key=idempotency_key, secret=room_token
+        )
+        if not created:
+            existing = await self._store.get(session_id)
+            if existing is None or existing.tenant != tenant:
+                raise ApiError(409, "Idempotency-Key was used for a session that is gone")
+            return existing, False
+
+        payload = LaunchPayload(
+            session_id=session_id,
+            tenant=tenant,
+            transport=transport,
+            room_url=room_url,
+            body=body or {},
+            created_at=now,
+        )
+        headers, data = cloudevents_codec.encode(
+            LAUNCH_EVENT,
+            GATEWAY_SOURCE,
+            payload.model_dump(mode="json"),
+            event_id=session_id,
+        )
+        try:
+            response = await self._client.post(self._sink, headers=headers, content=data)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.warning(
+                "launch of {} not accepted by the sink: {}",
+                session_id,
+                type(exc).__name__,
+            )
+            await self._store.discard(session_id, tenant=tenant, idempotency_key=idempotency_key)
+            raise ApiError(503, "the event broker did not accept the launch; retry") from exc
+        logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
+        return record, True

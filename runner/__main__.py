@@ -1,0 +1,87 @@
+"""`python -m runner`: standby (serve launches) or auto-start (run RUNNER_SESSION, then exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import uvicorn
+from loguru import logger
+from pydantic import ValidationError
+
+from bot.config import BotSettings
+from bot.preload import preload
+from runner.service import RunnerService, create_app
+from runner.settings import RunnerSettings
+from voicefleet import event_loop
+from voicefleet.contracts import LaunchPayload
+
+READY_LINE = "VOICEFLEET_RUNNER_READY"
+
+
+class DrainingServer(uvicorn.Server):
+    """Uvicorn stops accepting on SIGTERM and waits for in-flight requests; we also turn
+    not-ready at once so no new launch is routed here while the session drains."""
+
+    def __init__(self, config: uvicorn.Config, service: RunnerService) -> None:
+        super().__init__(config)
+        self.service = service
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        if not self.service.draining:
+            logger.info("signal {}: draining (session: {})", sig, self.service.current)
+        self.service.draining = True
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+
+async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
+    service = RunnerService(settings, bot_settings)
+    config = uvicorn.Config(
+        create_app(service),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+        lifespan="off",
+    )
+    server = DrainingServer(config, service)
+    # Bound before serving, so that "ready" below is true as soon as it is printed: the
+    # kernel queues connections on a listening socket until the server's loop accepts them.
+    sock = config.bind_socket()
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    service.preloaded = await preload(bot_settings)
+    print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
+    logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])
+    await serving
+    await service.aclose()
+
+
+async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int:
+    if not settings.session:
+        logger.error("RUNNER_AUTO_START=1 needs RUNNER_SESSION (a launch payload as JSON)")
+        return 2
+    try:
+        launch = LaunchPayload.model_validate_json(settings.session)
+    except ValidationError as exc:
+        logger.error("RUNNER_SESSION is not a valid launch payload: {}", exc)
+        return 2
+    service = RunnerService(settings, bot_settings)
+    service.preloaded = await preload(bot_settings)
+    result = await service.run_launch(launch)
+    await service.aclose()
+    print(result.model_dump_json() if hasattr(result, "model_dump_json") else result, flush=True)
+    return 0 if getattr(result, "status", "failed") != "failed" else 1
+
+
+def main() -> int:
+    event_loop.install()
+    settings = RunnerSettings()
+    bot_settings = BotSettings()
+    if settings.auto_start:
+        return asyncio.run(auto_start(settings, bot_settings))
+    asyncio.run(standby(settings, bot_settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

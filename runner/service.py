@@ -1,0 +1,200 @@
+"""The runner's HTTP face: launches in, session-ended CloudEvents out, health for Knative.
+
+A launch request is held open for the whole session on purpose: Knative's autoscaler only
+sees in-flight requests, so an answered launch would make a busy pod look idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from loguru import logger
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.config import BotSettings
+from bot.preload import Preloaded
+from runner.session import SessionRunner
+from runner.settings import RunnerSettings
+from voicefleet import cloudevents_codec
+from voicefleet.contracts import (
+    LAUNCH_EVENT,
+    SESSION_ENDED_EVENT,
+    LaunchPayload,
+    SessionEnded,
+    SessionRecord,
+    SessionStatus,
+    TransportKind,
+    runner_source,
+)
+from voicefleet.redis_conn import connect
+from voicefleet.rooms import RoomNotAllowed, check_room_url
+from voicefleet.session_store import SessionStore
+from voicefleet.signalling import SignallingRelay
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message}}, status_code=status, headers=headers)
+
+
+class RunnerService:
+    """One runner process: at most one session at a time, then free again (standby mode)."""
+
+    def __init__(self, settings: RunnerSettings, bot_settings: BotSettings) -> None:
+        self.settings = settings
+        self.bot_settings = bot_settings
+        self.redis = connect(settings.redis_url)
+        self.store = SessionStore(self.redis)
+        self.blocking_redis = connect(settings.redis_url, blocking=True)
+        self.relay = SignallingRelay(self.blocking_redis)
+        self.preloaded: Preloaded | None = None
+        self.current: str | None = None
+        self.draining = False
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+        await self.blocking_redis.aclose()
+
+    @property
+    def ready(self) -> bool:
+        return self.preloaded is not None and self.current is None and not self.draining
+
+    def refusal(self, launch: LaunchPayload) -> Response | None:
+        """Why this runner will not take the launch now, or None.
+
+        A retry of the session running here is not refused: `run_launch` calls it a duplicate.
+        """
+        if self.preloaded is None:
+            return _error(503, "runner is still loading", **{"Retry-After": "1"})
+        if self.draining:
+            return _error(503, "runner is shutting down")
+        try:
+            if launch.room_url:
+                check_room_url(launch.room_url, self.settings.allowed_room_hosts)
+        except RoomNotAllowed as exc:
+            return _error(422, str(exc))
+        if self._lock.locked() and launch.session_id != self.current:
+            return _error(503, "runner is busy with another session", **{"Retry-After": "1"})
+        return None
+
+    async def run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
+        refused = self.refusal(launch)
+        if refused is not None:
+            return refused
+        preloaded = self.preloaded
+        assert preloaded is not None  # refusal() answers 503 until the runner has preloaded
+        if self._lock.locked():
+            # A retry of the session this runner is running is a duplicate, not an overload.
+            return SessionEnded(
+                session_id=launch.session_id,
+                status="duplicate",
+                reason="running here",
+                runner=self.settings.runner_id,
+            )
+        async with self._lock:
+            self.current = launch.session_id
+            try:
+                runner = SessionRunner(
+                    self.settings, self.store, self.relay, preloaded, self.bot_settings
+                )
+                return await runner.run(launch)
+            finally:
+                # Ready again only once the next session's parts are made (off its start).
+                await preloaded.vad.refill()
+                self.current = None
+
+    def ended_event(self, ended: SessionEnded) -> Response:
+        headers, body = cloudevents_codec.encode(
+            SESSION_ENDED_EVENT,
+            runner_source(self.settings.runner_id),
+            ended.model_dump(mode="json"),
+        )
+        return Response(body, status_code=200, headers=headers)
+
+
+async def launch_event(request: Request) -> Response:
+    service: RunnerService = request.app.state.service
+    try:
+        event = cloudevents_codec.parse(request.headers, await request.body())
+        if event["type"] != LAUNCH_EVENT:
+            return _error(400, f"unsupported CloudEvent type {event['type']!r}")
+        launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
+    except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
+        return _error(400, f"invalid launch: {exc}")
+    result = await service.run_launch(launch)
+    return service.ended_event(result) if isinstance(result, SessionEnded) else result
+
+
+async def start_json(request: Request) -> Response:
+    """The seed's `POST /start {room_url, ...}`: a launch without the broker (or a record)."""
+    service: RunnerService = request.app.state.service
+    try:
+        data: Any = await request.json()
+        if not isinstance(data, dict):
+            return _error(400, "invalid start request: send a JSON object")
+        data.setdefault("session_id", uuid.uuid4().hex)
+        data.setdefault("tenant", "default")
+        data.setdefault("transport", "daily" if data.get("room_url") else "webrtc")
+        launch = LaunchPayload.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        return _error(400, f"invalid start request: {exc}")
+    # Refuse before writing a record, or a refused start would leave a `queued` one behind.
+    refused = service.refusal(launch)
+    if refused is not None:
+        return refused
+    if await service.store.get(launch.session_id) is None:
+        now = time.time()
+        await service.store.create(
+            SessionRecord(
+                session_id=launch.session_id,
+                tenant=launch.tenant,
+                status=SessionStatus.QUEUED,
+                transport=TransportKind(launch.transport),
+                room_url=launch.room_url,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    result = await service.run_launch(launch)
+    if isinstance(result, SessionEnded):
+        return JSONResponse(result.model_dump(mode="json"))
+    return result
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    service: RunnerService = request.app.state.service
+    body = {
+        "ready": service.ready,
+        "preloaded": service.preloaded is not None,
+        "session": service.current,
+        "draining": service.draining,
+    }
+    return JSONResponse(body, status_code=200 if service.ready else 503)
+
+
+def create_app(service: RunnerService) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/", launch_event, methods=["POST"]),
+            Route("/start", start_json, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ]
+    )
+    app.state.service = service
+    return app
+
+
+def log_ready(service: RunnerService) -> None:
+    logger.info("runner {} ready", service.settings.runner_id)

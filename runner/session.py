@@ -1,0 +1,209 @@
+"""Runs one claimed session from launch to its final status.
+
+Claim first (a retried or duplicate launch stops here), then heartbeat the lease while the
+bot runs, enforce the session cap in-process, and always record how the session ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+from loguru import logger
+from pipecat.transports.smallwebrtc.connection import IceServer
+from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from bot.bot import BotFailed, BotHooks, run_bot
+from bot.config import BotSettings, SessionConfig
+from bot.preload import Preloaded
+from bot.transports import SessionTransport, daily_transport, webrtc_transport
+from runner.settings import RunnerSettings
+from runner.webrtc_signalling import answer
+from voicefleet.contracts import LaunchPayload, SessionEnded, SessionStatus, TransportKind
+from voicefleet.session_store import SessionStore
+from voicefleet.signalling import SignallingRelay, SignalMessage
+
+
+@dataclass
+class Outcome:
+    status: SessionStatus
+    reason: str
+
+
+class SessionRunner:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        store: SessionStore,
+        relay: SignallingRelay,
+        preloaded: Preloaded,
+        bot_settings: BotSettings,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._relay = relay
+        self._preloaded = preloaded
+        self._bot_settings = bot_settings
+        self._ice_servers = [IceServer(**s) for s in json.loads(settings.ice_servers_json)]
+
+    async def run(self, launch: LaunchPayload) -> SessionEnded:
+        runner_id = self._settings.runner_id
+        claim = await self._store.claim(
+            launch.session_id, runner_id, room_url=launch.room_url, lease_ms=self._settings.lease_ms
+        )
+        if not claim.claimed:
+            logger.info("launch {} not run: {}", launch.session_id, claim.reason)
+            return SessionEnded(
+                session_id=launch.session_id,
+                status="duplicate",
+                reason=claim.reason,
+                runner=runner_id,
+            )
+        logger.info("session {} claimed by {}", launch.session_id, runner_id)
+        hooks = BotHooks(on_joined=lambda: self._store.mark_joined(launch.session_id))
+        heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
+        started = time.monotonic()
+        try:
+            outcome = await self._run_capped(launch, hooks)
+        finally:
+            heartbeat.cancel()
+        await self._store.finish(
+            launch.session_id, outcome.status, room_url=launch.room_url, reason=outcome.reason
+        )
+        logger.info(
+            "session {} {} after {:.1f}s: {}",
+            launch.session_id,
+            outcome.status.value,
+            time.monotonic() - started,
+            outcome.reason,
+        )
+        return SessionEnded(
+            session_id=launch.session_id,
+            status="ended" if outcome.status is SessionStatus.ENDED else "failed",
+            reason=outcome.reason,
+            runner=runner_id,
+        )
+
+    async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:
+        try:
+            config = SessionConfig.build(
+                self._bot_settings,
+                session_id=launch.session_id,
+                tenant=launch.tenant,
+                body=launch.body,
+            )
+        except ValidationError as exc:
+            return Outcome(
+                SessionStatus.FAILED, f"invalid session options: {exc.errors()[0]['msg']}"
+            )
+        try:
+            async with asyncio.timeout(self._settings.session_max_s):
+                if launch.transport is TransportKind.WEBRTC:
+                    await self._run_webrtc(launch, config, hooks)
+                else:
+                    await self._run_daily(launch, config, hooks)
+        except TimeoutError:
+            return Outcome(SessionStatus.ENDED, "maximum session duration reached")
+        except BotFailed as exc:
+            return Outcome(SessionStatus.FAILED, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any crash must still end the session record
+            logger.exception("session {} crashed", launch.session_id)
+            return Outcome(SessionStatus.FAILED, f"bot crashed: {type(exc).__name__}")
+        return Outcome(SessionStatus.ENDED, hooks.end_reason or "client left")
+
+    async def _run_webrtc(
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+    ) -> None:
+        handler = SmallWebRTCRequestHandler(ice_servers=self._ice_servers or None)
+        bot_task: asyncio.Task[None] | None = None
+        rate = self._bot_settings.audio_out_sample_rate
+
+        async def on_connection(connection: object) -> None:
+            nonlocal bot_task
+            session = webrtc_transport(connection, sample_rate=rate)
+            bot_task = asyncio.create_task(run_bot(session, self._preloaded, config, hooks))
+
+        try:
+            deadline = time.monotonic() + self._settings.first_offer_timeout_s
+            while bot_task is None:
+                remaining = deadline - time.monotonic()
+                message = await self._relay.receive(
+                    launch.session_id, timeout_s=max(remaining, 0.01)
+                )
+                if message is None:
+                    raise BotFailed(
+                        f"no WebRTC offer arrived within {self._settings.first_offer_timeout_s:g}s"
+                    )
+                if message.kind == "end":
+                    hooks.end(message.payload.get("reason", "ended by client"))
+                    return
+                reply = await answer(handler, message, on_connection)
+                await self._relay.reply(launch.session_id, message.request_id, reply)
+            inbox = asyncio.create_task(self._serve_inbox(launch, hooks, handler, on_connection))
+            try:
+                await bot_task
+            finally:
+                inbox.cancel()
+        finally:
+            if bot_task is not None and not bot_task.done():
+                bot_task.cancel()
+            await handler.close()  # type: ignore[no-untyped-call]
+
+    async def _run_daily(
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+    ) -> None:
+        if not launch.room_url:
+            raise BotFailed("a Daily session needs a room_url")
+        token = await self._store.secret(launch.session_id)
+        session: SessionTransport = daily_transport(
+            launch.room_url, token, sample_rate=self._bot_settings.audio_out_sample_rate
+        )
+        inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
+        try:
+            await run_bot(session, self._preloaded, config, hooks)
+        finally:
+            inbox.cancel()
+
+    async def _serve_inbox(
+        self,
+        launch: LaunchPayload,
+        hooks: BotHooks,
+        handler: SmallWebRTCRequestHandler | None,
+        on_connection: object,
+    ) -> None:
+        """Renegotiations, ICE candidates and hang-ups for the running session."""
+        while True:
+            message: SignalMessage | None = await self._relay.receive(
+                launch.session_id, timeout_s=0
+            )
+            if message is None:
+                continue
+            if message.kind == "end":
+                hooks.end(message.payload.get("reason", "ended by client"))
+                continue
+            if handler is None:
+                continue
+            reply = await answer(handler, message, on_connection)  # type: ignore[arg-type]
+            await self._relay.reply(launch.session_id, message.request_id, reply)
+
+    async def _heartbeat(self, launch: LaunchPayload, hooks: BotHooks) -> None:
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_s)
+            try:
+                ours = await self._store.heartbeat(
+                    launch.session_id,
+                    self._settings.runner_id,
+                    room_url=launch.room_url,
+                    lease_ms=self._settings.lease_ms,
+                )
+            except RedisError as exc:
+                logger.warning("heartbeat for {} failed: {}", launch.session_id, exc)
+                continue
+            if not ours:
+                logger.error("session {}: lease lost; stopping the bot", launch.session_id)
+                hooks.end("lease lost to another runner")
+                return

@@ -1,0 +1,34 @@
+"""The runner's configuration, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+
+from voicefleet.settings import CommonSettings
+
+
+def _default_runner_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class RunnerSettings(CommonSettings):
+    runner_id: str = Field(default_factory=_default_runner_id, validation_alias="RUNNER_ID")
+    auto_start: bool = Field(default=False, validation_alias="RUNNER_AUTO_START")
+    # The launch (LaunchPayload JSON) an auto-start runner runs, e.g. from a Job's environment.
+    session: str | None = Field(default=None, validation_alias="RUNNER_SESSION")
+    session_max_s: float = Field(default=3600.0, validation_alias="RUNNER_SESSION_MAX_SECONDS")
+    lease_ms: int = Field(default=15_000, validation_alias="RUNNER_LEASE_MS")
+    heartbeat_s: float = Field(default=5.0, validation_alias="RUNNER_HEARTBEAT_S")
+    first_offer_timeout_s: float = Field(
+        default=60.0, validation_alias="RUNNER_FIRST_OFFER_TIMEOUT_S"
+    )
+    host: str = Field(default="0.0.0.0", validation_alias="RUNNER_HOST")
+    port: int = Field(default=8080, validation_alias="PORT")
+
+    @property
+    def graceful_timeout_s(self) -> float:
+        """Long enough for the longest session to finish after SIGTERM."""
+        return self.session_max_s + 60

@@ -1,0 +1,104 @@
+"""The whole dev stack (`voicefleet dev`) as a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import free_port
+
+API_KEY = "e2e-key"
+UP_LINE = "voicefleet dev stack is up"
+
+
+@dataclass
+class RunningStack:
+    url: str
+    api_key: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of pid (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voicefleet.cli", "dev", "--port", str(port), *args],
+        env={**os.environ, "VOICEFLEET_API_KEY": API_KEY, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    up = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if UP_LINE in line:
+                up.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not up.wait(90):
+        process.kill()
+        raise RuntimeError("dev stack did not come up:\n" + "".join(output[-50:]))
+    return RunningStack(f"http://127.0.0.1:{port}", API_KEY, process, output)
+
+
+def stop_stack(stack: RunningStack) -> tuple[int, set[int]]:
+    """Ctrl-C; returns the exit code and whichever started processes are still alive."""
+    children = _children(stack.process.pid)
+    stack.process.send_signal(signal.SIGINT)
+    code = stack.process.wait(60)
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return code, {p for p in children if _alive(p)}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    """One warm runner and room for one cold start."""
+    running = start_stack("--warm", "1", "--max", "2")
+    yield running
+    code, left = stop_stack(running)
+    assert code == 0, "".join(running.output[-40:])
+    assert not left, f"processes left behind: {left}"

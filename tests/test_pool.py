@@ -1,0 +1,94 @@
+"""The dev pool follows the runner Service's autoscaling: warm, cold, scale-down, self-heal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+from redis.asyncio import Redis
+
+from devstack.manifests import RunnerScaling
+from devstack.pool import RunnerPool
+from tests.support.servers import serving
+from voicefleet import cloudevents_codec
+from voicefleet.contracts import (
+    GATEWAY_SOURCE,
+    LAUNCH_EVENT,
+    LaunchPayload,
+    SessionRecord,
+    SessionStatus,
+    TransportKind,
+)
+from voicefleet.session_store import SessionStore
+
+
+async def queued_launch(redis: Redis) -> tuple[dict[str, str], bytes, str]:
+    now = time.time()
+    session_id = uuid.uuid4().hex
+    await SessionStore(redis).create(
+        SessionRecord(
+            session_id=session_id,
+            tenant="t",
+            status=SessionStatus.QUEUED,
+            transport=TransportKind.WEBRTC,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    payload = LaunchPayload(session_id=session_id, tenant="t", transport=TransportKind.WEBRTC)
+    headers, body = cloudevents_codec.encode(
+        LAUNCH_EVENT, GATEWAY_SOURCE, payload.model_dump(mode="json"), event_id=session_id
+    )
+    return headers, body, session_id
+
+
+async def wait_for(predicate: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_warm_cold_scale_down_and_self_heal(redis_url: str, redis: Redis) -> None:
+    scaling = RunnerScaling(
+        min_scale=1, max_scale=2, scale_down_delay_s=0.5, container_concurrency=1, timeout_s=60
+    )
+    # Sessions wait 6 s (longer than a cold start) for an offer that never comes: held launches.
+    env = {"REDIS_URL": redis_url, "RUNNER_FIRST_OFFER_TIMEOUT_S": "6"}
+    pool = RunnerPool(scaling, env, stop_grace_s=10)
+    await pool.start()
+    try:
+        assert len(pool.runners) == 1 and pool.runners[0].ready.is_set()
+        async with serving(pool.app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+            launches = [await queued_launch(redis) for _ in range(2)]
+            responses = await asyncio.gather(
+                *(http.post("/", headers=h, content=b) for h, b, _ in launches)
+            )
+            assert [r.status_code for r in responses] == [200, 200]
+            assert pool.cold_starts == 1
+            store = SessionStore(redis)
+            runners = {(await store.get(sid)).runner for _, _, sid in launches}  # type: ignore[union-attr]
+            assert len(runners) == 2, "each launch ran on a runner of its own"
+            for response in responses:
+                ended = cloudevents_codec.data_of(
+                    cloudevents_codec.parse(response.headers, response.content)
+                )
+                assert ended["status"] == "failed"
+
+            # Idle past the scale-down delay: back to min-scale.
+            assert await wait_for(lambda: len(pool.runners) == 1, 10)
+
+            # A runner that dies is replaced, so the warm pool stays at min-scale.
+            survivor = pool.runners[0]
+            await survivor.stop(5)
+            assert await wait_for(
+                lambda: len(pool.runners) == 1 and pool.runners[0] is not survivor, 10
+            )
+            assert await wait_for(lambda: pool.runners[0].ready.is_set(), 30)
+    finally:
+        await pool.close()
+    assert pool.runners == []

@@ -1,0 +1,291 @@
+"""The session store against a real Redis: idempotent creation, the runner's claim and lease,
+final statuses that never change, and discarding a session whose launch was never sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from voicefleet.contracts import Keys, SessionRecord, SessionStatus, TransportKind
+from voicefleet.session_store import SessionStore
+
+ROOM = "https://acme.daily.co/room"
+LEASE_MS = 10_000
+
+
+def record(*, tenant: str = "acme", room_url: str | None = ROOM) -> SessionRecord:
+    now = time.time()
+    return SessionRecord(
+        session_id=uuid.uuid4().hex,
+        tenant=tenant,
+        status=SessionStatus.QUEUED,
+        transport=TransportKind.DAILY if room_url else TransportKind.WEBRTC,
+        room_url=room_url,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@pytest.fixture
+def store(redis: Redis) -> SessionStore:
+    return SessionStore(redis, record_ttl_s=600)
+
+
+async def created(store: SessionStore, rec: SessionRecord, **kw: str) -> str:
+    session_id, was_created = await store.create(rec, **kw)
+    assert was_created
+    return session_id
+
+
+# create -----------------------------------------------------------------------------------
+
+
+async def test_create_stores_the_record_and_its_secret(store: SessionStore, redis: Redis) -> None:
+    rec = record()
+    session_id, was_created = await store.create(rec, secret="room-token")
+
+    assert (session_id, was_created) == (rec.session_id, True)
+    assert await store.get(session_id) == rec
+    assert await store.secret(session_id) == "room-token"
+    assert await redis.zscore(Keys.ACTIVE_SESSIONS, session_id) is not None
+    assert 0 < await redis.ttl(Keys.session(session_id)) <= 600
+
+
+async def test_create_without_secret_stores_none(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    assert await store.secret(session_id) is None
+    assert await store.get("no-such-session") is None
+
+
+async def test_duplicate_idempotency_key_returns_the_first_session(store: SessionStore) -> None:
+    first, second = record(), record()
+    assert await store.create(first, idempotency_key="k1", secret="s1") == (
+        first.session_id,
+        True,
+    )
+    assert await store.create(second, idempotency_key="k1", secret="s2") == (
+        first.session_id,
+        False,
+    )
+
+    assert await store.get(second.session_id) is None  # the duplicate stored nothing
+    assert await store.secret(second.session_id) is None
+    assert await store.secret(first.session_id) == "s1"
+
+
+async def test_idempotency_keys_are_per_tenant(store: SessionStore) -> None:
+    acme, globex = record(tenant="acme"), record(tenant="globex")
+    assert (await store.create(acme, idempotency_key="k"))[1]
+    assert (await store.create(globex, idempotency_key="k"))[1]
+
+
+async def test_concurrent_duplicates_make_one_session(store: SessionStore) -> None:
+    records = [record() for _ in range(20)]
+    results = await asyncio.gather(*(store.create(r, idempotency_key="same") for r in records))
+
+    owners = {owner for owner, _ in results}
+    assert len(owners) == 1
+    assert sum(was_created for _, was_created in results) == 1
+
+
+async def test_without_idempotency_key_every_create_is_new(store: SessionStore) -> None:
+    ids = {await created(store, record()) for _ in range(3)}
+    assert len(ids) == 3
+
+
+# claim ------------------------------------------------------------------------------------
+
+
+async def test_claim_succeeds_once(store: SessionStore) -> None:
+    session_id = await created(store, record())
+
+    first = await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)
+    second = await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+
+    assert (first.claimed, first.reason) == (True, "claimed")
+    assert (second.claimed, second.reason) == (False, "held")
+    rec = await store.get(session_id)
+    assert rec is not None
+    assert rec.status is SessionStatus.STARTING
+    assert rec.runner == "runner-a"
+    assert rec.started_at is not None
+
+
+async def test_claim_is_idempotent_for_the_holder(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+
+async def test_claim_of_a_missing_session(store: SessionStore) -> None:
+    result = await store.claim("nope", "runner-a", room_url=ROOM, lease_ms=LEASE_MS)
+    assert (result.claimed, result.reason) == (False, "missing")
+
+
+async def test_claim_after_finish_is_final(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+    assert await store.finish(session_id, SessionStatus.ENDED, room_url=ROOM, reason="bye")
+
+    again = await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+    assert (again.claimed, again.reason) == (False, "final")
+
+
+async def test_second_session_in_a_held_room_is_refused(store: SessionStore) -> None:
+    first = await created(store, record())
+    second = await created(store, record())
+    assert (await store.claim(first, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+    busy = await store.claim(second, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+
+    assert (busy.claimed, busy.reason) == (False, "room-busy")
+    rec = await store.get(second)
+    assert rec is not None and rec.status is SessionStatus.QUEUED  # untouched
+    # Another room is free, and the room is free again once the first session finishes.
+    other = await created(store, record(room_url="https://acme.daily.co/other"))
+    other_room = "https://acme.daily.co/other"
+    assert (await store.claim(other, "runner-c", room_url=other_room, lease_ms=LEASE_MS)).claimed
+    assert await store.finish(first, SessionStatus.ENDED, room_url=ROOM)
+    assert (await store.claim(second, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+
+async def test_webrtc_sessions_have_no_room_lease(store: SessionStore, redis: Redis) -> None:
+    a = await created(store, record(room_url=None))
+    b = await created(store, record(room_url=None))
+    assert (await store.claim(a, "runner-a", room_url=None, lease_ms=LEASE_MS)).claimed
+    assert (await store.claim(b, "runner-b", room_url=None, lease_ms=LEASE_MS)).claimed
+    assert await redis.keys("room:*") == []
+
+
+# heartbeat and lease ----------------------------------------------------------------------
+
+
+async def test_heartbeat_extends_the_lease_of_its_holder(store: SessionStore, redis: Redis) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=1_000)).claimed
+
+    assert await store.heartbeat(session_id, "runner-a", room_url=ROOM, lease_ms=60_000)
+
+    assert await redis.pttl(Keys.session_lease(session_id)) > 30_000
+    assert await redis.pttl(Keys.room_lease(ROOM)) > 30_000
+
+
+async def test_heartbeat_of_a_runner_without_the_lease_is_refused(
+    store: SessionStore, redis: Redis
+) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=1_000)).claimed
+
+    assert not await store.heartbeat(session_id, "runner-b", room_url=ROOM, lease_ms=60_000)
+    assert not await store.heartbeat("never-claimed", "runner-a", room_url=None, lease_ms=60_000)
+    assert await redis.pttl(Keys.session_lease(session_id)) <= 1_000
+    assert await redis.get(Keys.session_lease(session_id)) == "runner-a"
+
+
+async def test_expired_lease_lets_another_runner_take_over(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=200)).claimed
+    assert not (await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=200)).claimed
+
+    await asyncio.sleep(0.4)
+
+    takeover = await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+    assert takeover.claimed
+    rec = await store.get(session_id)
+    assert rec is not None and rec.runner == "runner-b"
+    # The runner that lost its lease learns it on its next heartbeat.
+    assert not await store.heartbeat(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)
+    assert await store.heartbeat(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+
+
+# mark_joined and finish -------------------------------------------------------------------
+
+
+async def test_mark_joined(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+    await store.mark_joined(session_id)
+
+    rec = await store.get(session_id)
+    assert rec is not None
+    assert rec.status is SessionStatus.JOINED
+    assert rec.joined_at is not None
+
+
+async def test_mark_joined_never_revives_a_final_or_missing_session(
+    store: SessionStore, redis: Redis
+) -> None:
+    session_id = await created(store, record())
+    assert await store.finish(session_id, SessionStatus.ENDED, reason="ended by client")
+
+    await store.mark_joined(session_id)
+    await store.mark_joined("gone")
+
+    rec = await store.get(session_id)
+    assert rec is not None and rec.status is SessionStatus.ENDED
+    assert await redis.exists(Keys.session("gone")) == 0  # no half record that fails to load
+
+
+async def test_finish_is_idempotent_and_never_overwrites_a_final_status(
+    store: SessionStore, redis: Redis
+) -> None:
+    session_id = await created(store, record(), secret="tok")
+    assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+    assert await store.finish(session_id, SessionStatus.ENDED, room_url=ROOM, reason="client left")
+    assert not await store.finish(session_id, SessionStatus.ENDED, room_url=ROOM, reason="again")
+    assert not await store.finish(
+        session_id, SessionStatus.FAILED, room_url=ROOM, reason="dead letter"
+    )
+
+    rec = await store.get(session_id)
+    assert rec is not None
+    assert (rec.status, rec.reason) == (SessionStatus.ENDED, "client left")
+    assert rec.ended_at is not None
+    assert await store.secret(session_id) is None
+    assert await redis.exists(Keys.session_lease(session_id), Keys.room_lease(ROOM)) == 0
+    assert await redis.zscore(Keys.ACTIVE_SESSIONS, session_id) is None
+
+
+async def test_finish_leaves_another_sessions_room_lease(store: SessionStore, redis: Redis) -> None:
+    holder = await created(store, record())
+    other = await created(store, record())
+    assert (await store.claim(holder, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)).claimed
+
+    assert await store.finish(other, SessionStatus.FAILED, room_url=ROOM, reason="x")
+
+    assert await redis.get(Keys.room_lease(ROOM)) == Keys.session(holder)
+
+
+async def test_finish_of_a_missing_session_changes_nothing(store: SessionStore) -> None:
+    assert not await store.finish("gone", SessionStatus.ENDED)
+
+
+async def test_finish_refuses_a_status_that_is_not_final(store: SessionStore) -> None:
+    session_id = await created(store, record())
+    with pytest.raises(ValueError):
+        await store.finish(session_id, SessionStatus.JOINED)
+
+
+# discard ----------------------------------------------------------------------------------
+
+
+async def test_discard_removes_everything(store: SessionStore, redis: Redis) -> None:
+    rec = record()
+    session_id = await created(store, rec, idempotency_key="k", secret="tok")
+    await redis.rpush(Keys.session_inbox(session_id), "{}")
+
+    await store.discard(session_id, tenant=rec.tenant, idempotency_key="k")
+
+    assert await store.get(session_id) is None
+    assert await store.secret(session_id) is None
+    assert await redis.exists(Keys.session_inbox(session_id), Keys.idempotency("acme", "k")) == 0
+    assert await redis.zscore(Keys.ACTIVE_SESSIONS, session_id) is None
+    # The idempotency key is free again: a retry creates a new session.
+    retry = record()
+    assert await store.create(retry, idempotency_key="k") == (retry.session_id, True)

@@ -1,0 +1,1 @@
+"""voicefleet: fleets of Pipecat voice bots on Knative. Shared contracts and infrastructure."""

@@ -1,0 +1,77 @@
+"""The `voicefleet` command: the dev stack, the services, and the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from voicefleet import event_loop
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from devstack.stack import DevOptions, PortInUse, run
+
+    options = DevOptions(
+        host=args.host,
+        gateway_port=args.port,
+        warm=args.warm,
+        max=args.max,
+        scale_down_delay_s=args.scale_down_delay,
+    )
+    if args.knative_dir:
+        options.knative_dir = Path(args.knative_dir)
+    try:
+        event_loop.install()
+        asyncio.run(run(options))
+    except PortInUse as exc:
+        print(f"voicefleet dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _runner(_: argparse.Namespace) -> int:
+    from runner.__main__ import main
+
+    return main()
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    source = Path(__file__).resolve().parents[1] / "functions" / "gateway" / "main.py"
+    argv = ["functions-framework", "--target", "gateway", "--source", str(source), "--asgi"]
+    argv += ["--host", args.host, "--port", str(args.port)]
+    os.execvp(argv[0], argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="voicefleet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the whole stack locally (gateway on :4444)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=4444, help="gateway port (default 4444)")
+    dev.add_argument("--warm", type=int, help="warm runners (overrides the manifest's min-scale)")
+    dev.add_argument("--max", type=int, help="most runners (overrides the manifest's max-scale)")
+    dev.add_argument(
+        "--scale-down-delay", type=float, help="seconds an idle extra runner lives (manifest)"
+    )
+    dev.add_argument("--knative-dir", help="manifests to follow (default: the repo's knative/)")
+    dev.set_defaults(func=_dev)
+
+    runner = sub.add_parser("runner", help="run one runner (configured by environment)")
+    runner.set_defaults(func=_runner)
+
+    gateway = sub.add_parser("gateway", help="run the gateway function on functions-framework")
+    gateway.add_argument("--host", default="0.0.0.0")
+    gateway.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    gateway.set_defaults(func=_gateway)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Python clients for voicefleet's HTTP APIs (used by the tests and the benchmarks)."""

@@ -1,0 +1,140 @@
+"""The contracts every voicefleet service shares: event types, payloads, records, Redis keys.
+
+Gateway, broker, runner and bot import these names so that a key format or an event type
+is written exactly once; a typo in one service would otherwise be a silent split-brain.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# CloudEvent types ---------------------------------------------------------------------------
+
+JOIN_EVENT = "io.voicefleet.bot.join"
+LAUNCH_EVENT = "io.voicefleet.bot.launch"
+SESSION_ENDED_EVENT = "io.voicefleet.session.ended"
+
+GATEWAY_SOURCE = "/voicefleet/gateway"
+
+
+def runner_source(runner_id: str) -> str:
+    return f"/voicefleet/runner/{runner_id}"
+
+
+# Session model -------------------------------------------------------------------------------
+
+
+class SessionStatus(StrEnum):
+    QUEUED = "queued"
+    STARTING = "starting"
+    JOINED = "joined"
+    ENDED = "ended"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (SessionStatus.ENDED, SessionStatus.FAILED)
+
+
+class TransportKind(StrEnum):
+    WEBRTC = "webrtc"
+    DAILY = "daily"
+
+
+class LaunchPayload(BaseModel):
+    """What a runner needs to start one bot; the data of a launch CloudEvent.
+
+    Secrets (a Daily meeting token, provider keys) never travel here: the token waits in Redis
+    under `Keys.session_secret` and provider keys come from the runner's own configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(min_length=1, max_length=64)
+    tenant: str = Field(min_length=1, max_length=64)
+    transport: TransportKind
+    room_url: str | None = None
+    body: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+
+
+class SessionRecord(BaseModel):
+    """The `session:{id}` hash: what `GET /sessions/{id}` shows."""
+
+    session_id: str
+    tenant: str
+    status: SessionStatus
+    transport: TransportKind
+    room_url: str | None = None
+    runner: str | None = None
+    reason: str | None = None
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    joined_at: float | None = None
+    ended_at: float | None = None
+
+    def to_redis(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.model_dump(mode="json").items() if v is not None}
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str]) -> SessionRecord:
+        return cls.model_validate(raw)
+
+
+class SessionEnded(BaseModel):
+    """Data of the `io.voicefleet.session.ended` CloudEvent a runner replies with."""
+
+    session_id: str
+    status: Literal["ended", "failed", "duplicate"]
+    reason: str | None = None
+    runner: str
+
+
+# Redis keys ----------------------------------------------------------------------------------
+
+
+class Keys:
+    """Every Redis key voicefleet uses, in one place."""
+
+    @staticmethod
+    def session(session_id: str) -> str:
+        return f"session:{session_id}"
+
+    @staticmethod
+    def session_secret(session_id: str) -> str:
+        return f"session:{session_id}:secret"
+
+    @staticmethod
+    def session_lease(session_id: str) -> str:
+        """Held by the runner that claimed the session; expires if that runner dies."""
+        return f"session:{session_id}:lease"
+
+    @staticmethod
+    def session_inbox(session_id: str) -> str:
+        """Signalling messages (SDP offers, ICE candidates, hang-up) for the session's runner."""
+        return f"session:{session_id}:inbox"
+
+    @staticmethod
+    def session_reply(session_id: str, request_id: str) -> str:
+        return f"session:{session_id}:reply:{request_id}"
+
+    @staticmethod
+    def peer_connection(pc_id: str) -> str:
+        """Maps a WebRTC peer connection to its session, for ICE patches on `/api/offer`."""
+        return f"pc:{pc_id}"
+
+    @staticmethod
+    def room_lease(room_url: str) -> str:
+        """One bot per room: taken together with the session lease."""
+        return f"room:{room_url}:lease"
+
+    @staticmethod
+    def idempotency(tenant: str, key: str) -> str:
+        return f"idempotency:{tenant}:{key}"
+
+    ACTIVE_SESSIONS = "sessions:active"

@@ -1,0 +1,202 @@
+"""Session records, idempotent creation and the runner's claim, all atomic in Redis.
+
+Each operation that must not interleave with another (create-or-return-existing, claim,
+final status) is one Lua script, so concurrent duplicate requests and retried launches
+cannot make two sessions or two bots.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from voicefleet.contracts import Keys, SessionRecord, SessionStatus
+
+# KEYS: idempotency key (or ""), session hash. ARGV: session id, ttl, then field/value pairs.
+# Returns the id of the session that owns the idempotency key: ours if we created it.
+_CREATE = """
+if KEYS[1] ~= '' then
+  local existing = redis.call('GET', KEYS[1])
+  if existing then return existing end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return ARGV[1]
+"""
+
+# KEYS: session hash, session lease, room lease (or ""). ARGV: runner id, lease ms, now.
+# Returns 'claimed', or why not: 'missing', 'final', 'held', 'room-busy'.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'ended' or status == 'failed' then return 'final' end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 'held' end
+if KEYS[3] ~= '' then
+  local room = redis.call('GET', KEYS[3])
+  if room and room ~= KEYS[1] then return 'room-busy' end
+  redis.call('SET', KEYS[3], KEYS[1], 'PX', ARGV[2])
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'starting', 'runner', ARGV[1],
+           'started_at', ARGV[3], 'updated_at', ARGV[3])
+return 'claimed'
+"""
+
+# KEYS: session lease, room lease (or ""). ARGV: runner id, lease ms. 1 if still ours.
+_HEARTBEAT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if KEYS[2] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+# KEYS: session hash. ARGV: now. 1 if marked; a final or missing session is left alone, so a
+# late "joined" neither revives an ended session nor leaves a half record behind.
+_JOINED = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'ended' or status == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'joined', 'joined_at', ARGV[1], 'updated_at', ARGV[1])
+return 1
+"""
+
+# KEYS: session hash, session lease, room lease (or ""), active set.
+# ARGV: status, reason, now, session id. Never overwrites a final status.
+_FINISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status == 'ended' or status == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'ended_at', ARGV[3], 'updated_at', ARGV[3])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[2]) end
+redis.call('DEL', KEYS[2])
+if KEYS[3] ~= '' then
+  if redis.call('GET', KEYS[3]) == KEYS[1] then redis.call('DEL', KEYS[3]) end
+end
+redis.call('ZREM', KEYS[4], ARGV[4])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: bool
+    reason: str  # 'claimed' or why the claim was refused
+
+
+class SessionStore:
+    """Reads and writes `session:{id}`; the only code that knows the record's Redis layout."""
+
+    def __init__(self, redis: Redis, *, record_ttl_s: int = 7 * 24 * 3600) -> None:
+        self._redis = redis
+        self._ttl = record_ttl_s
+        self._create = redis.register_script(_CREATE)
+        self._claim = redis.register_script(_CLAIM)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._joined = redis.register_script(_JOINED)
+        self._finish = redis.register_script(_FINISH)
+
+    async def create(
+        self,
+        record: SessionRecord,
+        *,
+        idempotency_key: str | None = None,
+        secret: str | None = None,
+    ) -> tuple[str, bool]:
+        """Store a new record unless the idempotency key already names one.
+
+        Returns (session id, created): a duplicate gets the first request's session id.
+        """
+        idem = Keys.idempotency(record.tenant, idempotency_key) if idempotency_key else ""
+        fields: list[str] = []
+        for k, v in record.to_redis().items():
+            fields += [k, v]
+        owner = await self._create(
+            keys=[idem, Keys.session(record.session_id)],
+            args=[record.session_id, self._ttl, *fields],
+        )
+        created = owner == record.session_id
+        if created:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
+            if secret:
+                pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
+            await pipe.execute()
+        return str(owner), created
+
+    async def discard(self, session_id: str, *, tenant: str, idempotency_key: str | None) -> None:
+        """Undo `create` when the launch could not be sent, so a retry starts afresh."""
+        keys = [
+            Keys.session(session_id),
+            Keys.session_secret(session_id),
+            Keys.session_inbox(session_id),
+        ]
+        if idempotency_key:
+            keys.append(Keys.idempotency(tenant, idempotency_key))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(*keys)
+        pipe.zrem(Keys.ACTIVE_SESSIONS, session_id)
+        await pipe.execute()
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
+        return SessionRecord.from_redis(raw) if raw else None
+
+    async def secret(self, session_id: str) -> str | None:
+        value = await self._redis.get(Keys.session_secret(session_id))
+        return str(value) if value is not None else None
+
+    async def claim(
+        self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
+    ) -> ClaimResult:
+        result = await self._claim(
+            keys=[
+                Keys.session(session_id),
+                Keys.session_lease(session_id),
+                Keys.room_lease(room_url) if room_url else "",
+            ],
+            args=[runner_id, lease_ms, time.time()],
+        )
+        return ClaimResult(claimed=result == "claimed", reason=str(result))
+
+    async def heartbeat(
+        self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
+    ) -> bool:
+        """Extend the lease; False means another runner took the session over."""
+        ok = await self._heartbeat(
+            keys=[
+                Keys.session_lease(session_id),
+                Keys.room_lease(room_url) if room_url else "",
+            ],
+            args=[runner_id, lease_ms],
+        )
+        return bool(ok)
+
+    async def mark_joined(self, session_id: str) -> None:
+        """Record that the bot joined, unless the session already ended (or is gone)."""
+        await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
+
+    async def finish(
+        self,
+        session_id: str,
+        status: SessionStatus,
+        *,
+        room_url: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Record a final status once; later calls (a retry, a dead letter) change nothing."""
+        if not status.is_final:
+            raise ValueError(f"{status} is not a final status")
+        changed = await self._finish(
+            keys=[
+                Keys.session(session_id),
+                Keys.session_lease(session_id),
+                Keys.room_lease(room_url) if room_url else "",
+                Keys.ACTIVE_SESSIONS,
+            ],
+            args=[status.value, reason or "", time.time(), session_id],
+        )
+        await self._redis.delete(Keys.session_secret(session_id))
+        return bool(changed)

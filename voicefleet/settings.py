@@ -1,0 +1,29 @@
+"""Settings every voicefleet service shares; each service extends them with its own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    allowed_room_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["*.daily.co"], validation_alias="VOICEFLEET_ALLOWED_ROOM_HOSTS"
+    )
+    ice_servers_json: str = Field(default="[]", validation_alias="VOICEFLEET_ICE_SERVERS")
+
+    @field_validator("allowed_room_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return split_csv(value)
