@@ -27,11 +27,13 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.actions.html import LLMAppletWriter
 from bot.actions.prompts import load_prompts
+from bot.admin_channel import AdminChannel
 from bot.config import BotSettings, SessionConfig
 from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft, SessionEnding
 from bot.eventbus.bridge import PipelineEvents
 from bot.forwarder import EventForwarder
 from bot.handlers import GreetingHandler, PacingHandler, RosterHandler
+from bot.handlers.admin import AdminHandler, Refused
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
@@ -51,6 +53,9 @@ class BotHooks:
     """How the runner hears from the bot (joined, failed, why it ended) and stops it."""
 
     on_joined: Callable[[], Awaitable[None]]
+    admin: AdminChannel | None = None
+    # Past this the bot says goodbye and leaves (the runner stops it a little later anyway).
+    max_duration_s: float | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -100,6 +105,13 @@ async def _system_instruction(mesh: MeshClient | None, config: SessionConfig) ->
         logger.warning("session {}: prompts not loaded from Mesh: {}", config.session_id, exc)
         return config.system_prompt
     return prompts.system_instruction(config.system_prompt)
+
+
+async def _end_at_cap(hooks: BotHooks, events: PipelineEvents, goodbye: str) -> None:
+    assert hooks.max_duration_s is not None
+    await asyncio.sleep(hooks.max_duration_s)
+    await events.say(goodbye)
+    await events.end("maximum session duration reached")
 
 
 async def run_bot(
@@ -187,6 +199,24 @@ async def run_bot(
     ):
         handler.attach(bus)
 
+    async def load_instructions() -> str:
+        if mesh is None:
+            raise Refused("this bot has no Mesh configured to load prompts from")
+        try:
+            prompts = await load_prompts(mesh)
+        except MeshError as exc:
+            raise Refused(f"prompts could not be loaded from Mesh: {exc}") from exc
+        return prompts.system_instruction(config.system_prompt)
+
+    admin = AdminHandler(
+        events, bus, load_instructions=load_instructions, goodbye=settings.admin_goodbye
+    )
+    background: list[asyncio.Task[None]] = []
+    if hooks.max_duration_s is not None:
+        background.append(
+            asyncio.create_task(_end_at_cap(hooks, events, settings.max_duration_goodbye))
+        )
+
     joined = False
 
     async def participant_joined(*args: Any) -> None:
@@ -196,6 +226,8 @@ async def run_bot(
         if not joined:
             joined = True
             pacing.start()
+            if hooks.admin is not None:  # messages wait in the queue until someone is here
+                background.append(asyncio.create_task(hooks.admin.run(admin.handle)))
             await hooks.on_joined()
 
     async def participant_left(*args: Any) -> None:
@@ -227,6 +259,9 @@ async def run_bot(
     finally:
         watcher.cancel()
         pacing.stop()
+        for job in background:
+            job.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
     # WorkerRunner.run() swallows a cancellation of its caller (it stops the workers and
     # returns); pass it on, or a bot cancelled by the session cap looks like one whose
     # client left.

@@ -53,6 +53,8 @@ class BotSettings(BaseSettings):
     idle_end_s: float = 60.0
     idle_prompt: str = "Are you still there? I'm here if you need anything."
     goodbye: str = "It seems you've stepped away. Goodbye for now!"
+    admin_goodbye: str = "I have to go now. Goodbye!"
+    max_duration_goodbye: str = "We've reached the time limit for this call. Goodbye!"
 
 
 class SessionOverrides(BaseModel):

@@ -23,6 +23,7 @@ from bot.preload import Preloaded
 from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
+from voicefleet.admin_queue import AdminQueue
 from voicefleet.contracts import (
     LAUNCH_EVENT,
     SESSION_ENDED_EVENT,
@@ -53,6 +54,7 @@ class RunnerService:
         self.store = SessionStore(self.redis)
         self.blocking_redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
+        self.admin_queue = AdminQueue(self.redis)
         self.preloaded: Preloaded | None = None
         self.current: str | None = None
         self.draining = False
@@ -102,7 +104,13 @@ class RunnerService:
             self.current = launch.session_id
             try:
                 runner = SessionRunner(
-                    self.settings, self.store, self.relay, preloaded, self.bot_settings
+                    self.settings,
+                    self.store,
+                    self.relay,
+                    preloaded,
+                    self.bot_settings,
+                    admin_queue=self.admin_queue,
+                    pubsub_redis=self.blocking_redis,
                 )
                 return await runner.run(launch)
             finally:

@@ -15,17 +15,29 @@ from loguru import logger
 from pipecat.transports.smallwebrtc.connection import IceServer
 from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.admin_channel import AdminChannel
 from bot.bot import BotFailed, BotHooks, run_bot
 from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
 from runner.settings import RunnerSettings
 from runner.webrtc_signalling import answer
-from voicefleet.contracts import LaunchPayload, SessionEnded, SessionStatus, TransportKind
+from voicefleet.admin_queue import AdminQueue
+from voicefleet.contracts import (
+    LaunchPayload,
+    SessionEnded,
+    SessionStatus,
+    TransportKind,
+    admin_address,
+)
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
+
+# The bot says goodbye at the cap; this long after it the runner stops it regardless.
+CAP_GRACE_S = 20.0
 
 
 @dataclass
@@ -42,10 +54,15 @@ class SessionRunner:
         relay: SignallingRelay,
         preloaded: Preloaded,
         bot_settings: BotSettings,
+        *,
+        admin_queue: AdminQueue,
+        pubsub_redis: Redis,
     ) -> None:
         self._settings = settings
         self._store = store
         self._relay = relay
+        self._admin_queue = admin_queue
+        self._pubsub_redis = pubsub_redis
         self._preloaded = preloaded
         self._bot_settings = bot_settings
         self._ice_servers = [IceServer(**s) for s in json.loads(settings.ice_servers_json)]
@@ -64,7 +81,17 @@ class SessionRunner:
                 runner=runner_id,
             )
         logger.info("session {} claimed by {}", launch.session_id, runner_id)
-        hooks = BotHooks(on_joined=lambda: self._store.mark_joined(launch.session_id))
+        hooks = BotHooks(
+            on_joined=lambda: self._store.mark_joined(launch.session_id),
+            admin=AdminChannel(
+                self._admin_queue,
+                self._pubsub_redis,
+                address=admin_address(launch.session_id, launch.room_url),
+                session_id=launch.session_id,
+                tenant=launch.tenant,
+            ),
+            max_duration_s=self._settings.session_max_s,
+        )
         heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
         started = time.monotonic()
         try:
@@ -101,7 +128,7 @@ class SessionRunner:
                 SessionStatus.FAILED, f"invalid session options: {exc.errors()[0]['msg']}"
             )
         try:
-            async with asyncio.timeout(self._settings.session_max_s):
+            async with asyncio.timeout(self._settings.session_max_s + CAP_GRACE_S):
                 if launch.transport is TransportKind.WEBRTC:
                     await self._run_webrtc(launch, config, hooks)
                 else:

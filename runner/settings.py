@@ -30,5 +30,5 @@ class RunnerSettings(CommonSettings):
 
     @property
     def graceful_timeout_s(self) -> float:
-        """Long enough for the longest session to finish after SIGTERM."""
+        """Long enough for the longest session (and its goodbye) to finish after SIGTERM."""
         return self.session_max_s + 60

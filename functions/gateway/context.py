@@ -6,16 +6,16 @@ first request and reused; it holds connections, never per-session state.
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from redis.asyncio import Redis
 from starlette.requests import Request
 
 from functions.gateway.daily_rooms import DailyRooms
-from functions.gateway.errors import ApiError
 from functions.gateway.launcher import Launcher
 from functions.gateway.settings import GatewaySettings
+from functions.http.errors import ApiError
+from functions.http.keys import bearer, tenant_for
 from voicefleet.http_client import async_client
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
@@ -44,13 +44,10 @@ class GatewayContext:
 
     def authenticate(self, request: Request) -> str:
         """The tenant of the request's bearer key; compares in constant time."""
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise ApiError(401, "missing bearer token: send Authorization: Bearer <key>")
-        for known, tenant in self._tenants.items():
-            if hmac.compare_digest(known.encode(), key.strip().encode()):
-                return tenant
-        raise ApiError(401, "invalid API key")
+        tenant = tenant_for(bearer(request), self._tenants)
+        if tenant is None:
+            raise ApiError(401, "invalid API key")
+        return tenant
 
     async def aclose(self) -> None:
         await self.http.aclose()

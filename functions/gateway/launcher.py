@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
-from functions.gateway.errors import ApiError
+from functions.http.errors import ApiError
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
     GATEWAY_SOURCE,

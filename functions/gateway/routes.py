@@ -8,16 +8,17 @@ from loguru import logger
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from functions.gateway.body import idempotency_key, read_body, read_json, validate
 from functions.gateway.context import GatewayContext
 from functions.gateway.daily_rooms import DailyUnavailable
-from functions.gateway.errors import ApiError
 from functions.gateway.schemas import (
     IcePatchRequest,
     JoinRequest,
     OfferRequest,
     StartRequest,
 )
+from functions.http.body import idempotency_key, read_body, read_json, validate
+from functions.http.errors import ApiError
+from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
     JOIN_EVENT,
@@ -156,14 +157,6 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
     )
 
 
-async def _owned_session(ctx: GatewayContext, tenant: str, session_id: str) -> SessionRecord:
-    record = await ctx.store.get(session_id)
-    # Another tenant's session is indistinguishable from a missing one.
-    if record is None or record.tenant != tenant:
-        raise ApiError(404, f"no session {session_id!r}", field="session_id")
-    return record
-
-
 async def _relay_offer(
     ctx: GatewayContext, record: SessionRecord, offer: OfferRequest
 ) -> dict[str, Any]:
@@ -188,7 +181,7 @@ async def _relay_offer(
 
 async def session_offer(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
-    record = await _owned_session(ctx, tenant, request.path_params["session_id"])
+    record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
     data = await read_json(request)
     if request.method == "PATCH":
         return await _relay_ice(ctx, record, validate(IcePatchRequest, data))
@@ -204,14 +197,14 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
         session_id = await ctx.redis.get(Keys.peer_connection(patch.pc_id))
         if session_id is None:
             raise ApiError(404, f"no peer connection {patch.pc_id!r}", field="pc_id")
-        record = await _owned_session(ctx, tenant, session_id)
+        record = await owned_session(ctx.store, tenant, str(session_id))
         return await _relay_ice(ctx, record, patch)
     offer = validate(OfferRequest, data)
     if offer.pc_id:
         session_id = await ctx.redis.get(Keys.peer_connection(offer.pc_id))
         if session_id is None:
             raise ApiError(404, f"no peer connection {offer.pc_id!r}", field="pc_id")
-        record = await _owned_session(ctx, tenant, session_id)
+        record = await owned_session(ctx.store, tenant, str(session_id))
     else:
         record, _ = await ctx.launcher.launch(
             tenant=tenant,
@@ -242,14 +235,14 @@ async def _relay_ice(
 
 async def get_session(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
-    record = await _owned_session(ctx, tenant, request.path_params["session_id"])
+    record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
     return JSONResponse(record.model_dump(mode="json"))
 
 
 async def delete_session(request: Request, ctx: GatewayContext) -> Response:
     """Ends a session: at once if no runner has it yet, else by telling its runner."""
     tenant = ctx.authenticate(request)
-    record = await _owned_session(ctx, tenant, request.path_params["session_id"])
+    record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
     if record.status.is_final:
         return JSONResponse(record.model_dump(mode="json"))
     if record.status is SessionStatus.QUEUED:

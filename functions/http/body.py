@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from functions.gateway.errors import ApiError, from_validation
+from functions.http.errors import ApiError, from_validation
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -1,0 +1,1 @@
+"""The admin function: operators talk to running bots (messages, session list)."""

@@ -1,0 +1,54 @@
+"""What the admin function holds for the life of its process (built on first request)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from functions.admin.settings import AdminSettings
+from functions.http.errors import ApiError
+from functions.http.keys import bearer, tenant_for
+from voicefleet.admin_queue import AdminQueue
+from voicefleet.redis_conn import connect
+from voicefleet.session_store import SessionStore
+
+
+class AdminContext:
+    def __init__(self, settings: AdminSettings) -> None:
+        self.settings = settings
+        self.redis: Redis = connect(settings.redis_url)
+        self.store = SessionStore(self.redis)
+        self.queue = AdminQueue(
+            self.redis, max_length=settings.queue_max, max_age_s=settings.message_max_age_s
+        )
+        self._admin_keys = settings.admin_tenants_by_key()
+        self._gateway_keys = settings.tenants_by_key()
+
+    def authenticate(self, request: Request) -> str:
+        """The tenant of an admin key; a gateway key is known but not enough (403)."""
+        key = bearer(request)
+        tenant = tenant_for(key, self._admin_keys)
+        if tenant is not None:
+            return tenant
+        if tenant_for(key, self._gateway_keys) is not None:
+            raise ApiError(403, "this is a gateway key; the admin function needs an admin key")
+        raise ApiError(401, "invalid admin key")
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+_context: AdminContext | None = None
+
+
+def get_context() -> AdminContext:
+    global _context
+    if _context is None:
+        _context = AdminContext(AdminSettings())
+    return _context
+
+
+def reset_context() -> None:
+    """Forget the context so the next request re-reads settings (tests, reloads)."""
+    global _context
+    _context = None

@@ -1,0 +1,27 @@
+"""The admin function.
+
+Served by `functions-framework --target admin --source functions/admin/main.py --asgi`.
+"""
+
+from __future__ import annotations
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from functions.admin import routes
+from functions.admin.context import AdminContext, get_context
+from functions.http.routing import Router
+
+router: Router[AdminContext] = Router(get_context)
+router.add("/healthz", routes.healthz, ["GET"])
+router.add("/", routes.root, ["POST"])
+router.add("/admin", routes.admin, ["POST"])
+router.add("/admin/messages/{message_id}", routes.get_message, ["GET"])
+router.add("/sessions", routes.list_sessions, ["GET"])
+router.add("/sessions/{session_id}", routes.get_session, ["GET"])
+
+
+@functions_framework.aio.http
+async def admin(request: Request) -> Response:
+    return await router(request)

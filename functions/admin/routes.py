@@ -1,0 +1,133 @@
+"""The admin function's endpoints. Each authenticates, validates, then calls one collaborator."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from functions.admin.context import AdminContext
+from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.http.body import idempotency_key, read_body, read_json, validate
+from functions.http.errors import ApiError, from_validation
+from functions.http.sessions import owned_session
+from voicefleet import cloudevents_codec
+from voicefleet.admin_queue import AdminMessage, QueueFull
+from voicefleet.contracts import ADMIN_MESSAGE_EVENT, SessionRecord, admin_address
+from voicefleet.rooms import RoomNotAllowed, check_room_url
+
+
+def _checked_message(message: dict[str, Any]) -> dict[str, Any]:
+    """The message as the bot will get it, with errors named `message.<field>`."""
+    kind = message.get("type")
+    model = KNOWN.get(kind) if isinstance(kind, str) else None
+    try:
+        checked = (model or OtherMessage).model_validate(message)
+    except ValidationError as exc:
+        error = from_validation(exc)
+        field = f"message.{error.field}" if error.field else "message"
+        raise ApiError(422, f"{field}: {exc.errors()[0]['msg']}", field=field) from exc
+    return checked.model_dump(mode="json", exclude_none=True)
+
+
+async def _address(ctx: AdminContext, tenant: str, req: AdminRequest) -> str:
+    if req.session_id is not None:
+        record = await owned_session(ctx.store, tenant, req.session_id)
+        if record.status.is_final:
+            raise ApiError(
+                409, f"session {record.session_id} has {record.status.value}", field="session_id"
+            )
+        return admin_address(record.session_id, record.room_url)
+    assert req.room_url is not None
+    try:
+        return check_room_url(req.room_url, ctx.settings.allowed_room_hosts)
+    except RoomNotAllowed as exc:
+        raise ApiError(422, str(exc), field="room_url") from exc
+
+
+def _message_view(message: AdminMessage) -> dict[str, Any]:
+    return message.model_dump(mode="json", exclude={"tenant"})
+
+
+async def _send(ctx: AdminContext, tenant: str, req: AdminRequest, idem: str | None) -> Response:
+    message = _checked_message(req.message)
+    address = await _address(ctx, tenant, req)
+    try:
+        sent, _ = await ctx.queue.send(
+            tenant=tenant, address=address, message=message, idempotency_key=idem
+        )
+    except QueueFull as exc:
+        raise ApiError(429, str(exc)) from exc
+    return JSONResponse({"id": sent.id, "status": sent.status.value}, status_code=202)
+
+
+async def healthz(request: Request, ctx: AdminContext) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def admin(request: Request, ctx: AdminContext) -> Response:
+    """`POST /admin {room_url | session_id, message}`: the seed's admin request."""
+    tenant = ctx.authenticate(request)
+    req = validate(AdminRequest, await read_json(request))
+    return await _send(ctx, tenant, req, idempotency_key(request))
+
+
+async def root(request: Request, ctx: AdminContext) -> Response:
+    """`POST /`: an `io.voicefleet.admin.message` CloudEvent, or the same JSON as /admin."""
+    tenant = ctx.authenticate(request)
+    if not cloudevents_codec.is_cloudevent(request.headers):
+        req = validate(AdminRequest, await read_json(request))
+        return await _send(ctx, tenant, req, idempotency_key(request))
+    try:
+        event = cloudevents_codec.parse(request.headers, await read_body(request))
+        data = cloudevents_codec.data_of(event)
+    except cloudevents_codec.InvalidCloudEvent as exc:
+        raise ApiError(400, str(exc)) from exc
+    if event["type"] != ADMIN_MESSAGE_EVENT:
+        raise ApiError(
+            400,
+            f"unsupported CloudEvent type {event['type']!r}; send {ADMIN_MESSAGE_EVENT}",
+            field="type",
+        )
+    # A redelivered event (same source and id) is the same message, queued once.
+    idem = f"ce:{event['source']}:{event['id']}"
+    return await _send(ctx, tenant, validate(AdminRequest, data), idem)
+
+
+async def get_message(request: Request, ctx: AdminContext) -> Response:
+    tenant = ctx.authenticate(request)
+    message_id = request.path_params["message_id"]
+    message = await ctx.queue.get(message_id)
+    if message is None or message.tenant != tenant:
+        raise ApiError(404, f"no admin message {message_id!r}", field="message_id")
+    return JSONResponse(_message_view(message))
+
+
+def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
+    return {
+        "session_id": record.session_id,
+        "status": record.status.value,
+        "transport": record.transport.value,
+        "room_url": record.room_url,
+        "tenant": record.tenant,
+        "runner": record.runner,
+        "age_s": round(now - record.created_at, 3),
+    }
+
+
+async def list_sessions(request: Request, ctx: AdminContext) -> Response:
+    tenant = ctx.authenticate(request)
+    now = time.time()
+    records = await ctx.store.active(tenant)
+    return JSONResponse({"sessions": [_session_view(r, now) for r in records]})
+
+
+async def get_session(request: Request, ctx: AdminContext) -> Response:
+    tenant = ctx.authenticate(request)
+    record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
+    view = record.model_dump(mode="json")
+    view["admin_messages"] = await ctx.queue.log(record.session_id)
+    return JSONResponse(view)

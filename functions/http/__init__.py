@@ -1,0 +1,1 @@
+"""What every voicefleet HTTP function shares: errors, bodies, API keys and routing."""

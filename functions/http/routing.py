@@ -1,0 +1,54 @@
+"""Routing inside one HTTP function.
+
+functions-framework hands every path to a single function, so each function matches method
+and path itself with Starlette's routes, and turns errors into JSON answers here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from loguru import logger
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
+
+from functions.http.errors import ApiError
+
+C = TypeVar("C")
+Handler = Callable[[Request, C], Awaitable[Response]]
+
+
+class Router(Generic[C]):
+    def __init__(self, get_context: Callable[[], C]) -> None:
+        self._get_context = get_context
+        self._routes: list[Route] = []
+
+    def add(self, path: str, handler: Handler[C], methods: list[str]) -> None:
+        self._routes.append(Route(path, endpoint=handler, methods=methods))
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except ApiError as exc:
+            return exc.response()
+        except Exception:  # noqa: BLE001 - last line of defence: a 500 without internals
+            logger.exception("unhandled error on {} {}", request.method, request.url.path)
+            return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
+
+    async def _dispatch(self, request: Request) -> Response:
+        allowed: list[str] = []
+        for route in self._routes:
+            match, child = route.matches(request.scope)
+            if match is Match.FULL:
+                request.scope.update(child)
+                handler: Handler[C] = route.endpoint
+                return await handler(request, self._get_context())
+            if match is Match.PARTIAL and route.methods:
+                allowed += sorted(route.methods)
+        if allowed:
+            raise ApiError(
+                405, f"method {request.method} not allowed here; use {', '.join(allowed)}"
+            )
+        raise ApiError(404, f"no such endpoint: {request.method} {request.url.path}")
