@@ -33,6 +33,13 @@ from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 API_KEY = "bench-key"
 
 
+def dev_stack(port: int, *options: str) -> list[str]:
+    """`voicefleet dev` with the gateway on `port` and its other services on free ports, so
+    that a benchmark never collides with a stack the user has running."""
+    ports = ["--port", str(port), "--admin-port", str(free_port())]
+    return [sys.executable, "-m", "voicefleet.cli", "dev", *ports, *options]
+
+
 @contextmanager
 def process(argv: list[str], ready_line: str, env: dict[str, str] | None = None) -> Iterator[None]:
     proc = subprocess.Popen(
@@ -135,7 +142,7 @@ def main() -> int:
     env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING"}
     port = free_port()
     with process(
-        [py, "-m", "voicefleet.cli", "dev", "--port", str(port), "--warm", "1", "--max", "1"],
+        dev_stack(port, "--warm", "1", "--max", "1"),
         "dev stack is up",
         env=env,
     ):
@@ -148,20 +155,7 @@ def main() -> int:
     if args.cold_runs:
         port = free_port()
         with process(
-            [
-                py,
-                "-m",
-                "voicefleet.cli",
-                "dev",
-                "--port",
-                str(port),
-                "--warm",
-                "0",
-                "--max",
-                "1",
-                "--scale-down-delay",
-                "0.2",
-            ],
+            dev_stack(port, "--warm", "0", "--max", "1", "--scale-down-delay", "0.2"),
             "dev stack is up",
             env=env,
         ):

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.launch_latency import API_KEY, pct, process  # noqa: E402
+from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.speech import PAD_S, make_wav  # noqa: E402
 from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
@@ -76,7 +76,7 @@ def main() -> int:
     port = free_port()
     env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING", "OPENAI_BASE_URL": "",
            "OPENAI_API_KEY": "", "DEEPGRAM_API_KEY": ""}  # fmt: skip
-    argv = [sys.executable, "-m", "voicefleet.cli", "dev", "--port", str(port), "--warm", "1"]
+    argv = dev_stack(port, "--warm", "1")
     with process(argv, "dev stack is up", env=env):
         results = asyncio.run(run(f"http://127.0.0.1:{port}", args.turns, question))
     print(f"{'stage':<34} {'p50':>8} {'p95':>8}   (ms, n={len(results)})")

@@ -29,17 +29,19 @@ from voicefleet.redis_conn import EmbeddedRedis
 
 GATEWAY_SERVICE = "voicefleet-gateway"
 RUNNER_SERVICE = "voicefleet-runner"
-GATEWAY_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "gateway" / "main.py"
+FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
 
 
 @dataclass
 class DevOptions:
     host: str = "127.0.0.1"
     gateway_port: int = 4444
+    admin_port: int = 4445
     warm: int | None = None
     max: int | None = None
     scale_down_delay_s: float | None = None
     api_key: str | None = None
+    admin_key: str | None = None
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
     stop_grace_s: float = 10.0
@@ -87,18 +89,23 @@ class DevStack:
         chosen = options.api_key or os.environ.get("VOICEFLEET_API_KEY")
         self.key_from_env = chosen is not None
         self.api_key = chosen or secrets.token_urlsafe(18)
+        admin_chosen = options.admin_key or os.environ.get("VOICEFLEET_ADMIN_KEY")
+        self.admin_key_from_env = admin_chosen is not None
+        self.admin_key = admin_chosen or secrets.token_urlsafe(18)
         self._embedded: EmbeddedRedis | None = None
         self._llm: LocalLLMServer | None = None
         self._servers: list[_Server] = []
         self.pool: RunnerPool | None = None
         self.broker: LocalBroker | None = None
         self.gateway_url = ""
+        self.admin_url = ""
 
     async def start(self) -> None:
         opts = self.options
         # Taken first so that a busy port fails the start before anything else is running;
         # served last so that its /healthz answers only once the whole stack is up.
         gateway_sock = _bind(opts.host, opts.gateway_port)
+        admin_sock = _bind(opts.host, opts.admin_port)
         if not self.redis_url:
             self._embedded = EmbeddedRedis()
             self.redis_url = await asyncio.to_thread(self._embedded.start)
@@ -126,16 +133,29 @@ class DevStack:
         broker_server = await _serve("broker", self.broker.app, opts.host, 0)
         self._servers.append(broker_server)
 
-        # The gateway reads its settings from the environment, as it does in its container.
+        # The functions read their settings from the environment, as they do in a container.
         os.environ.update(
-            {**shared_env, "K_SINK": broker_server.url + "/", "VOICEFLEET_API_KEY": self.api_key}
+            {
+                **shared_env,
+                "K_SINK": broker_server.url + "/",
+                "VOICEFLEET_API_KEY": self.api_key,
+                "VOICEFLEET_ADMIN_KEY": self.admin_key,
+            }
         )
         from functions_framework.aio import create_asgi_app
 
-        gateway = create_asgi_app(target="gateway", source=str(GATEWAY_SOURCE))  # type: ignore[no-untyped-call]
+        gateway = create_asgi_app(
+            target="gateway", source=str(FUNCTIONS_DIR / "gateway" / "main.py")
+        )  # type: ignore[no-untyped-call]
+        admin = create_asgi_app(target="admin", source=str(FUNCTIONS_DIR / "admin" / "main.py"))  # type: ignore[no-untyped-call]
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
         await self.pool.start()
+        admin_server = await _serve(
+            "admin", admin, opts.host, admin_sock.getsockname()[1], admin_sock
+        )
+        self._servers.append(admin_server)
+        self.admin_url = admin_server.url
         gateway_server = await _serve(
             "gateway", BrowserAccess(gateway, self.api_key), opts.host, port, gateway_sock
         )
@@ -159,11 +179,13 @@ class DevStack:
         for server in reversed(self._servers):
             server.server.should_exit = True
         await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
-        from functions.gateway.context import get_context, reset_context
+        from functions.admin import context as admin_context
+        from functions.gateway import context as gateway_context
 
-        if self.gateway_url:
-            await get_context().aclose()
-            reset_context()
+        for context in (gateway_context, admin_context):
+            if context._context is not None:
+                await context._context.aclose()
+            context.reset_context()
         if self._llm is not None:
             await self._llm.stop()
         if self._embedded is not None:
@@ -181,11 +203,14 @@ async def run(options: DevOptions) -> None:
         assert stack.pool is not None
         # A key the user chose is theirs to know; a generated one is shown once, here.
         key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
+        admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
         print(
             f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
             f"  browser client: {stack.gateway_url}/client/\n"
             f"  gateway:        {stack.gateway_url}\n"
             f"  API key:        {key_note}\n"
+            f"  admin:          {stack.admin_url}\n"
+            f"  admin key:      {admin_note}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

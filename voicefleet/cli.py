@@ -17,6 +17,7 @@ def _dev(args: argparse.Namespace) -> int:
     options = DevOptions(
         host=args.host,
         gateway_port=args.port,
+        admin_port=args.admin_port,
         warm=args.warm,
         max=args.max,
         scale_down_delay_s=args.scale_down_delay,
@@ -38,9 +39,11 @@ def _runner(_: argparse.Namespace) -> int:
     return main()
 
 
-def _gateway(args: argparse.Namespace) -> int:
-    source = Path(__file__).resolve().parents[1] / "functions" / "gateway" / "main.py"
-    argv = ["functions-framework", "--target", "gateway", "--source", str(source), "--asgi"]
+def _function(args: argparse.Namespace) -> int:
+    """An HTTP function on functions-framework, as its container runs it."""
+    name = args.command
+    source = Path(__file__).resolve().parents[1] / "functions" / name / "main.py"
+    argv = ["functions-framework", "--target", name, "--source", str(source), "--asgi"]
     argv += ["--host", args.host, "--port", str(args.port)]
     os.execvp(argv[0], argv)
 
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="run the whole stack locally (gateway on :4444)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=4444, help="gateway port (default 4444)")
+    dev.add_argument("--admin-port", type=int, default=4445, help="admin port (default 4445)")
     dev.add_argument("--warm", type=int, help="warm runners (overrides the manifest's min-scale)")
     dev.add_argument("--max", type=int, help="most runners (overrides the manifest's max-scale)")
     dev.add_argument(
@@ -63,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     runner = sub.add_parser("runner", help="run one runner (configured by environment)")
     runner.set_defaults(func=_runner)
 
-    gateway = sub.add_parser("gateway", help="run the gateway function on functions-framework")
-    gateway.add_argument("--host", default="0.0.0.0")
-    gateway.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    gateway.set_defaults(func=_gateway)
+    for name in ("gateway", "admin"):
+        function = sub.add_parser(name, help=f"run the {name} function on functions-framework")
+        function.add_argument("--host", default="0.0.0.0")
+        function.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+        function.set_defaults(func=_function)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -17,6 +17,7 @@ import pytest
 from tests.support.servers import free_port
 
 API_KEY = "e2e-key"
+ADMIN_KEY = "e2e-admin-key"
 UP_LINE = "voicefleet dev stack is up"
 
 
@@ -26,10 +27,15 @@ class RunningStack:
     api_key: str
     process: subprocess.Popen[str]
     output: list[str]
+    admin_url: str
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def _children(pid: int) -> set[int]:
@@ -58,10 +64,16 @@ def _alive(pid: int) -> bool:
 
 
 def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
-    port = free_port()
+    port, admin_port = free_port(), free_port()
+    argv = ["dev", "--port", str(port), "--admin-port", str(admin_port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "voicefleet.cli", "dev", "--port", str(port), *args],
-        env={**os.environ, "VOICEFLEET_API_KEY": API_KEY, **(env or {})},
+        [sys.executable, "-m", "voicefleet.cli", *argv, *args],
+        env={
+            **os.environ,
+            "VOICEFLEET_API_KEY": API_KEY,
+            "VOICEFLEET_ADMIN_KEY": ADMIN_KEY,
+            **(env or {}),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -80,7 +92,9 @@ def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
     if not up.wait(90):
         process.kill()
         raise RuntimeError("dev stack did not come up:\n" + "".join(output[-50:]))
-    return RunningStack(f"http://127.0.0.1:{port}", API_KEY, process, output)
+    return RunningStack(
+        f"http://127.0.0.1:{port}", API_KEY, process, output, f"http://127.0.0.1:{admin_port}"
+    )
 
 
 def stop_stack(stack: RunningStack) -> tuple[int, set[int]]:

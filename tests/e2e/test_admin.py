@@ -1,0 +1,69 @@
+"""An operator talks to a running bot through the admin function: it speaks, then it leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RunningStack
+from tests.e2e.test_launch_path import wait_status
+from voicefleet.client.webrtc import WebRTCCall
+
+pytestmark = pytest.mark.e2e
+
+
+async def _message_status(
+    admin: httpx.AsyncClient, message_id: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        message: dict[str, Any] = (await admin.get(f"/admin/messages/{message_id}")).json()
+        if message["status"] not in ("queued", "processing") or time.monotonic() > deadline:
+            return message
+        await asyncio.sleep(0.05)
+
+
+async def test_an_admin_say_is_heard_and_end_session_ends_the_call(stack: RunningStack) -> None:
+    async with (
+        WebRTCCall(stack.url, api_key=stack.api_key) as call,
+        httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers) as admin,
+    ):
+        await call.wait_for_audio(10)
+        await call.wait_for_silence(0.8)  # the greeting is over
+        session_id = call.session_id or ""
+
+        listed = (await admin.get("/sessions")).json()["sessions"]
+        assert session_id in [s["session_id"] for s in listed]
+
+        posted_at = time.perf_counter()
+        sent = await admin.post(
+            "/admin",
+            json={
+                "session_id": session_id,
+                "message": {"type": "say", "text": "Heads up: the meeting moved to three."},
+            },
+        )
+        assert sent.status_code == 202, sent.text
+        assert await call.wait_for_audio_after(posted_at, 15) < 15
+        said = await _message_status(admin, sent.json()["id"])
+        assert (said["status"], said["session_id"]) == ("processed", session_id)
+
+        await call.wait_for_silence(0.8)
+        bye = await admin.post(
+            "/admin", json={"session_id": session_id, "message": {"type": "end_session"}}
+        )
+        assert bye.status_code == 202, bye.text
+        ended = await wait_status(stack, session_id, "ended", "failed", timeout_s=30)
+        assert (ended["status"], ended["reason"]) == ("ended", "ended by an admin message")
+
+        record = (await admin.get(f"/sessions/{session_id}")).json()
+        assert [(m["type"], m["status"]) for m in record["admin_messages"]] == [
+            ("say", "processed"),
+            ("end_session", "processed"),
+        ]
+        gone = (await admin.get("/sessions")).json()["sessions"]
+        assert session_id not in [s["session_id"] for s in gone]
