@@ -33,10 +33,10 @@ from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 API_KEY = "bench-key"
 
 
-def dev_stack(port: int, *options: str) -> list[str]:
+def dev_stack(port: int, *options: str, admin_port: int | None = None) -> list[str]:
     """`voicefleet dev` with the gateway on `port` and its other services on free ports, so
     that a benchmark never collides with a stack the user has running."""
-    ports = ["--port", str(port), "--admin-port", str(free_port())]
+    ports = ["--port", str(port), "--admin-port", str(admin_port or free_port())]
     return [sys.executable, "-m", "voicefleet.cli", "dev", *ports, *options]
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "ADMIN_SERVICE",
     "GATEWAY_SERVICE",
     "RUNNER_SERVICE",
     "ManifestError",
@@ -31,6 +32,7 @@ __all__ = [
 
 RUNNER_SERVICE = "voicefleet-runner"
 GATEWAY_SERVICE = "voicefleet-gateway"
+ADMIN_SERVICE = "voicefleet-admin"
 
 _SERVING_V1 = "serving.knative.dev/v1"
 _EVENTING_V1 = "eventing.knative.dev/v1"

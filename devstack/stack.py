@@ -22,13 +22,17 @@ from loguru import logger
 from devstack.broker import LocalBroker
 from devstack.browser_access import BrowserAccess
 from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
-from devstack.manifests import default_knative_dir, load_runner_scaling, load_triggers
+from devstack.manifests import (
+    GATEWAY_SERVICE,
+    RUNNER_SERVICE,
+    default_knative_dir,
+    load_runner_scaling,
+    load_triggers,
+)
 from devstack.pool import RunnerPool
 from devstack.ports import free_port
 from voicefleet.redis_conn import EmbeddedRedis
 
-GATEWAY_SERVICE = "voicefleet-gateway"
-RUNNER_SERVICE = "voicefleet-runner"
 FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
 
 

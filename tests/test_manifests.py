@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from devstack.manifests import (
+    ADMIN_SERVICE,
     GATEWAY_SERVICE,
     RUNNER_SERVICE,
     ManifestError,
@@ -160,7 +161,19 @@ def test_gateway_is_a_scale_to_zero_function() -> None:
     assert "--asgi" in command
 
 
-@pytest.mark.parametrize("service", [GATEWAY_SERVICE, RUNNER_SERVICE])
+def test_admin_is_a_cluster_local_function_with_its_own_keys() -> None:
+    service = _doc("Service", ADMIN_SERVICE)
+    assert service["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    command = _container(ADMIN_SERVICE)["command"]
+    assert command[command.index("--target") + 1] == "admin"
+    assert command[command.index("--source") + 1] == "functions/admin/main.py"
+    admin_secret = {"secretRef": {"name": "voicefleet-admin-secrets", "optional": True}}
+    assert admin_secret in _container(ADMIN_SERVICE)["envFrom"]
+    for other in (GATEWAY_SERVICE, RUNNER_SERVICE):
+        assert admin_secret not in _container(other)["envFrom"]
+
+
+@pytest.mark.parametrize("service", [GATEWAY_SERVICE, ADMIN_SERVICE, RUNNER_SERVICE])
 def test_services_read_the_config_map_and_the_optional_secret(service: str) -> None:
     env_from = _container(service)["envFrom"]
     assert {"configMapRef": {"name": "voicefleet-config"}} in env_from
