@@ -1,0 +1,118 @@
+"""The Mesh ASGI app: `POST /graphql` (bearer token required) and `GET /healthz`.
+
+Authentication happens before GraphQL sees the request, so an unauthenticated caller learns
+nothing about the schema. Tables are created on first use, so the app works the same under a
+server with or without lifespan events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from ariadne import load_schema_from_path, make_executable_schema
+from ariadne.asgi import GraphQL
+from graphql import GraphQLError
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mesh.auth import Authenticator, BadIdentity, Identity, Unauthenticated
+from mesh.db import create_tables, make_engine, make_sessions
+from mesh.errors import MeshFault
+from mesh.resolvers import datetime_scalar, json_scalar, mutation, query
+from mesh.settings import MeshSettings
+
+_QUIET = logging.getLogger("mesh.graphql")
+_QUIET.disabled = True
+
+SCHEMA = load_schema_from_path(str(Path(__file__).with_name("schema.graphql")))
+
+
+def _format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+    """Our own faults and GraphQL's validation errors as they are; anything else is a bug
+    whose details (SQL, paths) stay in the log."""
+    original = error.original_error
+    if original is None or isinstance(original, MeshFault):
+        formatted: dict[str, Any] = error.formatted
+        if original is None and "extensions" not in formatted:
+            formatted["extensions"] = {"code": "BAD_USER_INPUT"}
+        return formatted
+    logger.opt(exception=original).error("Mesh resolver failed: {}", error.path)
+    return {
+        "message": "internal error",
+        "path": error.path,
+        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+    }
+
+
+def _refusal(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
+
+
+def create_app(settings: MeshSettings | None = None) -> Starlette:
+    settings = settings or MeshSettings()
+    auth = Authenticator(settings)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessions(engine)
+    ready = asyncio.Event()
+    lock = asyncio.Lock()
+
+    async def prepare() -> None:
+        if ready.is_set():
+            return
+        async with lock:
+            if not ready.is_set():
+                await create_tables(engine)
+                ready.set()
+
+    def context(request: Request, _data: Any) -> dict[str, Any]:
+        identity: Identity = request.state.identity
+        return {"identity": identity, "sessions": sessions}
+
+    schema = make_executable_schema(SCHEMA, query, mutation, datetime_scalar, json_scalar)
+    graphql = GraphQL(
+        schema,
+        context_value=context,
+        debug=False,
+        error_formatter=_format_error,
+        logger=_QUIET,  # _format_error logs the errors that are bugs; the rest are answers
+    )
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            request.state.identity = auth.identify(request)
+        except Unauthenticated as exc:
+            return _refusal(401, str(exc), "UNAUTHENTICATED")
+        except BadIdentity as exc:
+            return _refusal(400, str(exc), "BAD_USER_INPUT")
+        await prepare()
+        return await graphql.handle_request(request)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await prepare()
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.prepare = prepare
+    app.state.engine = engine
+    return app

@@ -1,0 +1,358 @@
+"""Queries and mutations. Each one reads the caller's identity from the context and touches
+only rows of that tenant (and user): another tenant's id is as good as a missing one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from ariadne import MutationType, QueryType, ScalarType
+from graphql import GraphQLResolveInfo
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mesh.auth import Identity
+from mesh.db import AppletRow, FunctionalPromptRow, NoteRow, PersonalityRow, ProfileRow, utcnow
+from mesh.errors import BadInput, NotFound
+
+TITLE_MAX = 200
+CONTENT_MAX = 100_000
+HTML_MAX = 500_000
+NAME_MAX = 100
+PROMPT_MAX = 20_000
+QUERY_MAX = 200
+PREFERENCES_MAX_BYTES = 16_000
+LIMIT_MAX = 100
+
+query = QueryType()
+mutation = MutationType()
+datetime_scalar = ScalarType("DateTime")
+json_scalar = ScalarType("JSON")
+
+
+@datetime_scalar.serializer
+def _serialize_datetime(value: datetime) -> str:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@asynccontextmanager
+async def _db(info: GraphQLResolveInfo) -> AsyncIterator[tuple[AsyncSession, Identity]]:
+    async with info.context["sessions"]() as session, session.begin():
+        yield session, info.context["identity"]
+
+
+def _text(value: object, name: str, *, max_len: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be a string")
+    if required and not value.strip():
+        raise BadInput(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise BadInput(f"{name} is longer than {max_len} characters")
+    return value
+
+
+def _limit(value: object) -> int:
+    if not isinstance(value, int) or not 1 <= value <= LIMIT_MAX:
+        raise BadInput(f"limit must be from 1 to {LIMIT_MAX}")
+    return value
+
+
+def _note(row: NoteRow) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "content": row.content,
+            "createdAt": row.created_at, "updatedAt": row.updated_at}  # fmt: skip
+
+
+def _applet(row: AppletRow) -> dict[str, Any]:
+    return {"id": row.id, "title": row.title, "html": row.html,
+            "createdAt": row.created_at, "updatedAt": row.updated_at}  # fmt: skip
+
+
+async def _owned(
+    db: AsyncSession, model: type[NoteRow] | type[AppletRow], who: Identity, row_id: str
+) -> Any:
+    row = await db.get(model, row_id)
+    if row is None or row.tenant != who.tenant or row.user_id != who.user:
+        return None
+    return row
+
+
+# notes ---------------------------------------------------------------------------------------
+
+
+@query.field("note")
+async def resolve_note(_: None, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+    async with _db(info) as (db, who):
+        row = await _owned(db, NoteRow, who, id)
+        return _note(row) if row else None
+
+
+@query.field("notes")
+async def resolve_notes(_: None, info: GraphQLResolveInfo, limit: int = 20) -> list[Any]:
+    async with _db(info) as (db, who):
+        rows = await db.scalars(
+            select(NoteRow)
+            .where(NoteRow.tenant == who.tenant, NoteRow.user_id == who.user)
+            .order_by(NoteRow.updated_at.desc())
+            .limit(_limit(limit))
+        )
+        return [_note(r) for r in rows]
+
+
+@query.field("searchNotes")
+async def resolve_search_notes(
+    _: None, info: GraphQLResolveInfo, query: str, limit: int = 20
+) -> list[Any]:
+    text = _text(query, "query", max_len=QUERY_MAX)
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with _db(info) as (db, who):
+        rows = await db.scalars(
+            select(NoteRow)
+            .where(
+                NoteRow.tenant == who.tenant,
+                NoteRow.user_id == who.user,
+                or_(
+                    NoteRow.title.ilike(pattern, escape="\\"),
+                    NoteRow.content.ilike(pattern, escape="\\"),
+                ),
+            )
+            .order_by(NoteRow.updated_at.desc())
+            .limit(_limit(limit))
+        )
+        return [_note(r) for r in rows]
+
+
+@mutation.field("createNote")
+async def resolve_create_note(
+    _: None, info: GraphQLResolveInfo, title: str, content: str | None = None
+) -> dict[str, Any]:
+    now = utcnow()
+    async with _db(info) as (db, who):
+        row = NoteRow(
+            id=str(uuid.uuid4()),
+            tenant=who.tenant,
+            user_id=who.user,
+            title=_text(title, "title", max_len=TITLE_MAX),
+            content=_text(content or "", "content", max_len=CONTENT_MAX, required=False),
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(row)
+        return _note(row)
+
+
+@mutation.field("updateNote")
+async def resolve_update_note(
+    _: None,
+    info: GraphQLResolveInfo,
+    id: str,
+    title: str | None = None,
+    content: str | None = None,
+) -> dict[str, Any]:
+    async with _db(info) as (db, who):
+        row = await _owned(db, NoteRow, who, id)
+        if row is None:
+            raise NotFound(f"no note {id}")
+        if title is not None:
+            row.title = _text(title, "title", max_len=TITLE_MAX)
+        if content is not None:
+            row.content = _text(content, "content", max_len=CONTENT_MAX, required=False)
+        row.updated_at = utcnow()
+        return _note(row)
+
+
+@mutation.field("appendToNote")
+async def resolve_append_to_note(
+    _: None, info: GraphQLResolveInfo, id: str, content: str
+) -> dict[str, Any]:
+    addition = _text(content, "content", max_len=CONTENT_MAX)
+    async with _db(info) as (db, who):
+        row = await _owned(db, NoteRow, who, id)
+        if row is None:
+            raise NotFound(f"no note {id}")
+        combined = f"{row.content}\n{addition}" if row.content else addition
+        row.content = _text(combined, "content", max_len=CONTENT_MAX)
+        row.updated_at = utcnow()
+        return _note(row)
+
+
+@mutation.field("deleteNote")
+async def resolve_delete_note(_: None, info: GraphQLResolveInfo, id: str) -> bool:
+    async with _db(info) as (db, who):
+        row = await _owned(db, NoteRow, who, id)
+        if row is None:
+            return False
+        await db.delete(row)
+        return True
+
+
+# applets -------------------------------------------------------------------------------------
+
+
+@query.field("applet")
+async def resolve_applet(_: None, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+    async with _db(info) as (db, who):
+        row = await _owned(db, AppletRow, who, id)
+        return _applet(row) if row else None
+
+
+@query.field("applets")
+async def resolve_applets(_: None, info: GraphQLResolveInfo, limit: int = 20) -> list[Any]:
+    async with _db(info) as (db, who):
+        rows = await db.scalars(
+            select(AppletRow)
+            .where(AppletRow.tenant == who.tenant, AppletRow.user_id == who.user)
+            .order_by(AppletRow.updated_at.desc())
+            .limit(_limit(limit))
+        )
+        return [_applet(r) for r in rows]
+
+
+@mutation.field("createApplet")
+async def resolve_create_applet(
+    _: None, info: GraphQLResolveInfo, title: str, html: str
+) -> dict[str, Any]:
+    now = utcnow()
+    async with _db(info) as (db, who):
+        row = AppletRow(
+            id=str(uuid.uuid4()),
+            tenant=who.tenant,
+            user_id=who.user,
+            title=_text(title, "title", max_len=TITLE_MAX),
+            html=_text(html, "html", max_len=HTML_MAX),
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(row)
+        return _applet(row)
+
+
+@mutation.field("updateApplet")
+async def resolve_update_applet(
+    _: None, info: GraphQLResolveInfo, id: str, title: str | None = None, html: str | None = None
+) -> dict[str, Any]:
+    async with _db(info) as (db, who):
+        row = await _owned(db, AppletRow, who, id)
+        if row is None:
+            raise NotFound(f"no applet {id}")
+        if title is not None:
+            row.title = _text(title, "title", max_len=TITLE_MAX)
+        if html is not None:
+            row.html = _text(html, "html", max_len=HTML_MAX)
+        row.updated_at = utcnow()
+        return _applet(row)
+
+
+@mutation.field("deleteApplet")
+async def resolve_delete_applet(_: None, info: GraphQLResolveInfo, id: str) -> bool:
+    async with _db(info) as (db, who):
+        row = await _owned(db, AppletRow, who, id)
+        if row is None:
+            return False
+        await db.delete(row)
+        return True
+
+
+# profile -------------------------------------------------------------------------------------
+
+
+def _profile(who: Identity, row: ProfileRow | None) -> dict[str, Any]:
+    if row is None:
+        return {"userId": who.user, "displayName": None, "preferences": {}, "updatedAt": None}
+    return {"userId": row.user_id, "displayName": row.display_name,
+            "preferences": row.preferences or {}, "updatedAt": row.updated_at}  # fmt: skip
+
+
+@query.field("profile")
+async def resolve_profile(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
+    async with _db(info) as (db, who):
+        return _profile(who, await db.get(ProfileRow, (who.tenant, who.user)))
+
+
+@mutation.field("updateProfile")
+async def resolve_update_profile(
+    _: None, info: GraphQLResolveInfo, displayName: str | None = None, preferences: Any = None
+) -> dict[str, Any]:
+    if preferences is not None and not isinstance(preferences, dict):
+        raise BadInput("preferences must be an object of names and values")
+    async with _db(info) as (db, who):
+        row = await db.get(ProfileRow, (who.tenant, who.user))
+        if row is None:
+            row = ProfileRow(tenant=who.tenant, user_id=who.user, preferences={})
+            db.add(row)
+        if displayName is not None:
+            row.display_name = _text(displayName, "displayName", max_len=100)
+        if preferences is not None:
+            merged = {**(row.preferences or {}), **preferences}
+            merged = {k: v for k, v in merged.items() if v is not None}
+            if len(json.dumps(merged)) > PREFERENCES_MAX_BYTES:
+                raise BadInput(f"preferences are larger than {PREFERENCES_MAX_BYTES} bytes")
+            row.preferences = merged
+        row.updated_at = utcnow()
+        return _profile(who, row)
+
+
+# prompts and personality ---------------------------------------------------------------------
+
+
+@query.field("functionalPrompts")
+async def resolve_functional_prompts(_: None, info: GraphQLResolveInfo) -> list[Any]:
+    async with _db(info) as (db, who):
+        rows = await db.scalars(
+            select(FunctionalPromptRow)
+            .where(FunctionalPromptRow.tenant == who.tenant)
+            .order_by(FunctionalPromptRow.name)
+        )
+        return [{"name": r.name, "content": r.content, "updatedAt": r.updated_at} for r in rows]
+
+
+@mutation.field("setFunctionalPrompt")
+async def resolve_set_functional_prompt(
+    _: None, info: GraphQLResolveInfo, name: str, content: str
+) -> dict[str, Any]:
+    name = _text(name, "name", max_len=NAME_MAX)
+    content = _text(content, "content", max_len=PROMPT_MAX)
+    async with _db(info) as (db, who):
+        row = await db.get(FunctionalPromptRow, (who.tenant, name))
+        if row is None:
+            row = FunctionalPromptRow(tenant=who.tenant, name=name)
+            db.add(row)
+        row.content, row.updated_at = content, utcnow()
+        return {"name": row.name, "content": row.content, "updatedAt": row.updated_at}
+
+
+@mutation.field("deleteFunctionalPrompt")
+async def resolve_delete_functional_prompt(_: None, info: GraphQLResolveInfo, name: str) -> bool:
+    async with _db(info) as (db, who):
+        result = await db.execute(
+            delete(FunctionalPromptRow).where(
+                FunctionalPromptRow.tenant == who.tenant, FunctionalPromptRow.name == name
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@query.field("personality")
+async def resolve_personality(_: None, info: GraphQLResolveInfo) -> dict[str, Any] | None:
+    async with _db(info) as (db, who):
+        row = await db.get(PersonalityRow, who.tenant)
+        return {"instructions": row.instructions, "updatedAt": row.updated_at} if row else None
+
+
+@mutation.field("setPersonality")
+async def resolve_set_personality(
+    _: None, info: GraphQLResolveInfo, instructions: str
+) -> dict[str, Any]:
+    instructions = _text(instructions, "instructions", max_len=PROMPT_MAX)
+    async with _db(info) as (db, who):
+        row = await db.get(PersonalityRow, who.tenant)
+        if row is None:
+            row = PersonalityRow(tenant=who.tenant)
+            db.add(row)
+        row.instructions, row.updated_at = instructions, utcnow()
+        return {"instructions": row.instructions, "updatedAt": row.updated_at}
