@@ -37,6 +37,7 @@ def dev_stack(port: int, *options: str, admin_port: int | None = None) -> list[s
     """`voicefleet dev` with the gateway on `port` and its other services on free ports, so
     that a benchmark never collides with a stack the user has running."""
     ports = ["--port", str(port), "--admin-port", str(admin_port or free_port())]
+    ports += ["--mesh-port", str(free_port())]
     return [sys.executable, "-m", "voicefleet.cli", "dev", *ports, *options]
 
 

@@ -41,6 +41,7 @@ class DevOptions:
     host: str = "127.0.0.1"
     gateway_port: int = 4444
     admin_port: int = 4445
+    mesh_port: int = 4446
     warm: int | None = None
     max: int | None = None
     scale_down_delay_s: float | None = None
@@ -103,6 +104,8 @@ class DevStack:
         self.broker: LocalBroker | None = None
         self.gateway_url = ""
         self.admin_url = ""
+        self.mesh_url = ""
+        self._mesh_app: Any = None
 
     async def start(self) -> None:
         opts = self.options
@@ -110,6 +113,8 @@ class DevStack:
         # served last so that its /healthz answers only once the whole stack is up.
         gateway_sock = _bind(opts.host, opts.gateway_port)
         admin_sock = _bind(opts.host, opts.admin_port)
+        own_mesh = not os.environ.get("MESH_URL")
+        mesh_sock = _bind(opts.host, opts.mesh_port) if own_mesh else None
         if not self.redis_url:
             self._embedded = EmbeddedRedis()
             self.redis_url = await asyncio.to_thread(self._embedded.start)
@@ -126,8 +131,11 @@ class DevStack:
 
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
+        mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
         self.pool = RunnerPool(
-            scaling, {**shared_env, **llm_env, **opts.runner_env}, stop_grace_s=opts.stop_grace_s
+            scaling,
+            {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
+            stop_grace_s=opts.stop_grace_s,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
@@ -166,6 +174,34 @@ class DevStack:
         self._servers.append(gateway_server)
         self.gateway_url = gateway_server.url
 
+    async def _start_mesh(self, sock: socket.socket) -> dict[str, str]:
+        """The reference Mesh on its own port, over SQLite in `.voicefleet/` unless
+        MESH_DATABASE_URL says otherwise; the runners get its URL and a fresh service token."""
+        from mesh.app import create_app
+        from mesh.settings import MeshSettings
+
+        token = secrets.token_urlsafe(24)
+        database = os.environ.get("MESH_DATABASE_URL")
+        if not database:
+            data_dir = Path.cwd() / ".voicefleet"
+            data_dir.mkdir(exist_ok=True)
+            database = f"sqlite:///{data_dir / 'mesh.db'}"
+        self._mesh_app = create_app(
+            MeshSettings(
+                MESH_DATABASE_URL=database,
+                MESH_SERVICE_TOKEN=token,
+                MESH_TOKENS=os.environ.get("MESH_TOKENS", ""),
+            )
+        )
+        await self._mesh_app.state.prepare()
+        server = await _serve(
+            "mesh", self._mesh_app, self.options.host, sock.getsockname()[1], sock
+        )
+        self._servers.append(server)
+        self.mesh_url = server.url + "/graphql"
+        logger.info("Mesh at {} ({})", self.mesh_url, database.split("://", 1)[0])
+        return {"MESH_URL": self.mesh_url, "MESH_TOKEN": token}
+
     async def _start_llm(self) -> dict[str, str]:
         """The local LLM, unless an OpenAI key or an OpenAI-compatible server is configured."""
         if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
@@ -190,6 +226,8 @@ class DevStack:
             if context._context is not None:
                 await context._context.aclose()
             context.reset_context()
+        if self._mesh_app is not None:
+            await self._mesh_app.state.engine.dispose()
         if self._llm is not None:
             await self._llm.stop()
         if self._embedded is not None:
@@ -215,6 +253,7 @@ async def run(options: DevOptions) -> None:
             f"  API key:        {key_note}\n"
             f"  admin:          {stack.admin_url}\n"
             f"  admin key:      {admin_note}\n"
+            f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

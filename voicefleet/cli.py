@@ -18,6 +18,7 @@ def _dev(args: argparse.Namespace) -> int:
         host=args.host,
         gateway_port=args.port,
         admin_port=args.admin_port,
+        mesh_port=args.mesh_port,
         warm=args.warm,
         max=args.max,
         scale_down_delay_s=args.scale_down_delay,
@@ -48,6 +49,13 @@ def _function(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def _mesh(_: argparse.Namespace) -> int:
+    from mesh.__main__ import main
+
+    main()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="voicefleet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=4444, help="gateway port (default 4444)")
     dev.add_argument("--admin-port", type=int, default=4445, help="admin port (default 4445)")
+    dev.add_argument("--mesh-port", type=int, default=4446, help="Mesh port (default 4446)")
     dev.add_argument("--warm", type=int, help="warm runners (overrides the manifest's min-scale)")
     dev.add_argument("--max", type=int, help="most runners (overrides the manifest's max-scale)")
     dev.add_argument(
@@ -66,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     runner = sub.add_parser("runner", help="run one runner (configured by environment)")
     runner.set_defaults(func=_runner)
+
+    mesh = sub.add_parser("mesh", help="run the reference Mesh (MESH_* settings)")
+    mesh.set_defaults(func=_mesh)
 
     for name in ("gateway", "admin"):
         function = sub.add_parser(name, help=f"run the {name} function on functions-framework")

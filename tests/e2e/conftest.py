@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ class RunningStack:
     process: subprocess.Popen[str]
     output: list[str]
     admin_url: str
+    mesh_database: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -64,14 +66,17 @@ def _alive(pid: int) -> bool:
 
 
 def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
-    port, admin_port = free_port(), free_port()
+    mesh_db = Path(tempfile.mkdtemp(prefix="voicefleet-e2e-")) / "mesh.db"
+    port, admin_port, mesh_port = free_port(), free_port(), free_port()
     argv = ["dev", "--port", str(port), "--admin-port", str(admin_port)]
+    argv += ["--mesh-port", str(mesh_port)]
     process = subprocess.Popen(
         [sys.executable, "-m", "voicefleet.cli", *argv, *args],
         env={
             **os.environ,
             "VOICEFLEET_API_KEY": API_KEY,
             "VOICEFLEET_ADMIN_KEY": ADMIN_KEY,
+            "MESH_DATABASE_URL": f"sqlite:///{mesh_db}",
             **(env or {}),
         },
         stdout=subprocess.PIPE,
@@ -93,7 +98,12 @@ def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
         process.kill()
         raise RuntimeError("dev stack did not come up:\n" + "".join(output[-50:]))
     return RunningStack(
-        f"http://127.0.0.1:{port}", API_KEY, process, output, f"http://127.0.0.1:{admin_port}"
+        f"http://127.0.0.1:{port}",
+        API_KEY,
+        process,
+        output,
+        f"http://127.0.0.1:{admin_port}",
+        f"sqlite:///{mesh_db}",
     )
 
 

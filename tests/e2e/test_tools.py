@@ -1,0 +1,77 @@
+"""A spoken request becomes a tool call that changes the user's data in the reference Mesh, the
+interface hears about it as a typed event, and the bot says what it did."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import RunningStack
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.speech import make_wav, words
+from voicefleet.client.webrtc import WebRTCCall
+
+pytestmark = pytest.mark.e2e
+
+
+def _tool_events(messages: list[Any], name: str) -> list[dict[str, Any]]:
+    """RTVI server messages carrying `{"type": name, "data": …}` from the bot's forwarder."""
+    found = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("type") == "server-message":
+            data = message.get("data") or {}
+            if data.get("type") == name:
+                found.append(data["data"])
+    return found
+
+
+def _notes(database_url: str) -> list[tuple[str, str, str, str]]:
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT id, title, tenant, user_id FROM mesh_notes").fetchall()
+    return [tuple(row) for row in rows]
+
+
+async def test_create_a_note_by_voice(
+    stack: RunningStack, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_llm.script += [
+        Reply(tool_calls=[("bot_create_note", {"title": "meeting"})]),
+        Reply(text="I've created your meeting note."),
+    ]
+    request = make_wav("Create a note called meeting.", tmp_path / "request.wav")
+    async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
+        await call.wait_for_audio(10)
+        await call.wait_for_silence(0.8)
+        await call.say(request)
+        rec = call.recording
+        for _ in range(600):
+            if _tool_events(rec.messages, "note.created"):
+                break
+            await asyncio.sleep(0.05)
+        event_at = next(
+            t for m, t in zip(rec.messages, rec.message_times, strict=True)
+            if _tool_events([m], "note.created")
+        )  # fmt: skip
+        # The confirmation is spoken after the note exists.
+        assert await call.wait_for_audio_after(event_at, 30) < 30
+        await call.wait_for_silence(0.8, 30)
+
+    heard = [words(t) for t in fake_llm.user_texts()]
+    assert any("note called meeting" in text for text in heard), heard
+
+    created = _tool_events(call.recording.messages, "note.created")
+    assert len(created) == 1, call.recording.messages
+    stored = _notes(stack.mesh_database)
+    assert [(row[0], row[1]) for row in stored] == [(created[0]["id"], "meeting")]
+    assert stored[0][2:] == ("default", "default")  # the dev key's tenant, the default user
+    assert created[0]["title"] == "meeting"
+
+    # The LLM was told what the tool did, so its confirmation can say so.
+    tool_results = [m for r in fake_llm.requests for m in r["messages"] if m.get("role") == "tool"]
+    assert tool_results and created[0]["id"] in str(tool_results[-1]["content"])
+    assert fake_llm.script == []  # the LLM was asked again after the tool: the confirmation
