@@ -222,10 +222,8 @@ class DevStack:
         from functions.admin import context as admin_context
         from functions.gateway import context as gateway_context
 
-        for context in (gateway_context, admin_context):
-            if context._context is not None:
-                await context._context.aclose()
-            context.reset_context()
+        await gateway_context.context.reset()
+        await admin_context.context.reset()
         if self._mesh_app is not None:
             await self._mesh_app.state.engine.dispose()
         if self._llm is not None:

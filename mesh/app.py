@@ -40,7 +40,7 @@ def _format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     whose details (SQL, paths) stay in the log."""
     original = error.original_error
     if original is None or isinstance(original, MeshFault):
-        formatted: dict[str, Any] = error.formatted
+        formatted: dict[str, Any] = dict(error.formatted)
         if original is None and "extensions" not in formatted:
             formatted["extensions"] = {"code": "BAD_USER_INPUT"}
         return formatted

@@ -18,30 +18,31 @@ class Base(DeclarativeBase):
     pass
 
 
-class NoteRow(Base):
+class OwnedRow(Base):
+    """A user's item: notes and applets share identity, ownership and timestamps."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NoteRow(OwnedRow):
     __tablename__ = "mesh_notes"
     __table_args__ = (Index("ix_mesh_notes_owner", "tenant", "user_id", "updated_at"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[str] = mapped_column(String(100))
-    title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AppletRow(Base):
+class AppletRow(OwnedRow):
     __tablename__ = "mesh_applets"
     __table_args__ = (Index("ix_mesh_applets_owner", "tenant", "user_id", "updated_at"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[str] = mapped_column(String(100))
-    title: Mapped[str] = mapped_column(String(200))
     html: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ProfileRow(Base):

@@ -16,7 +16,15 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mesh.auth import Identity
-from mesh.db import AppletRow, FunctionalPromptRow, NoteRow, PersonalityRow, ProfileRow, utcnow
+from mesh.db import (
+    AppletRow,
+    FunctionalPromptRow,
+    NoteRow,
+    OwnedRow,
+    PersonalityRow,
+    ProfileRow,
+    utcnow,
+)
 from mesh.errors import BadInput, NotFound
 
 TITLE_MAX = 200
@@ -27,6 +35,8 @@ PROMPT_MAX = 20_000
 QUERY_MAX = 200
 PREFERENCES_MAX_BYTES = 16_000
 LIMIT_MAX = 100
+
+Info = GraphQLResolveInfo[dict[str, Any]]
 
 query = QueryType()
 mutation = MutationType()
@@ -42,7 +52,7 @@ def _serialize_datetime(value: datetime) -> str:
 
 
 @asynccontextmanager
-async def _db(info: GraphQLResolveInfo) -> AsyncIterator[tuple[AsyncSession, Identity]]:
+async def _db(info: Info) -> AsyncIterator[tuple[AsyncSession, Identity]]:
     async with info.context["sessions"]() as session, session.begin():
         yield session, info.context["identity"]
 
@@ -73,41 +83,51 @@ def _applet(row: AppletRow) -> dict[str, Any]:
             "createdAt": row.created_at, "updatedAt": row.updated_at}  # fmt: skip
 
 
-async def _owned(
-    db: AsyncSession, model: type[NoteRow] | type[AppletRow], who: Identity, row_id: str
-) -> Any:
+async def _owned(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str) -> Any:
     row = await db.get(model, row_id)
     if row is None or row.tenant != who.tenant or row.user_id != who.user:
         return None
     return row
 
 
+async def _recent(
+    db: AsyncSession, model: type[OwnedRow], who: Identity, limit: object
+) -> list[Any]:
+    rows = await db.scalars(
+        select(model)
+        .where(model.tenant == who.tenant, model.user_id == who.user)
+        .order_by(model.updated_at.desc())
+        .limit(_limit(limit))
+    )
+    return list(rows)
+
+
+async def _delete(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str) -> bool:
+    row = await _owned(db, model, who, row_id)
+    if row is None:
+        return False
+    await db.delete(row)
+    return True
+
+
 # notes ---------------------------------------------------------------------------------------
 
 
 @query.field("note")
-async def resolve_note(_: None, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+async def resolve_note(_: None, info: Info, id: str) -> dict[str, Any] | None:
     async with _db(info) as (db, who):
         row = await _owned(db, NoteRow, who, id)
         return _note(row) if row else None
 
 
 @query.field("notes")
-async def resolve_notes(_: None, info: GraphQLResolveInfo, limit: int = 20) -> list[Any]:
+async def resolve_notes(_: None, info: Info, limit: int = 20) -> list[Any]:
     async with _db(info) as (db, who):
-        rows = await db.scalars(
-            select(NoteRow)
-            .where(NoteRow.tenant == who.tenant, NoteRow.user_id == who.user)
-            .order_by(NoteRow.updated_at.desc())
-            .limit(_limit(limit))
-        )
-        return [_note(r) for r in rows]
+        return [_note(r) for r in await _recent(db, NoteRow, who, limit)]
 
 
 @query.field("searchNotes")
-async def resolve_search_notes(
-    _: None, info: GraphQLResolveInfo, query: str, limit: int = 20
-) -> list[Any]:
+async def resolve_search_notes(_: None, info: Info, query: str, limit: int = 20) -> list[Any]:
     text = _text(query, "query", max_len=QUERY_MAX)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     async with _db(info) as (db, who):
@@ -129,7 +149,7 @@ async def resolve_search_notes(
 
 @mutation.field("createNote")
 async def resolve_create_note(
-    _: None, info: GraphQLResolveInfo, title: str, content: str | None = None
+    _: None, info: Info, title: str, content: str | None = None
 ) -> dict[str, Any]:
     now = utcnow()
     async with _db(info) as (db, who):
@@ -149,7 +169,7 @@ async def resolve_create_note(
 @mutation.field("updateNote")
 async def resolve_update_note(
     _: None,
-    info: GraphQLResolveInfo,
+    info: Info,
     id: str,
     title: str | None = None,
     content: str | None = None,
@@ -167,9 +187,7 @@ async def resolve_update_note(
 
 
 @mutation.field("appendToNote")
-async def resolve_append_to_note(
-    _: None, info: GraphQLResolveInfo, id: str, content: str
-) -> dict[str, Any]:
+async def resolve_append_to_note(_: None, info: Info, id: str, content: str) -> dict[str, Any]:
     addition = _text(content, "content", max_len=CONTENT_MAX)
     async with _db(info) as (db, who):
         row = await _owned(db, NoteRow, who, id)
@@ -182,41 +200,29 @@ async def resolve_append_to_note(
 
 
 @mutation.field("deleteNote")
-async def resolve_delete_note(_: None, info: GraphQLResolveInfo, id: str) -> bool:
+async def resolve_delete_note(_: None, info: Info, id: str) -> bool:
     async with _db(info) as (db, who):
-        row = await _owned(db, NoteRow, who, id)
-        if row is None:
-            return False
-        await db.delete(row)
-        return True
+        return await _delete(db, NoteRow, who, id)
 
 
 # applets -------------------------------------------------------------------------------------
 
 
 @query.field("applet")
-async def resolve_applet(_: None, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+async def resolve_applet(_: None, info: Info, id: str) -> dict[str, Any] | None:
     async with _db(info) as (db, who):
         row = await _owned(db, AppletRow, who, id)
         return _applet(row) if row else None
 
 
 @query.field("applets")
-async def resolve_applets(_: None, info: GraphQLResolveInfo, limit: int = 20) -> list[Any]:
+async def resolve_applets(_: None, info: Info, limit: int = 20) -> list[Any]:
     async with _db(info) as (db, who):
-        rows = await db.scalars(
-            select(AppletRow)
-            .where(AppletRow.tenant == who.tenant, AppletRow.user_id == who.user)
-            .order_by(AppletRow.updated_at.desc())
-            .limit(_limit(limit))
-        )
-        return [_applet(r) for r in rows]
+        return [_applet(r) for r in await _recent(db, AppletRow, who, limit)]
 
 
 @mutation.field("createApplet")
-async def resolve_create_applet(
-    _: None, info: GraphQLResolveInfo, title: str, html: str
-) -> dict[str, Any]:
+async def resolve_create_applet(_: None, info: Info, title: str, html: str) -> dict[str, Any]:
     now = utcnow()
     async with _db(info) as (db, who):
         row = AppletRow(
@@ -234,7 +240,7 @@ async def resolve_create_applet(
 
 @mutation.field("updateApplet")
 async def resolve_update_applet(
-    _: None, info: GraphQLResolveInfo, id: str, title: str | None = None, html: str | None = None
+    _: None, info: Info, id: str, title: str | None = None, html: str | None = None
 ) -> dict[str, Any]:
     async with _db(info) as (db, who):
         row = await _owned(db, AppletRow, who, id)
@@ -249,13 +255,9 @@ async def resolve_update_applet(
 
 
 @mutation.field("deleteApplet")
-async def resolve_delete_applet(_: None, info: GraphQLResolveInfo, id: str) -> bool:
+async def resolve_delete_applet(_: None, info: Info, id: str) -> bool:
     async with _db(info) as (db, who):
-        row = await _owned(db, AppletRow, who, id)
-        if row is None:
-            return False
-        await db.delete(row)
-        return True
+        return await _delete(db, AppletRow, who, id)
 
 
 # profile -------------------------------------------------------------------------------------
@@ -269,14 +271,14 @@ def _profile(who: Identity, row: ProfileRow | None) -> dict[str, Any]:
 
 
 @query.field("profile")
-async def resolve_profile(_: None, info: GraphQLResolveInfo) -> dict[str, Any]:
+async def resolve_profile(_: None, info: Info) -> dict[str, Any]:
     async with _db(info) as (db, who):
         return _profile(who, await db.get(ProfileRow, (who.tenant, who.user)))
 
 
 @mutation.field("updateProfile")
 async def resolve_update_profile(
-    _: None, info: GraphQLResolveInfo, displayName: str | None = None, preferences: Any = None
+    _: None, info: Info, displayName: str | None = None, preferences: Any = None
 ) -> dict[str, Any]:
     if preferences is not None and not isinstance(preferences, dict):
         raise BadInput("preferences must be an object of names and values")
@@ -301,7 +303,7 @@ async def resolve_update_profile(
 
 
 @query.field("functionalPrompts")
-async def resolve_functional_prompts(_: None, info: GraphQLResolveInfo) -> list[Any]:
+async def resolve_functional_prompts(_: None, info: Info) -> list[Any]:
     async with _db(info) as (db, who):
         rows = await db.scalars(
             select(FunctionalPromptRow)
@@ -313,7 +315,7 @@ async def resolve_functional_prompts(_: None, info: GraphQLResolveInfo) -> list[
 
 @mutation.field("setFunctionalPrompt")
 async def resolve_set_functional_prompt(
-    _: None, info: GraphQLResolveInfo, name: str, content: str
+    _: None, info: Info, name: str, content: str
 ) -> dict[str, Any]:
     name = _text(name, "name", max_len=NAME_MAX)
     content = _text(content, "content", max_len=PROMPT_MAX)
@@ -327,7 +329,7 @@ async def resolve_set_functional_prompt(
 
 
 @mutation.field("deleteFunctionalPrompt")
-async def resolve_delete_functional_prompt(_: None, info: GraphQLResolveInfo, name: str) -> bool:
+async def resolve_delete_functional_prompt(_: None, info: Info, name: str) -> bool:
     async with _db(info) as (db, who):
         result = await db.execute(
             delete(FunctionalPromptRow).where(
@@ -338,16 +340,14 @@ async def resolve_delete_functional_prompt(_: None, info: GraphQLResolveInfo, na
 
 
 @query.field("personality")
-async def resolve_personality(_: None, info: GraphQLResolveInfo) -> dict[str, Any] | None:
+async def resolve_personality(_: None, info: Info) -> dict[str, Any] | None:
     async with _db(info) as (db, who):
         row = await db.get(PersonalityRow, who.tenant)
         return {"instructions": row.instructions, "updatedAt": row.updated_at} if row else None
 
 
 @mutation.field("setPersonality")
-async def resolve_set_personality(
-    _: None, info: GraphQLResolveInfo, instructions: str
-) -> dict[str, Any]:
+async def resolve_set_personality(_: None, info: Info, instructions: str) -> dict[str, Any]:
     instructions = _text(instructions, "instructions", max_len=PROMPT_MAX)
     async with _db(info) as (db, who):
         row = await db.get(PersonalityRow, who.tenant)

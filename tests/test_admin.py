@@ -45,10 +45,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def _forget_context() -> None:
-    ctx = admin_context._context
-    admin_context.reset_context()
-    if ctx is not None:
-        await ctx.aclose()
+    await admin_context.context.reset()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

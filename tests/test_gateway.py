@@ -163,10 +163,7 @@ GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
 
 
 async def _forget_context() -> None:
-    ctx = gateway_context._context
-    gateway_context.reset_context()
-    if ctx is not None:
-        await ctx.aclose()
+    await gateway_context.context.reset()
 
 
 @dataclass

@@ -340,7 +340,7 @@ async def launch_path(
             monkeypatch.setenv("REDIS_URL", redis_url)
             monkeypatch.setenv("VOICEFLEET_API_KEY", "k")
             monkeypatch.setenv("K_SINK", sink_url)
-            gateway_context.reset_context()
+            gateway_context.context.forget()
             try:
                 app = functions_framework.aio.create_asgi_app(  # type: ignore[no-untyped-call]
                     target="gateway", source=str(GATEWAY_MAIN)
@@ -352,8 +352,7 @@ async def launch_path(
                     if path.deliveries:
                         await asyncio.wait_for(asyncio.gather(*path.deliveries), 15)
             finally:
-                await gateway_context.get_context().aclose()
-                gateway_context.reset_context()
+                await gateway_context.context.reset()
 
 
 async def record_of(store: SessionStore, session_id: str | None) -> SessionRecord | None:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from functions.admin.settings import AdminSettings
 from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
+from functions.http.lifetime import ProcessContext
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
@@ -38,17 +39,4 @@ class AdminContext:
         await self.redis.aclose()
 
 
-_context: AdminContext | None = None
-
-
-def get_context() -> AdminContext:
-    global _context
-    if _context is None:
-        _context = AdminContext(AdminSettings())
-    return _context
-
-
-def reset_context() -> None:
-    """Forget the context so the next request re-reads settings (tests, reloads)."""
-    global _context
-    _context = None
+context: ProcessContext[AdminContext] = ProcessContext(lambda: AdminContext(AdminSettings()))

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.admin import routes
-from functions.admin.context import AdminContext, get_context
+from functions.admin.context import AdminContext, context
 from functions.http.routing import Router
 
-router: Router[AdminContext] = Router(get_context)
+router: Router[AdminContext] = Router(context.get)
 router.add("/healthz", routes.healthz, ["GET"])
 router.add("/", routes.root, ["POST"])
 router.add("/admin", routes.admin, ["POST"])

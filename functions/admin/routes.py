@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse, Response
 
 from functions.admin.context import AdminContext
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
-from functions.http.body import idempotency_key, read_body, read_json, validate
+from functions.http.body import idempotency_key, read_json, validate
 from functions.http.errors import ApiError, from_validation
+from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminMessage, QueueFull
@@ -81,19 +82,7 @@ async def root(request: Request, ctx: AdminContext) -> Response:
     if not cloudevents_codec.is_cloudevent(request.headers):
         req = validate(AdminRequest, await read_json(request))
         return await _send(ctx, tenant, req, idempotency_key(request))
-    try:
-        event = cloudevents_codec.parse(request.headers, await read_body(request))
-        data = cloudevents_codec.data_of(event)
-    except cloudevents_codec.InvalidCloudEvent as exc:
-        raise ApiError(400, str(exc)) from exc
-    if event["type"] != ADMIN_MESSAGE_EVENT:
-        raise ApiError(
-            400,
-            f"unsupported CloudEvent type {event['type']!r}; send {ADMIN_MESSAGE_EVENT}",
-            field="type",
-        )
-    # A redelivered event (same source and id) is the same message, queued once.
-    idem = f"ce:{event['source']}:{event['id']}"
+    data, idem = await read_cloudevent(request, ADMIN_MESSAGE_EVENT)
     return await _send(ctx, tenant, validate(AdminRequest, data), idem)
 
 

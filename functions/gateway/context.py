@@ -1,8 +1,4 @@
-"""What the gateway holds for the life of its process: settings, Redis, HTTP client, keys.
-
-functions-framework gives an HTTP function no start-up hook, so the context is built on the
-first request and reused; it holds connections, never per-session state.
-"""
+"""What the gateway holds for the life of its process: settings, Redis, HTTP client, keys."""
 
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ from functions.gateway.launcher import Launcher
 from functions.gateway.settings import GatewaySettings
 from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
+from functions.http.lifetime import ProcessContext
 from voicefleet.http_client import async_client
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
@@ -55,17 +52,4 @@ class GatewayContext:
         await self.blocking_redis.aclose()
 
 
-_context: GatewayContext | None = None
-
-
-def get_context() -> GatewayContext:
-    global _context
-    if _context is None:
-        _context = GatewayContext(GatewaySettings())
-    return _context
-
-
-def reset_context() -> None:
-    """Forget the context so the next request re-reads settings (tests, reloads)."""
-    global _context
-    _context = None
+context: ProcessContext[GatewayContext] = ProcessContext(lambda: GatewayContext(GatewaySettings()))

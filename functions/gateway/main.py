@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.gateway import routes
-from functions.gateway.context import GatewayContext, get_context
+from functions.gateway.context import GatewayContext, context
 from functions.http.routing import Router
 
-router: Router[GatewayContext] = Router(get_context)
+router: Router[GatewayContext] = Router(context.get)
 router.add("/healthz", routes.healthz, ["GET"])
 router.add("/", routes.root, ["POST"])
 router.add("/join", routes.join, ["POST"])

@@ -18,6 +18,7 @@ from functions.gateway.schemas import (
 )
 from functions.http.body import idempotency_key, read_body, read_json, validate
 from functions.http.errors import ApiError
+from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
@@ -79,19 +80,7 @@ async def root(request: Request, ctx: GatewayContext) -> Response:
             validate(JoinRequest, await read_json(request)),
             idempotency_key(request),
         )
-    try:
-        event = cloudevents_codec.parse(request.headers, await read_body(request))
-        data = cloudevents_codec.data_of(event)
-    except cloudevents_codec.InvalidCloudEvent as exc:
-        raise ApiError(400, str(exc)) from exc
-    if event["type"] != JOIN_EVENT:
-        raise ApiError(
-            400,
-            f"unsupported CloudEvent type {event['type']!r}; send {JOIN_EVENT}",
-            field="type",
-        )
-    # CloudEvents are unique by source + id: a redelivered event is the same request.
-    idem = f"ce:{event['source']}:{event['id']}"
+    data, idem = await read_cloudevent(request, JOIN_EVENT)
     return await _join(ctx, tenant, validate(JoinRequest, data), idem)
 
 
@@ -157,14 +146,12 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
     )
 
 
-async def _relay_offer(
-    ctx: GatewayContext, record: SessionRecord, offer: OfferRequest
-) -> dict[str, Any]:
-    if record.transport is not TransportKind.WEBRTC:
-        raise ApiError(409, "this session does not use WebRTC")
+async def _ask_bot(
+    ctx: GatewayContext, record: SessionRecord, message: SignalMessage, refused: str
+) -> SignalReply:
+    """Relay a signalling message to the session's runner and wait for its reply."""
     if record.status.is_final:
         raise ApiError(409, f"session is {record.status.value}")
-    message = SignalMessage(kind="offer", payload=offer.model_dump(exclude_none=True))
     try:
         reply = await ctx.relay.request(
             record.session_id, message, timeout_s=ctx.settings.offer_timeout_s
@@ -172,7 +159,17 @@ async def _relay_offer(
     except SignallingTimeout as exc:
         raise ApiError(504, f"no bot picked up the session: {exc}") from exc
     if not reply.ok:
-        raise _refused(reply, "the bot refused the offer")
+        raise _refused(reply, refused)
+    return reply
+
+
+async def _relay_offer(
+    ctx: GatewayContext, record: SessionRecord, offer: OfferRequest
+) -> dict[str, Any]:
+    if record.transport is not TransportKind.WEBRTC:
+        raise ApiError(409, "this session does not use WebRTC")
+    message = SignalMessage(kind="offer", payload=offer.model_dump(exclude_none=True))
+    reply = await _ask_bot(ctx, record, message, "the bot refused the offer")
     pc_id = reply.data.get("pc_id")
     if isinstance(pc_id, str):
         await ctx.redis.set(Keys.peer_connection(pc_id), record.session_id, ex=PEER_TTL_S)
@@ -219,17 +216,8 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
 async def _relay_ice(
     ctx: GatewayContext, record: SessionRecord, patch: IcePatchRequest
 ) -> Response:
-    if record.status.is_final:
-        raise ApiError(409, f"session is {record.status.value}")
     message = SignalMessage(kind="ice", payload=patch.model_dump())
-    try:
-        reply = await ctx.relay.request(
-            record.session_id, message, timeout_s=ctx.settings.offer_timeout_s
-        )
-    except SignallingTimeout as exc:
-        raise ApiError(504, f"no bot picked up the session: {exc}") from exc
-    if not reply.ok:
-        raise _refused(reply, "the bot refused the candidates")
+    await _ask_bot(ctx, record, message, "the bot refused the candidates")
     return JSONResponse({"status": "success"})
 
 
