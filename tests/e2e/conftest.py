@@ -19,6 +19,7 @@ from tests.support.servers import free_port
 
 API_KEY = "e2e-key"
 ADMIN_KEY = "e2e-admin-key"
+MESH_TOKEN = "e2e-mesh-token"  # a Mesh user token for tenant "default", user "default"
 UP_LINE = "voicefleet dev stack is up"
 
 
@@ -30,6 +31,7 @@ class RunningStack:
     output: list[str]
     admin_url: str
     mesh_database: str
+    mesh_url: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -77,6 +79,7 @@ def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
             "VOICEFLEET_API_KEY": API_KEY,
             "VOICEFLEET_ADMIN_KEY": ADMIN_KEY,
             "MESH_DATABASE_URL": f"sqlite:///{mesh_db}",
+            "MESH_TOKENS": f"{MESH_TOKEN}=default:default",
             **(env or {}),
         },
         stdout=subprocess.PIPE,
@@ -104,6 +107,7 @@ def start_stack(*args: str, env: dict[str, str] | None = None) -> RunningStack:
         output,
         f"http://127.0.0.1:{admin_port}",
         f"sqlite:///{mesh_db}",
+        f"http://127.0.0.1:{mesh_port}/graphql",
     )
 
 

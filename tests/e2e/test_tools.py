@@ -8,9 +8,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import MESH_TOKEN, RunningStack
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.speech import make_wav, words
 from voicefleet.client.webrtc import WebRTCCall
@@ -43,6 +44,14 @@ async def test_create_a_note_by_voice(
         Reply(tool_calls=[("bot_create_note", {"title": "meeting"})]),
         Reply(text="I've created your meeting note."),
     ]
+    # The tenant's personality, set in Mesh, is in the bot's instructions from the start.
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {MESH_TOKEN}"}) as mesh:
+        personality = await mesh.post(
+            stack.mesh_url,
+            json={"query": 'mutation { setPersonality(instructions: "Warm and concise.") '
+                           "{ instructions } }"},
+        )  # fmt: skip
+        assert personality.status_code == 200 and "errors" not in personality.json()
     request = make_wav("Create a note called meeting.", tmp_path / "request.wav")
     async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
         await call.wait_for_audio(10)
@@ -61,6 +70,8 @@ async def test_create_a_note_by_voice(
         assert await call.wait_for_audio_after(event_at, 30) < 30
         await call.wait_for_silence(0.8, 30)
 
+    system = fake_llm.requests[0]["messages"][0]
+    assert system["role"] == "system" and "Warm and concise." in system["content"]
     heard = [words(t) for t in fake_llm.user_texts()]
     assert any("note called meeting" in text for text in heard), heard
 
