@@ -188,9 +188,9 @@ class DevStack:
             database = f"sqlite:///{data_dir / 'mesh.db'}"
         self._mesh_app = create_app(
             MeshSettings(
-                MESH_DATABASE_URL=database,
-                MESH_SERVICE_TOKEN=token,
-                MESH_TOKENS=os.environ.get("MESH_TOKENS", ""),
+                database_url=database,
+                service_token=token,
+                tokens=os.environ.get("MESH_TOKENS", ""),
             )
         )
         await self._mesh_app.state.prepare()

@@ -50,9 +50,7 @@ async def mesh_url(database: str, tmp_path: Path) -> AsyncIterator[str]:
         created = await _fresh_postgres_database()
         url = POSTGRES.rsplit("/", 1)[0] + f"/{created}"
     app = create_app(
-        MeshSettings(
-            MESH_DATABASE_URL=url, MESH_SERVICE_TOKEN=SERVICE_TOKEN, MESH_TOKENS=USER_TOKENS
-        )
+        MeshSettings(database_url=url, service_token=SERVICE_TOKEN, tokens=USER_TOKENS)
     )
     try:
         async with serving(app) as served:

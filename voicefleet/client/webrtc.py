@@ -33,7 +33,8 @@ def read_wav(path: Path) -> np.ndarray:
         raw = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
         rate = wav.getframerate()
     idx = np.arange(0, len(raw), rate / _SAMPLE_RATE)
-    return raw[idx.astype(np.int64).clip(max=len(raw) - 1)]
+    resampled: np.ndarray = raw[idx.astype(np.int64).clip(max=len(raw) - 1)]
+    return resampled
 
 
 class WavTrack(AudioStreamTrack):
