@@ -412,6 +412,7 @@ async def test_runner_ends_a_call_at_the_maximum_session_duration(
             SessionStatus.ENDED,
             "maximum session duration reached",
         )
+        assert await call.wait_for_text("time limit", 0), call.bot_texts()  # said goodbye
         assert session_ended(await path.deliveries[0]).status == "ended"
         assert path.runner.ready
 

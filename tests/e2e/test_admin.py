@@ -49,6 +49,7 @@ async def test_an_admin_say_is_heard_and_end_session_ends_the_call(stack: Runnin
         )
         assert sent.status_code == 202, sent.text
         assert await call.wait_for_audio_after(posted_at, 15) < 15
+        assert await call.wait_for_text("moved to three"), call.bot_texts()
         said = await _message_status(admin, sent.json()["id"])
         assert (said["status"], said["session_id"]) == ("processed", session_id)
 
@@ -60,6 +61,7 @@ async def test_an_admin_say_is_heard_and_end_session_ends_the_call(stack: Runnin
         ended = await wait_status(stack, session_id, "ended", "failed", timeout_s=30)
         assert (ended["status"], ended["reason"]) == ("ended", "ended by an admin message")
 
+        assert await call.wait_for_text("Goodbye"), call.bot_texts()
         record = (await admin.get(f"/sessions/{session_id}")).json()
         assert [(m["type"], m["status"]) for m in record["admin_messages"]] == [
             ("say", "processed"),

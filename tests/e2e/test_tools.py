@@ -68,6 +68,7 @@ async def test_create_a_note_by_voice(
         )  # fmt: skip
         # The confirmation is spoken after the note exists.
         assert await call.wait_for_audio_after(event_at, 30) < 30
+        assert await call.wait_for_text("created your meeting note", 30), call.bot_texts()
         await call.wait_for_silence(0.8, 30)
 
     system = fake_llm.requests[0]["messages"][0]

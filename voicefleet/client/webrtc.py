@@ -220,6 +220,23 @@ class WebRTCCall:
             await asyncio.sleep(0.05)
         raise TimeoutError("the bot did not stop speaking")
 
+    def bot_texts(self) -> list[str]:
+        """What the bot has said so far, as its RTVI text messages tell the client."""
+        return [
+            str(m["data"].get("text", ""))
+            for m in self.recording.messages
+            if isinstance(m, dict) and m.get("type") in ("bot-tts-text", "bot-output")
+        ]
+
+    async def wait_for_text(self, fragment: str, timeout_s: float = 10.0) -> bool:
+        """Whether the bot says something containing `fragment` within `timeout_s`."""
+        deadline = time.perf_counter() + timeout_s
+        while not any(fragment in text for text in self.bot_texts()):
+            if time.perf_counter() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def session(self) -> dict[str, Any]:
         response = await self.http.get(f"/sessions/{self.session_id}")
         response.raise_for_status()
