@@ -16,7 +16,14 @@ from mesh.settings import MeshSettings
 
 TENANT_HEADER = "x-voicefleet-tenant"
 USER_HEADER = "x-voicefleet-user"
-_NAME = re.compile(r"^[A-Za-z0-9._@:-]{1,100}$")
+# A tenant is a platform name (launches cap it at 64). A user id is the tenant's own: the bot
+# accepts `[\w.@:-]{1,100}` for it, so Mesh takes the ASCII part of that, colon included.
+_TENANT = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+_USER = re.compile(r"[A-Za-z0-9._@:-]{1,100}")
+_RULES = {
+    _TENANT: "1 to 64 of A-Z a-z 0-9 . _ @ -",
+    _USER: "1 to 100 of A-Z a-z 0-9 . _ @ : -",
+}
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,9 @@ class BadIdentity(Exception):
     pass
 
 
-def _checked(value: str | None, header: str) -> str:
-    if value is None or not _NAME.match(value):
-        raise BadIdentity(f"{header} must be 1 to 100 of A-Z a-z 0-9 . _ @ : -")
+def _checked(value: str | None, rule: re.Pattern[str], name: str) -> str:
+    if value is None or not rule.fullmatch(value):
+        raise BadIdentity(f"{name} must be {_RULES[rule]}")
     return value
 
 
@@ -43,11 +50,15 @@ class Authenticator:
     def __init__(self, settings: MeshSettings) -> None:
         self._users: dict[str, Identity] = {}
         for pair in filter(None, (p.strip() for p in settings.tokens.split(","))):
-            token, _, who = pair.partition("=")
+            # The last `=`: a token may end in base64 padding, an identity has no `=`.
+            token, _, who = pair.rpartition("=")
             tenant, _, user = who.partition(":")
             if not token or not tenant or not user:
                 raise ValueError("MESH_TOKENS entries must look like token=tenant:user")
-            self._users[token] = Identity(_checked(tenant, "tenant"), _checked(user, "user"))
+            self._users[token] = Identity(
+                _checked(tenant, _TENANT, "MESH_TOKENS tenant"),
+                _checked(user, _USER, "MESH_TOKENS user"),
+            )
         self._service = settings.service_token
 
     def identify(self, request: Request) -> Identity:
@@ -57,8 +68,8 @@ class Authenticator:
             raise Unauthenticated("missing bearer token")
         if self._service and hmac.compare_digest(self._service.encode(), token.encode()):
             return Identity(
-                _checked(request.headers.get(TENANT_HEADER), TENANT_HEADER),
-                _checked(request.headers.get(USER_HEADER), USER_HEADER),
+                _checked(request.headers.get(TENANT_HEADER), _TENANT, TENANT_HEADER),
+                _checked(request.headers.get(USER_HEADER), _USER, USER_HEADER),
             )
         found: Identity | None = None
         for known, identity in self._users.items():

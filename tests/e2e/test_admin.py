@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import MESH_TOKEN, RunningStack
 from tests.e2e.test_launch_path import wait_status
+from tests.support.fake_openai import FakeOpenAI, Reply
 from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
@@ -69,3 +70,35 @@ async def test_an_admin_say_is_heard_and_end_session_ends_the_call(stack: Runnin
         ]
         gone = (await admin.get("/sessions")).json()["sessions"]
         assert session_id not in [s["session_id"] for s in gone]
+
+
+async def test_update_prompts_brings_the_tenants_new_personality_into_the_running_call(
+    stack: RunningStack, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.script.append(Reply(text="Ahoy! Noted."))
+    async with (
+        WebRTCCall(stack.url, api_key=stack.api_key) as call,
+        httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers) as admin,
+        httpx.AsyncClient(headers={"Authorization": f"Bearer {MESH_TOKEN}"}) as mesh,
+    ):
+        await call.wait_for_audio(10)
+        session_id = call.session_id or ""
+        changed = await mesh.post(
+            stack.mesh_url,
+            json={"query": 'mutation { setPersonality(instructions: "Talk like a pirate.") '
+                           "{ instructions } }"},
+        )  # fmt: skip
+        assert "errors" not in changed.json(), changed.text
+        for message in (
+            {"type": "update_prompts"},
+            {"type": "append_context", "role": "user", "content": "Remember my parrot."},
+        ):
+            sent = await admin.post("/admin", json={"session_id": session_id, "message": message})
+            assert sent.status_code == 202, sent.text
+            done = await _message_status(admin, sent.json()["id"])
+            assert done["status"] == "processed", done
+        assert await call.wait_for_text("Ahoy", 15), call.bot_texts()
+
+    asked = fake_llm.requests[-1]["messages"]
+    assert asked[0]["role"] == "system" and "Talk like a pirate." in asked[0]["content"]
+    assert any(m.get("content") == "Remember my parrot." for m in asked)
