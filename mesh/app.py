@@ -29,19 +29,24 @@ from mesh.errors import MeshFault
 from mesh.resolvers import datetime_scalar, json_scalar, mutation, query
 from mesh.settings import MeshSettings
 
-_QUIET = logging.getLogger("mesh.graphql")
+# Ariadne logs every error, the caller's mistakes included; _format_error logs the ones that
+# are bugs. Made outside the logging registry, so that no later logging set-up (uvicorn's
+# dictConfig re-enables the loggers it finds) switches it back on.
+_QUIET = logging.Logger("mesh.graphql")
 _QUIET.disabled = True
 
 SCHEMA = load_schema_from_path(str(Path(__file__).with_name("schema.graphql")))
+# The largest field is an applet's 500,000 characters, which JSON may spell as \uXXXX escapes.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def _format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
-    """Our own faults and GraphQL's validation errors as they are; anything else is a bug
-    whose details (SQL, paths) stay in the log."""
+    """Our own faults and GraphQL's own errors (syntax, validation, a variable of the wrong
+    type) as they are; anything else is a bug whose details (SQL, paths) stay in the log."""
     original = error.original_error
-    if original is None or isinstance(original, MeshFault):
+    if original is None or isinstance(original, MeshFault | GraphQLError):
         formatted: dict[str, Any] = dict(error.formatted)
-        if original is None and "extensions" not in formatted:
+        if "extensions" not in formatted:
             formatted["extensions"] = {"code": "BAD_USER_INPUT"}
         return formatted
     logger.opt(exception=original).error("Mesh resolver failed: {}", error.path)
@@ -58,9 +63,20 @@ def _refusal(status: int, message: str, code: str) -> JSONResponse:
     )
 
 
+async def _too_large(request: Request) -> bool:
+    """Checked before parsing: by the declared length if any, else by what arrived (Starlette
+    keeps the body it read for Ariadne)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return True
+    return len(await request.body()) > MAX_BODY_BYTES
+
+
 def create_app(settings: MeshSettings | None = None) -> Starlette:
     settings = settings or MeshSettings()
     auth = Authenticator(settings)
+    if not auth.configured:
+        logger.warning("Mesh has no MESH_SERVICE_TOKEN or MESH_TOKENS: every call will be refused")
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     ready = asyncio.Event()
@@ -84,7 +100,7 @@ def create_app(settings: MeshSettings | None = None) -> Starlette:
         context_value=context,
         debug=False,
         error_formatter=_format_error,
-        logger=_QUIET,  # _format_error logs the errors that are bugs; the rest are answers
+        logger=_QUIET,
     )
 
     async def endpoint(request: Request) -> Response:
@@ -94,8 +110,13 @@ def create_app(settings: MeshSettings | None = None) -> Starlette:
             return _refusal(401, str(exc), "UNAUTHENTICATED")
         except BadIdentity as exc:
             return _refusal(400, str(exc), "BAD_USER_INPUT")
+        if await _too_large(request):
+            return _refusal(413, f"request body over {MAX_BODY_BYTES} bytes", "BAD_USER_INPUT")
         await prepare()
-        return await graphql.handle_request(request)
+        try:
+            return await graphql.handle_request(request)
+        except RecursionError:  # a JSON body nested deeper than Python's parser goes
+            return _refusal(400, "request nested too deeply", "BAD_USER_INPUT")
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -61,6 +61,11 @@ class Authenticator:
             )
         self._service = settings.service_token
 
+    @property
+    def configured(self) -> bool:
+        """Whether any token at all is accepted (without one Mesh refuses every call)."""
+        return bool(self._service or self._users)
+
     def identify(self, request: Request) -> Identity:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()

@@ -34,6 +34,7 @@ NAME_MAX = 100
 PROMPT_MAX = 20_000
 QUERY_MAX = 200
 PREFERENCES_MAX_BYTES = 16_000
+PREFERENCES_MAX_DEPTH = 16
 LIMIT_MAX = 100
 
 Info = GraphQLResolveInfo[dict[str, Any]]
@@ -48,7 +49,8 @@ json_scalar = ScalarType("JSON")
 def _serialize_datetime(value: datetime) -> str:
     # SQLite hands back naive datetimes; every stored time is UTC.
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    # Always with microseconds, so that the strings sort as the instants do.
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @asynccontextmanager
@@ -64,7 +66,57 @@ def _text(value: object, name: str, *, max_len: int, required: bool = True) -> s
         raise BadInput(f"{name} must not be empty")
     if len(value) > max_len:
         raise BadInput(f"{name} is longer than {max_len} characters")
+    _storable(value, name)
     return value
+
+
+def _storable(value: str, name: str) -> None:
+    """Text both databases can keep: PostgreSQL refuses NUL, neither driver can encode a lone
+    surrogate (JSON's `\ud800` arrives as one). Refused here, they are the caller's mistake
+    rather than an internal error."""
+    if "\x00" in value:
+        raise BadInput(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{name} is not valid Unicode text") from None
+
+
+def _depth(value: object) -> int:
+    """How deeply a JSON value nests, counted without recursion (it is the caller's value)."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return depth
+
+
+def _preferences(stored: dict[str, Any], change: object) -> dict[str, Any]:
+    """The stored preferences with the change merged in (a null value removes its key)."""
+    if not isinstance(change, dict):
+        raise BadInput("preferences must be an object of names and values")
+    if _depth(change) > PREFERENCES_MAX_DEPTH:
+        raise BadInput(f"preferences nest deeper than {PREFERENCES_MAX_DEPTH} levels")
+    merged = {k: v for k, v in {**stored, **change}.items() if v is not None}
+    encoded = json.dumps(merged)  # as stored: non-ASCII escaped, so characters are bytes
+    _storable(json.dumps(merged, ensure_ascii=False), "preferences")
+    if len(encoded) > PREFERENCES_MAX_BYTES:
+        raise BadInput(f"preferences are larger than {PREFERENCES_MAX_BYTES} bytes")
+    return merged
+
+
+def _uuid(value: str) -> bool:
+    """Ids are UUIDs; anything else names no row (and is not worth a query)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _limit(value: object) -> int:
@@ -84,6 +136,8 @@ def _applet(row: AppletRow) -> dict[str, Any]:
 
 
 async def _owned(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str) -> Any:
+    if not _uuid(row_id):
+        return None
     row = await db.get(model, row_id)
     if row is None or row.tenant != who.tenant or row.user_id != who.user:
         return None
@@ -96,7 +150,7 @@ async def _recent(
     rows = await db.scalars(
         select(model)
         .where(model.tenant == who.tenant, model.user_id == who.user)
-        .order_by(model.updated_at.desc())
+        .order_by(model.updated_at.desc(), model.id)
         .limit(_limit(limit))
     )
     return list(rows)
@@ -141,7 +195,7 @@ async def resolve_search_notes(_: None, info: Info, query: str, limit: int = 20)
                     NoteRow.content.ilike(pattern, escape="\\"),
                 ),
             )
-            .order_by(NoteRow.updated_at.desc())
+            .order_by(NoteRow.updated_at.desc(), NoteRow.id)
             .limit(_limit(limit))
         )
         return [_note(r) for r in rows]
@@ -280,8 +334,6 @@ async def resolve_profile(_: None, info: Info) -> dict[str, Any]:
 async def resolve_update_profile(
     _: None, info: Info, displayName: str | None = None, preferences: Any = None
 ) -> dict[str, Any]:
-    if preferences is not None and not isinstance(preferences, dict):
-        raise BadInput("preferences must be an object of names and values")
     async with _db(info) as (db, who):
         row = await db.get(ProfileRow, (who.tenant, who.user))
         if row is None:
@@ -290,11 +342,7 @@ async def resolve_update_profile(
         if displayName is not None:
             row.display_name = _text(displayName, "displayName", max_len=100)
         if preferences is not None:
-            merged = {**(row.preferences or {}), **preferences}
-            merged = {k: v for k, v in merged.items() if v is not None}
-            if len(json.dumps(merged)) > PREFERENCES_MAX_BYTES:
-                raise BadInput(f"preferences are larger than {PREFERENCES_MAX_BYTES} bytes")
-            row.preferences = merged
+            row.preferences = _preferences(row.preferences or {}, preferences)
         row.updated_at = utcnow()
         return _profile(who, row)
 
@@ -330,6 +378,7 @@ async def resolve_set_functional_prompt(
 
 @mutation.field("deleteFunctionalPrompt")
 async def resolve_delete_functional_prompt(_: None, info: Info, name: str) -> bool:
+    name = _text(name, "name", max_len=NAME_MAX)
     async with _db(info) as (db, who):
         result = await db.execute(
             delete(FunctionalPromptRow).where(

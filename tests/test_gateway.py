@@ -732,11 +732,6 @@ async def test_create_daily_room(make_gateway: GatewayFactory) -> None:
         assert (await gw.session(session_id))["room_url"] == result["dailyRoom"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a retried createDailyRoom makes a new Daily room that no bot joins "
-    "and answers with it; the session's own room and user token are not returned",
-)
 async def test_retried_create_daily_room_answers_with_the_sessions_room(
     make_gateway: GatewayFactory,
 ) -> None:
@@ -753,6 +748,27 @@ async def test_retried_create_daily_room_answers_with_the_sessions_room(
     assert again.json()["sessionId"] == first.json()["sessionId"]
     assert len(gw.sink.launches) == 1
     assert again.json()["dailyRoom"] == first.json()["dailyRoom"]
+    assert again.json()["dailyToken"] == first.json()["dailyToken"]
+    assert [path for path, _, _ in daily.requests].count("/rooms") == 1
+
+
+async def test_concurrent_create_daily_room_duplicates_share_one_session_and_room(
+    make_gateway: GatewayFactory,
+) -> None:
+    daily = FakeDaily()
+    async with (
+        serving(daily.app) as daily_url,
+        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
+    ):
+        headers = {**ACME, "Idempotency-Key": "together"}
+        answers = await asyncio.gather(
+            *(gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
+              for _ in range(5))
+        )  # fmt: skip
+    bodies = [a.json() for a in answers]
+    assert all(a.status_code == 200 for a in answers), bodies
+    assert len({(b["sessionId"], b["dailyRoom"], b["dailyToken"]) for b in bodies}) == 1
+    assert len(gw.sink.launches) == 1
 
 
 async def test_create_daily_room_when_daily_fails(make_gateway: GatewayFactory) -> None:

@@ -117,6 +117,11 @@ class Keys:
         return f"session:{session_id}:secret"
 
     @staticmethod
+    def session_client_token(session_id: str) -> str:
+        """The client's own meeting token for a room the gateway created, for its retries."""
+        return f"session:{session_id}:client-token"
+
+    @staticmethod
     def session_lease(session_id: str) -> str:
         """Held by the runner that claimed the session; expires if that runner dies."""
         return f"session:{session_id}:lease"

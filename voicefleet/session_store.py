@@ -104,6 +104,7 @@ class SessionStore:
         *,
         idempotency_key: str | None = None,
         secret: str | None = None,
+        client_token: str | None = None,
     ) -> tuple[str, bool]:
         """Store a new record unless the idempotency key already names one.
 
@@ -123,6 +124,8 @@ class SessionStore:
             pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
             if secret:
                 pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
+            if client_token:
+                pipe.set(Keys.session_client_token(record.session_id), client_token, ex=self._ttl)
             await pipe.execute()
         return str(owner), created
 
@@ -131,6 +134,7 @@ class SessionStore:
         keys = [
             Keys.session(session_id),
             Keys.session_secret(session_id),
+            Keys.session_client_token(session_id),
             Keys.session_inbox(session_id),
         ]
         if idempotency_key:
@@ -162,6 +166,15 @@ class SessionStore:
         if gone:
             await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)
         return records
+
+    async def by_idempotency_key(self, tenant: str, key: str) -> SessionRecord | None:
+        """The session an earlier request with this key made, if it still exists."""
+        session_id = await self._redis.get(Keys.idempotency(tenant, key))
+        return await self.get(str(session_id)) if session_id else None
+
+    async def client_token(self, session_id: str) -> str | None:
+        value = await self._redis.get(Keys.session_client_token(session_id))
+        return str(value) if value is not None else None
 
     async def secret(self, session_id: str) -> str | None:
         value = await self._redis.get(Keys.session_secret(session_id))

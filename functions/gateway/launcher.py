@@ -37,6 +37,7 @@ class Launcher:
         body: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         room_token: str | None = None,
+        client_token: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         """Returns the session and whether this call created it (False: a duplicate)."""
         if not self._sink:
@@ -52,7 +53,7 @@ class Launcher:
             updated_at=now,
         )
         session_id, created = await self._store.create(
-            record, idempotency_key=idempotency_key, secret=room_token
+            record, idempotency_key=idempotency_key, secret=room_token, client_token=client_token
         )
         if not created:
             existing = await self._store.get(session_id)

@@ -121,6 +121,11 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
         raise ApiError(422, "a daily session needs room_url or createDailyRoom", field="room_url")
     if ctx.daily is None:
         raise ApiError(503, "Daily is not configured on this gateway (DAILY_API_KEY)")
+    if idem is not None:
+        # A retry gets the room its first request made, not a new one that no bot joins.
+        earlier = await ctx.store.by_idempotency_key(tenant, idem)
+        if earlier is not None:
+            return await _daily_started(ctx, earlier)
     try:
         room = await ctx.daily.create(req.dailyRoomProperties, req.dailyMeetingTokenProperties)
     except DailyUnavailable as exc:
@@ -136,14 +141,18 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
         body=req.body,
         idempotency_key=idem,
         room_token=room.bot_token,
+        client_token=room.user_token,
     )
-    return JSONResponse(
-        {
-            "sessionId": record.session_id,
-            "dailyRoom": room.url,
-            "dailyToken": room.user_token,
-        }
-    )
+    # A concurrent duplicate may have won: answer with its session, room and token.
+    return await _daily_started(ctx, record)
+
+
+async def _daily_started(ctx: GatewayContext, record: SessionRecord) -> JSONResponse:
+    result: dict[str, Any] = {"sessionId": record.session_id, "dailyRoom": record.room_url}
+    token = await ctx.store.client_token(record.session_id)
+    if token is not None:
+        result["dailyToken"] = token
+    return JSONResponse(result)
 
 
 async def _ask_bot(
