@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voicefleet.contracts import SessionOverrides
 
 
 class BotSettings(BaseSettings):
@@ -55,17 +57,6 @@ class BotSettings(BaseSettings):
     goodbye: str = "It seems you've stepped away. Goodbye for now!"
     admin_goodbye: str = "I have to go now. Goodbye!"
     max_duration_goodbye: str = "We've reached the time limit for this call. Goodbye!"
-
-
-class SessionOverrides(BaseModel):
-    """What a client may set per session in the launch body."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    greeting: str | None = Field(default=None, min_length=1, max_length=500)
-    user_name: str | None = Field(default=None, max_length=100)
-    # The tenant's own user id (the tenant is fixed by its API key, never by the body).
-    user_id: str = Field(default="default", min_length=1, max_length=100, pattern=r"^[\w.@:-]+$")
 
 
 class SessionConfig(BaseModel):

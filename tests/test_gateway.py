@@ -1107,3 +1107,23 @@ async def test_garbage_dead_letters_are_refused(
     response = await gateway.http.post("/deadletter", content=body, headers=headers)
     assert response.status_code == 400, response.text
     error_of(response)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("/join", {"room_url": ROOM, "body": {"user_id": "ada lovelace"}}, "body.user_id"),
+        ("/join", {"room_url": ROOM, "body": {"user_id": "adé"}}, "body.user_id"),
+        ("/start", {"transport": "webrtc", "body": {"greeting": ""}}, "body.greeting"),
+        ("/start", {"transport": "webrtc", "body": {"user_name": "x" * 101}}, "body.user_name"),
+        ("/api/offer", {**OFFER, "requestData": {"user_id": ""}}, "requestData.user_id"),
+    ],
+)
+async def test_bad_session_options_are_refused_before_any_launch(
+    gateway: Gateway, path: str, payload: dict[str, Any], field: str
+) -> None:
+    response = await gateway.http.post(path, json=payload, headers=ACME)
+    assert response.status_code == 422, response.text
+    assert error_of(response)["field"] == field
+    assert gateway.sink.events == []
+    assert await gateway.stored_keys() == []

@@ -64,6 +64,21 @@ class LaunchPayload(BaseModel):
     created_at: float = Field(default_factory=time.time)
 
 
+class SessionOverrides(BaseModel):
+    """What a client may choose per session in its request's `body` (other keys are passed on
+    untouched and ignored by the bot; a secret never travels here)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    greeting: str | None = Field(default=None, min_length=1, max_length=500)
+    user_name: str | None = Field(default=None, max_length=100)
+    # The tenant's own id for its user, whose data the tools use; the tenant itself comes from
+    # the API key. ASCII, as it travels in an HTTP header to Mesh.
+    user_id: str = Field(
+        default="default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@:-]+$"
+    )
+
+
 class SessionRecord(BaseModel):
     """The `session:{id}` hash: what `GET /sessions/{id}` shows."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loguru import logger
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,7 +18,7 @@ from functions.gateway.schemas import (
     StartRequest,
 )
 from functions.http.body import idempotency_key, read_body, read_json, validate
-from functions.http.errors import ApiError
+from functions.http.errors import ApiError, from_validation
 from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
@@ -26,6 +27,7 @@ from voicefleet.contracts import (
     LAUNCH_EVENT,
     Keys,
     LaunchPayload,
+    SessionOverrides,
     SessionRecord,
     SessionStatus,
     TransportKind,
@@ -40,6 +42,18 @@ def _refused(reply: SignalReply, default: str) -> ApiError:
     """The runner's refusal as the client's error; a reply without an error status is a 502."""
     status = reply.status if 400 <= reply.status <= 599 else 502
     return ApiError(status, reply.error or default)
+
+
+def _session_body(body: dict[str, Any], field: str = "body") -> dict[str, Any]:
+    """The client's per-session options, checked here so that a bad one is a 422 now rather
+    than a session that fails in its runner."""
+    try:
+        SessionOverrides.model_validate(body)
+    except ValidationError as exc:
+        error = from_validation(exc)
+        name = f"{field}.{error.field}" if error.field else field
+        raise ApiError(422, f"{name}: {exc.errors()[0]['msg']}", field=name) from exc
+    return body
 
 
 def _accepted(record: SessionRecord) -> JSONResponse:
@@ -59,7 +73,7 @@ async def _join(ctx: GatewayContext, tenant: str, join: JoinRequest, idem: str |
         tenant=tenant,
         transport=TransportKind.DAILY,
         room_url=room_url,
-        body=join.body,
+        body=_session_body(join.body),
         idempotency_key=idem,
         room_token=join.token,
     )
@@ -99,7 +113,7 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
         record, _ = await ctx.launcher.launch(
             tenant=tenant,
             transport=TransportKind.WEBRTC,
-            body=req.body,
+            body=_session_body(req.body),
             idempotency_key=idem,
         )
         result: dict[str, Any] = {"sessionId": record.session_id}
@@ -113,7 +127,7 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
             tenant=tenant,
             transport=TransportKind.DAILY,
             room_url=room_url,
-            body=req.body,
+            body=_session_body(req.body),
             idempotency_key=idem,
         )
         return JSONResponse({"sessionId": record.session_id, "dailyRoom": room_url})
@@ -138,7 +152,7 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
         tenant=tenant,
         transport=TransportKind.DAILY,
         room_url=room_url,
-        body=req.body,
+        body=_session_body(req.body),
         idempotency_key=idem,
         room_token=room.bot_token,
         client_token=room.user_token,
@@ -215,7 +229,7 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
         record, _ = await ctx.launcher.launch(
             tenant=tenant,
             transport=TransportKind.WEBRTC,
-            body=offer.request_data or {},
+            body=_session_body(offer.request_data or {}, "requestData"),
             idempotency_key=idempotency_key(request),
         )
     answer = await _relay_offer(ctx, record, offer)
