@@ -33,8 +33,6 @@ from devstack.pool import RunnerPool
 from devstack.ports import free_port
 from voicefleet.redis_conn import EmbeddedRedis
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
-
 
 @dataclass
 class DevOptions:
@@ -154,12 +152,9 @@ class DevStack:
                 "VOICEFLEET_ADMIN_KEY": self.admin_key,
             }
         )
-        from functions_framework.aio import create_asgi_app
+        from functions import asgi_app
 
-        gateway = create_asgi_app(
-            target="gateway", source=str(FUNCTIONS_DIR / "gateway" / "main.py")
-        )  # type: ignore[no-untyped-call]
-        admin = create_asgi_app(target="admin", source=str(FUNCTIONS_DIR / "admin" / "main.py"))  # type: ignore[no-untyped-call]
+        gateway, admin = asgi_app("gateway"), asgi_app("admin")
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
         await self.pool.start()

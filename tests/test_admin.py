@@ -10,15 +10,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import functions_framework.aio
 import httpx
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from functions import asgi_app
 from functions.admin import context as admin_context
 from tests.support.servers import serving
 from voicefleet import cloudevents_codec
@@ -34,7 +33,6 @@ from voicefleet.http_client import async_client
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
-ADMIN_MAIN = str(Path(__file__).resolve().parents[1] / "functions" / "admin" / "main.py")
 ACME = {"Authorization": "Bearer admin-acme"}
 GLOBEX = {"Authorization": "Bearer admin-globex"}
 ACME_GATEWAY = {"Authorization": "Bearer key-acme"}
@@ -50,7 +48,7 @@ async def _forget_context() -> None:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def admin_url() -> AsyncIterator[str]:
-    app = functions_framework.aio.create_asgi_app(target="admin", source=ADMIN_MAIN)
+    app = asgi_app("admin")
     async with serving(app) as url:
         yield url
         await _forget_context()

@@ -19,10 +19,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import functions_framework.aio
 import httpx
 import pytest
 import pytest_asyncio
@@ -33,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from functions import asgi_app
 from functions.gateway import context as gateway_context
 from tests.support.servers import free_port, serving
 from voicefleet import cloudevents_codec
@@ -42,7 +41,6 @@ from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage, SignalReply
 
-GATEWAY_MAIN = str(Path(__file__).resolve().parents[1] / "functions" / "gateway" / "main.py")
 ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
 ROOM = "https://acme.daily.co/room"
@@ -177,7 +175,7 @@ class Servers:
 async def servers() -> AsyncIterator[Servers]:
     """The capture sink and the gateway (functions-framework's ASGI app), over real HTTP."""
     sink = Sink()
-    app = functions_framework.aio.create_asgi_app(target="gateway", source=GATEWAY_MAIN)
+    app = asgi_app("gateway")
     async with serving(sink.app) as sink_url, serving(app) as gateway_url:
         yield Servers(sink=sink, sink_url=sink_url, gateway_url=gateway_url)
         await _forget_context()

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import functions_framework.aio
 import httpx
 import pytest
 from redis.asyncio import Redis
@@ -26,6 +25,7 @@ from starlette.routing import Route
 
 from bot.config import BotSettings
 from bot.preload import Preloaded, preload
+from functions import asgi_app
 from functions.gateway import context as gateway_context
 from runner.__main__ import READY_LINE
 from runner.service import RunnerService, create_app
@@ -54,7 +54,6 @@ from voicefleet.contracts import (
 from voicefleet.session_store import SessionStore
 
 REPO = Path(__file__).resolve().parents[1]
-GATEWAY_MAIN = REPO / "functions" / "gateway" / "main.py"
 NO_OFFER = "no WebRTC offer arrived"
 AT_ONCE_S = 0.5  # a refused or duplicate launch answers well within this; a held one does not
 
@@ -342,9 +341,7 @@ async def launch_path(
             monkeypatch.setenv("K_SINK", sink_url)
             gateway_context.context.forget()
             try:
-                app = functions_framework.aio.create_asgi_app(  # type: ignore[no-untyped-call]
-                    target="gateway", source=str(GATEWAY_MAIN)
-                )
+                app = asgi_app("gateway")
                 async with serving(app) as gateway_url:
                     path.gateway_url = gateway_url
                     yield path

@@ -41,9 +41,11 @@ def _runner(_: argparse.Namespace) -> int:
 
 
 def _function(args: argparse.Namespace) -> int:
+    from functions import function_source
+
     """An HTTP function on functions-framework, as its container runs it."""
     name = args.command
-    source = Path(__file__).resolve().parents[1] / "functions" / name / "main.py"
+    source = function_source(name)
     argv = ["functions-framework", "--target", name, "--source", str(source), "--asgi"]
     argv += ["--host", args.host, "--port", str(args.port)]
     os.execvp(argv[0], argv)
