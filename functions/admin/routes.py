@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.admin.context import AdminContext
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
 from functions.http.body import idempotency_key, read_json, validate
-from functions.http.errors import ApiError, from_validation
+from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
@@ -25,12 +24,7 @@ def _checked_message(message: dict[str, Any]) -> dict[str, Any]:
     """The message as the bot will get it, with errors named `message.<field>`."""
     kind = message.get("type")
     model = KNOWN.get(kind) if isinstance(kind, str) else None
-    try:
-        checked = (model or OtherMessage).model_validate(message)
-    except ValidationError as exc:
-        error = from_validation(exc)
-        field = f"message.{error.field}" if error.field else "message"
-        raise ApiError(422, f"{field}: {exc.errors()[0]['msg']}", field=field) from exc
+    checked = validate(model or OtherMessage, message, within="message")
     return checked.model_dump(mode="json", exclude_none=True)
 
 

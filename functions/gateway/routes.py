@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from loguru import logger
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -18,7 +17,7 @@ from functions.gateway.schemas import (
     StartRequest,
 )
 from functions.http.body import idempotency_key, read_body, read_json, validate
-from functions.http.errors import ApiError, from_validation
+from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
@@ -47,12 +46,7 @@ def _refused(reply: SignalReply, default: str) -> ApiError:
 def _session_body(body: dict[str, Any], field: str = "body") -> dict[str, Any]:
     """The client's per-session options, checked here so that a bad one is a 422 now rather
     than a session that fails in its runner."""
-    try:
-        SessionOverrides.model_validate(body)
-    except ValidationError as exc:
-        error = from_validation(exc)
-        name = f"{field}.{error.field}" if error.field else field
-        raise ApiError(422, f"{name}: {exc.errors()[0]['msg']}", field=name) from exc
+    validate(SessionOverrides, body, within=field)
     return body
 
 

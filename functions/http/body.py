@@ -41,11 +41,11 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
-def validate(model: type[M], data: dict[str, Any]) -> M:
+def validate(model: type[M], data: dict[str, Any], *, within: str | None = None) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise from_validation(exc) from exc
+        raise from_validation(exc, within=within) from exc
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -21,8 +21,10 @@ class ApiError(Exception):
         return JSONResponse({"error": error, **self.extra}, status_code=self.status)
 
 
-def from_validation(exc: ValidationError) -> ApiError:
-    """The first problem, named by its dotted field path (`room_url`, `body.greeting`)."""
+def from_validation(exc: ValidationError, *, within: str | None = None) -> ApiError:
+    """The first problem, named by its dotted field path (`room_url`, `body.greeting`);
+    `within` names the part of the request that was validated, when it was not the whole."""
     first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
+    path = [within] if within else []
+    field = ".".join([*path, *(str(part) for part in first["loc"])]) or None
     return ApiError(422, f"{field}: {first['msg']}" if field else first["msg"], field=field)
