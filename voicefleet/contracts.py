@@ -19,6 +19,9 @@ LAUNCH_EVENT = "io.voicefleet.bot.launch"
 SESSION_ENDED_EVENT = "io.voicefleet.session.ended"
 ADMIN_MESSAGE_EVENT = "io.voicefleet.admin.message"
 
+# The longest text an admin message may carry (checked by the admin function and the bot).
+ADMIN_TEXT_MAX = 4000
+
 GATEWAY_SOURCE = "/voicefleet/gateway"
 ADMIN_SOURCE = "/voicefleet/admin"
 

@@ -14,8 +14,7 @@ from bot.eventbus import EventBus
 from bot.eventbus.events import AdminMessageReceived
 from bot.handlers.actions import BotActions
 from voicefleet.admin_queue import AdminMessage
-
-TEXT_MAX = 4000
+from voicefleet.contracts import ADMIN_TEXT_MAX as TEXT_MAX
 
 
 class Refused(Exception):

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TEXT_MAX = 4000
+from voicefleet.contracts import ADMIN_TEXT_MAX
+
+TEXT_MAX = ADMIN_TEXT_MAX
 MESSAGE_MAX_BYTES = 16 * 1024
 
 
