@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from voicefleet.contracts import Keys
+from voicefleet.redis_conn import hash_fields
 
 
 class AdminStatus(StrEnum):
@@ -185,9 +186,7 @@ class AdminQueue:
             created_at=now,
             expires_at=now + self.max_age_s,
         )
-        fields: list[str] = []
-        for k, v in record.to_redis().items():
-            fields += [k, v]
+        fields = hash_fields(record.to_redis())
         idem = Keys.admin_idempotency(tenant, idempotency_key) if idempotency_key else ""
         sent = await self._send(
             keys=[

@@ -15,6 +15,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
+def hash_fields(mapping: dict[str, str]) -> list[str]:
+    """`HSET` arguments (field, value, field, value, …) for a script's ARGV."""
+    return [part for pair in mapping.items() for part in pair]
+
+
 def connect(url: str, *, blocking: bool = False) -> Redis:
     """A client that rides out short Redis restarts instead of failing the call at once.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from voicefleet.contracts import Keys, SessionRecord, SessionStatus
+from voicefleet.redis_conn import hash_fields
 
 # KEYS: idempotency key (or ""), session hash. ARGV: session id, ttl, then field/value pairs.
 # Returns the id of the session that owns the idempotency key: ours if we created it.
@@ -111,9 +112,7 @@ class SessionStore:
         Returns (session id, created): a duplicate gets the first request's session id.
         """
         idem = Keys.idempotency(record.tenant, idempotency_key) if idempotency_key else ""
-        fields: list[str] = []
-        for k, v in record.to_redis().items():
-            fields += [k, v]
+        fields = hash_fields(record.to_redis())
         owner = await self._create(
             keys=[idem, Keys.session(record.session_id)],
             args=[record.session_id, self._ttl, *fields],
