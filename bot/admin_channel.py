@@ -82,9 +82,8 @@ class AdminChannel:
         finally:
             await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
 
-    async def drain(self, handle: AdminHandle) -> int:
-        """Handle every waiting message, oldest first; returns how many."""
-        handled = 0
+    async def drain(self, handle: AdminHandle) -> None:
+        """Handle every waiting message, oldest first."""
         while (message := await self._queue.claim(self.address, self.session_id)) is not None:
             status, reason = await self._handle(handle, message)
             try:
@@ -92,8 +91,6 @@ class AdminChannel:
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._unreported.append((message, status, reason))
                 raise
-            handled += 1
-        return handled
 
     async def _report(self, message: AdminMessage, status: AdminStatus, reason: str | None) -> None:
         await self._queue.finish(message, status, session_id=self.session_id, reason=reason)

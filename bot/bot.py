@@ -107,9 +107,8 @@ async def _system_instruction(mesh: MeshClient | None, config: SessionConfig) ->
     return prompts.system_instruction(config.system_prompt)
 
 
-async def _end_at_cap(hooks: BotHooks, events: PipelineEvents, goodbye: str) -> None:
-    assert hooks.max_duration_s is not None
-    await asyncio.sleep(hooks.max_duration_s)
+async def _end_at_cap(after_s: float, events: PipelineEvents, goodbye: str) -> None:
+    await asyncio.sleep(after_s)
     await events.say(goodbye)
     await events.end("maximum session duration reached")
 
@@ -214,7 +213,9 @@ async def run_bot(
     background: list[asyncio.Task[None]] = []
     if hooks.max_duration_s is not None:
         background.append(
-            asyncio.create_task(_end_at_cap(hooks, events, settings.max_duration_goodbye))
+            asyncio.create_task(
+                _end_at_cap(hooks.max_duration_s, events, settings.max_duration_goodbye)
+            )
         )
 
     joined = False
