@@ -1,22 +1,25 @@
-"""Serves Pipecat's prebuilt browser client beside the gateway, and lets it in without a key.
+"""Serves the web pages beside a function, and lets the browser in without a key.
 
-Dev only. The page is same-origin with the gateway (it calls `/start`), so visiting it sets
-an HttpOnly, SameSite=Strict cookie holding a random per-run value; requests that carry
-that cookie and no Authorization header get the dev key added. The key itself never
-reaches the browser, and other sites cannot ride the cookie.
+Dev only. A page is same-origin with the API it calls (the interface calls the gateway's
+`/start`, the operator page the admin function's `/sessions`), so visiting it sets an HttpOnly,
+SameSite=Strict cookie holding a random per-run value; requests that carry that cookie and no
+Authorization header get the dev key added. The key itself never reaches the browser, and
+other sites cannot ride the cookie.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from http.cookies import SimpleCookie
-from typing import Any
+from collections.abc import Mapping
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "voicefleet_dev"
+# Cookies ignore ports: the admin page gets a cookie of its own, which the gateway never honours.
+ADMIN_COOKIE = "voicefleet_dev_admin"
 
 
 def prebuilt_client() -> ASGIApp:
@@ -25,48 +28,70 @@ def prebuilt_client() -> ASGIApp:
     return SmallWebRTCPrebuiltUI  # type: ignore[no-any-return]
 
 
+def _cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in headers:
+        if name == b"cookie":
+            parsed: SimpleCookie = SimpleCookie()
+            try:
+                parsed.load(value.decode("latin-1"))
+            except CookieError:
+                continue
+            found.update({k: m.value for k, m in parsed.items()})
+    return found
+
+
 class BrowserAccess:
-    def __init__(self, gateway: ASGIApp, api_key: str, client: ASGIApp | None = None) -> None:
-        self._gateway = gateway
+    """`pages` maps a path prefix (`/client`) to the app serving it; `GET /` goes to `home`."""
+
+    def __init__(
+        self,
+        api: ASGIApp,
+        api_key: str,
+        pages: Mapping[str, ASGIApp],
+        home: str,
+        cookie: str = COOKIE,
+    ) -> None:
+        self._api = api
         self._api_key = api_key
-        self._client = client or prebuilt_client()
+        self._pages = dict(pages)
+        self._home = home
+        self._cookie = cookie
         self._token = secrets.token_urlsafe(24)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self._gateway(scope, receive, send)
+            await self._api(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/" and scope["method"] == "GET":
-            await RedirectResponse("/client/")(scope, receive, send)
+        if path == "/" and scope["method"] in ("GET", "HEAD"):
+            await RedirectResponse(self._home + "/")(scope, receive, send)
             return
-        if path == "/client" or path.startswith("/client/"):
-            await self._serve_client(scope, receive, send)
-            return
-        await self._gateway(self._authorize(scope), receive, send)
+        for prefix, app in self._pages.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                await self._serve_page(prefix, app, scope, receive, send)
+                return
+        await self._api(self.authorize(scope), receive, send)
 
-    async def _serve_client(self, scope: Scope, receive: Receive, send: Send) -> None:
-        child = {**scope, "path": scope["path"][len("/client") :] or "/", "root_path": "/client"}
-        cookie = f"{COOKIE}={self._token}; Path=/; HttpOnly; SameSite=Strict"
+    async def _serve_page(
+        self, prefix: str, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        child = {**scope, "path": scope["path"][len(prefix) :] or "/", "root_path": prefix}
+        cookie = f"{self._cookie}={self._token}; Path=/; HttpOnly; SameSite=Strict"
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
             await send(message)
 
-        await self._client(child, receive, send_with_cookie)
+        await app(child, receive, send_with_cookie)
 
-    def _authorize(self, scope: Scope) -> Scope:
+    def authorize(self, scope: Scope) -> Scope:
+        """The scope with the dev key added, if it carries this run's cookie and no key."""
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
         if any(name == b"authorization" for name, _ in headers):
             return scope
-        cookies: dict[str, Any] = {}
-        for name, value in headers:
-            if name == b"cookie":
-                parsed = SimpleCookie()
-                parsed.load(value.decode("latin-1"))
-                cookies.update({k: m.value for k, m in parsed.items()})
-        token = cookies.get(COOKIE)
+        token = _cookies(headers).get(self._cookie)
         if token and hmac.compare_digest(token.encode(), self._token.encode()):
             headers.append((b"authorization", f"Bearer {self._api_key}".encode()))
             return {**scope, "headers": headers}

@@ -20,7 +20,7 @@ import uvicorn
 from loguru import logger
 
 from devstack.broker import LocalBroker
-from devstack.browser_access import BrowserAccess
+from devstack.browser_access import ADMIN_COOKIE, BrowserAccess, prebuilt_client
 from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
 from devstack.manifests import (
     GATEWAY_SERVICE,
@@ -32,6 +32,7 @@ from devstack.manifests import (
 from devstack.pool import RunnerPool
 from devstack.ports import free_port
 from voicefleet.redis_conn import EmbeddedRedis
+from voicefleet.web import page
 
 
 @dataclass
@@ -158,13 +159,23 @@ class DevStack:
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
         await self.pool.start()
+        admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
-            "admin", admin, opts.host, admin_sock.getsockname()[1], admin_sock
+            "admin",
+            BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE),
+            opts.host,
+            admin_sock.getsockname()[1],
+            admin_sock,
         )
         self._servers.append(admin_server)
         self.admin_url = admin_server.url
+        gateway_pages = {"/app": page("app"), "/client": prebuilt_client()}
         gateway_server = await _serve(
-            "gateway", BrowserAccess(gateway, self.api_key), opts.host, port, gateway_sock
+            "gateway",
+            BrowserAccess(gateway, self.api_key, gateway_pages, "/app"),
+            opts.host,
+            port,
+            gateway_sock,
         )
         self._servers.append(gateway_server)
         self.gateway_url = gateway_server.url
@@ -241,10 +252,11 @@ async def run(options: DevOptions) -> None:
         admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
         print(
             f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
-            f"  browser client: {stack.gateway_url}/client/\n"
+            f"  interface:      {stack.gateway_url}/\n"
+            f"  prebuilt:       {stack.gateway_url}/client/ (loads from the internet)\n"
             f"  gateway:        {stack.gateway_url}\n"
             f"  API key:        {key_note}\n"
-            f"  admin:          {stack.admin_url}\n"
+            f"  admin:          {stack.admin_url} (operator page: {stack.admin_url}/)\n"
             f"  admin key:      {admin_note}\n"
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             "Press Ctrl-C to stop.\n",

@@ -13,8 +13,8 @@ rmSync(out, { recursive: true, force: true });
 for (const page of pages) {
   mkdirSync(join(out, page), { recursive: true });
   cpSync(join(here, "src", page, "index.html"), join(out, page, "index.html"));
+  cpSync(join(here, "src", "style.css"), join(out, page, "style.css"));
 }
-cpSync(join(here, "src", "style.css"), join(out, "style.css"));
 await build({
   entryPoints: pages.map((page) => ({ in: join(here, "src", page, "main.ts"), out: page + "/main" })),
   bundle: true,
