@@ -383,6 +383,11 @@ async def test_seed_plain_json_at_root_is_a_join(gateway: Gateway) -> None:
         (b'{"room_url": "https://[acme.daily.co/room"}', 422, "room_url"),
         (b'{"room_url": "https://acme.daily.co:99999/room"}', 422, "room_url"),
         (b'{"room_url": "acme.daily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co/r\\r\\nHost: evil.com"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.da\\tily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://:@acme.daily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co:0/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co:8443/room"}', 422, "room_url"),
         (b'{"room_url": ""}', 422, "room_url"),
     ],
 )
