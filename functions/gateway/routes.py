@@ -32,6 +32,7 @@ from voicefleet.contracts import (
     TransportKind,
 )
 from voicefleet.rooms import RoomNotAllowed, check_room_url
+from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignallingTimeout, SignalMessage, SignalReply
 
 PEER_TTL_S = 3600
@@ -48,6 +49,16 @@ def _session_body(body: dict[str, Any], field: str = "body") -> dict[str, Any]:
     than a session that fails in its runner."""
     validate(SessionOverrides, body, within=field)
     return body
+
+
+def _offer(data: dict[str, Any]) -> OfferRequest:
+    """A valid offer, or a 400 naming the problem before any session or bot is touched."""
+    offer = validate(OfferRequest, data)
+    try:
+        check_offer(offer.sdp)
+    except InvalidOffer as exc:
+        raise ApiError(400, str(exc), field="sdp") from exc
+    return offer
 
 
 def _accepted(record: SessionRecord) -> JSONResponse:
@@ -199,7 +210,7 @@ async def session_offer(request: Request, ctx: GatewayContext) -> Response:
     data = await read_json(request)
     if request.method == "PATCH":
         return await _relay_ice(ctx, record, validate(IcePatchRequest, data))
-    return JSONResponse(await _relay_offer(ctx, record, validate(OfferRequest, data)))
+    return JSONResponse(await _relay_offer(ctx, record, _offer(data)))
 
 
 async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
@@ -213,7 +224,7 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
             raise ApiError(404, f"no peer connection {patch.pc_id!r}", field="pc_id")
         record = await owned_session(ctx.store, tenant, str(session_id))
         return await _relay_ice(ctx, record, patch)
-    offer = validate(OfferRequest, data)
+    offer = _offer(data)
     if offer.pc_id:
         session_id = await ctx.redis.get(Keys.peer_connection(offer.pc_id))
         if session_id is None:
