@@ -27,7 +27,10 @@ class GatewayContext:
         self.store = SessionStore(self.redis, record_ttl_s=max(settings.idempotency_ttl_s, 3600))
         self.blocking_redis: Redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
-        self.launcher = Launcher(self.store, self.http, settings.k_sink)
+        # Launches get their own few keep-alive connections to the broker, so a burst of them
+        # neither waits behind Daily's API nor makes httpcore scan a large pool per request.
+        self.broker_http = async_client(timeout=10.0, max_connections=20)
+        self.launcher = Launcher(self.store, self.broker_http, settings.k_sink)
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         self.daily: DailyRooms | None = None
@@ -48,6 +51,7 @@ class GatewayContext:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.broker_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
 

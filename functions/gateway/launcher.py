@@ -76,7 +76,7 @@ class Launcher:
             event_id=session_id,
         )
         try:
-            response = await self._client.post(self._sink, headers=headers, content=data)
+            response = await self._send(headers, data)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             logger.warning(
@@ -85,6 +85,18 @@ class Launcher:
                 type(exc).__name__,
             )
             await self._store.discard(session_id, tenant=tenant, idempotency_key=idempotency_key)
-            raise ApiError(503, "the event broker did not accept the launch; retry") from exc
+            raise ApiError(
+                503, "the event broker did not accept the launch; retry", retry_after_s=1
+            ) from exc
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
         return record, True
+
+    async def _send(self, headers: dict[str, str], data: bytes) -> httpx.Response:
+        """POST the launch; once more if a kept-alive connection broke under it (the broker
+        closed it as we reused it). A launch delivered twice is safe: the runner claims it
+        by its id and answers the second at once."""
+        assert self._sink is not None
+        try:
+            return await self._client.post(self._sink, headers=headers, content=data)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            return await self._client.post(self._sink, headers=headers, content=data)
