@@ -14,6 +14,7 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         retry_after_s: int | None = None,
+        headers: dict[str, str] | None = None,
         **extra: object,
     ):
         super().__init__(message)
@@ -22,13 +23,16 @@ class ApiError(Exception):
         self.field = field
         # For a 429 or 503: when trying again makes sense (brokers and SDKs honour it).
         self.retry_after_s = retry_after_s
+        self.headers = headers or {}
         self.extra = extra
 
     def response(self) -> JSONResponse:
         error: dict[str, object] = {"message": self.message}
         if self.field:
             error["field"] = self.field
-        headers = {} if self.retry_after_s is None else {"Retry-After": str(self.retry_after_s)}
+        headers = dict(self.headers)
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
         body = {"error": error, **self.extra}
         return JSONResponse(body, status_code=self.status, headers=headers)
 
