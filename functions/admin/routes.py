@@ -55,7 +55,7 @@ async def _send(ctx: AdminContext, tenant: str, req: AdminRequest, idem: str | N
             tenant=tenant, address=address, message=message, idempotency_key=idem
         )
     except QueueFull as exc:
-        raise ApiError(429, str(exc)) from exc
+        raise ApiError(429, str(exc), retry_after_s=5) from exc
     return JSONResponse({"id": sent.id, "status": sent.status.value}, status_code=202)
 
 
