@@ -94,17 +94,30 @@ async def test_an_operator_sends_say_from_the_page_and_sees_it_processed(
         await expect(sent).to_have_count(1)
         await expect(sent).to_have_attribute("data-status", "processed", timeout=15_000)
         await expect(sent.locator(".op-trail")).to_have_text("queued → processing → processed")
+        await expect(sent.locator(".op-summary")).to_have_text(
+            "say: “Heads up: the meeting moved to three.”"
+        )
         await expect(card.locator(".op-error")).to_be_empty()
         assert await call.wait_for_text("moved to three"), call.bot_texts()
+
+        await card.locator('[data-part="kind"]').select_option("append_context")
+        await expect(card.locator('[data-part="role"]')).to_be_visible()
+        await card.locator('[data-part="text"]').fill("The caller prefers short answers.")
+        await card.locator("button[type=submit]").click()
+        await expect(sent).to_have_count(2)
+        await expect(sent.first).to_have_attribute("data-status", "processed", timeout=15_000)
+        await expect(sent.first).to_contain_text("append_context (system)")
 
         async with httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers) as api:
             record = (await api.get(f"/sessions/{session_id}")).json()
         assert [(m["type"], m["status"]) for m in record["admin_messages"]] == [
-            ("say", "processed")
+            ("say", "processed"),
+            ("append_context", "processed"),
         ]
 
         shots = os.environ.get("VOICEFLEET_SCREENSHOT_DIR")
         if shots:
+            await page.set_viewport_size({"width": 1200, "height": 360})
             await page.screenshot(path=str(Path(shots) / "operator.png"), full_page=True)
 
         # The key is in nothing the browser got: the page, its script, the API's answers.
@@ -118,6 +131,7 @@ async def test_an_operator_sends_say_from_the_page_and_sees_it_processed(
         # The page follows the session to its end, and takes no more messages for it.
         await card.locator('[data-part="kind"]').select_option("end_session")
         await card.locator("button[type=submit]").click()
+        await expect(sent).to_have_count(3)
         await expect(sent.first).to_have_attribute("data-status", "processed", timeout=15_000)
         await wait_status(stack, session_id, "ended", "failed", timeout_s=30)
         await expect(card.locator(".op-badge")).to_have_text("ended", timeout=10_000)

@@ -20,6 +20,7 @@ const stop = new AbortController();
 const live = new LiveStatus();
 const closing = new Set<string>();
 const table = new SessionsTable((card) => (fields) => void send(card, fields));
+const main = h("main", { class: "op-main" }, table.element);
 
 async function send(card: SessionCard, fields: ComposerFields): Promise<void> {
   const built = buildMessage(fields);
@@ -54,6 +55,7 @@ async function close(id: string): Promise<void> {
 
 async function refresh(): Promise<void> {
   const answer = await api.sessions();
+  main.classList.toggle("op-stale", !answer.ok);
   if (!answer.ok) {
     live.failed(answer.problem);
     return;
@@ -82,7 +84,7 @@ if (root) {
       live.element,
     ),
     live.banner,
-    h("main", { class: "op-main" }, table.element),
+    main,
   );
   window.addEventListener("pagehide", () => stop.abort());
   void run();
