@@ -42,6 +42,7 @@ export class Composer {
   private readonly error: HTMLParagraphElement;
   /** Kept until the API answers or the fields change, so a resend after a lost answer is one message. */
   private key: string | null = null;
+  private closed = false;
 
   constructor(onSubmit: SubmitHandler) {
     const n = ++composers;
@@ -101,7 +102,7 @@ export class Composer {
   }
 
   setBusy(busy: boolean): void {
-    this.send.disabled = busy;
+    this.send.disabled = busy || this.closed;
     this.send.textContent = busy ? "Sending…" : "Send";
   }
 
@@ -133,6 +134,7 @@ export class Composer {
   }
 
   close(): void {
+    this.closed = true;
     for (const part of [this.kind, this.text, this.role, this.respond, this.send]) part.disabled = true;
   }
 
