@@ -31,6 +31,7 @@ from devstack.manifests import (
 )
 from devstack.pool import RunnerPool
 from devstack.ports import free_port
+from devstack.same_origin import SameOriginCookies
 from voicefleet.redis_conn import EmbeddedRedis
 from voicefleet.web import page
 
@@ -162,7 +163,10 @@ class DevStack:
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
             "admin",
-            BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE),
+            # The admin key speaks to live calls: only the operator page's own requests get it.
+            SameOriginCookies(
+                BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE)
+            ),
             opts.host,
             admin_sock.getsockname()[1],
             admin_sock,
