@@ -84,3 +84,29 @@ test("a message's status is read with its timestamps and reason", async () => {
     value: { id: "m1", type: "dance", status: "rejected", created_at: 1, claimed_at: 2, reason: "unknown type" },
   });
 });
+
+test("a session's record gives how it ended and the messages its bot handled", async () => {
+  const record = {
+    session_id: "s1",
+    status: "ended",
+    reason: "ended by an admin message",
+    admin_messages: [
+      { id: "m1", type: "say", status: "processed", reason: null, at: 1 },
+      { id: "m2", type: "dance", status: "rejected", reason: "unknown message type", at: 2 },
+      { id: "", type: "say", status: "processed" },
+      { id: "m3", type: "say", status: "weird" },
+    ],
+  };
+  assert.deepEqual(await new AdminApi(fake(200, record)).session("s1"), {
+    ok: true,
+    value: {
+      session_id: "s1",
+      status: "ended",
+      reason: "ended by an admin message",
+      handled: [
+        { id: "m1", type: "say", status: "processed", reason: null },
+        { id: "m2", type: "dance", status: "rejected", reason: "unknown message type" },
+      ],
+    },
+  });
+});

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 
 import type { MessageStatus, MessageView, Result } from "../src/operator/api";
 import { detailText, trailText } from "../src/operator/message_list_view";
-import { type Tracked, advance, failed, follow, isFinal, pollDelayMs, track } from "../src/operator/status";
+import { type Tracked, advance, failed, follow, fromHistory, isFinal, pollDelayMs, track } from "../src/operator/status";
 
 const view = (status: MessageStatus, extra: Partial<MessageView> = {}): MessageView => ({
   id: "m1",
@@ -100,4 +100,12 @@ test("follow stops when the page goes away", async () => {
   const done = await follow(api, track("m1", "s1", "say", "queued"), () => {}, stop.signal, async () => {});
   assert.equal(polls, 1);
   assert.equal(done.status, "queued");
+});
+
+test("a message handled before the page opened is shown from its record, or from the log", () => {
+  const entry = { id: "m9", type: "say", status: "processed" as const, reason: null };
+  const kept = fromHistory("s1", entry, view("processed", { id: "m9", claimed_at: 100.01, processed_at: 100.02 }), "say: “hi”");
+  assert.deepEqual([kept.id, kept.status, trailText(kept)], ["m9", "processed", "queued → processing → processed"]);
+  const logged = fromHistory("s1", { ...entry, status: "rejected", reason: "unknown message type" }, null, "dance");
+  assert.deepEqual([logged.status, trailText(logged), detailText(logged)], ["rejected", "rejected", "unknown message type"]);
 });

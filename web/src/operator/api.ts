@@ -14,11 +14,20 @@ export interface SessionView {
   age_s: number;
 }
 
-/** `GET /sessions/{id}`: the full record, read once a session has left the live list. */
+/** One admin message a session's bot has handled, from its record's log. */
+export interface HandledEntry {
+  id: string;
+  type: string;
+  status: MessageStatus;
+  reason: string | null;
+}
+
+/** `GET /sessions/{id}`: how a session ended, and the admin messages its bot handled. */
 export interface SessionRecord {
   session_id: string;
   status: string;
   reason: string | null;
+  handled: HandledEntry[];
 }
 
 /** `GET /admin/messages/{id}`. */
@@ -31,6 +40,8 @@ export interface MessageView {
   processed_at?: number;
   session_id?: string;
   reason?: string;
+  /** The message as sent (`{"type": "say", "text": …}`). */
+  message?: Record<string, unknown>;
 }
 
 /** What went wrong, in the API's own words. `status` 0 means no answer at all. */
@@ -91,10 +102,19 @@ export function parseSessions(body: unknown): SessionView[] {
 
 export function parseSessionRecord(body: unknown): SessionRecord | null {
   if (!isRecord(body) || !str(body.session_id)) return null;
+  const log = Array.isArray(body.admin_messages) ? body.admin_messages : [];
+  const handled = log.filter(isRecord).flatMap((entry): HandledEntry[] => {
+    const status = str(entry.status);
+    if (!str(entry.id) || !MESSAGE_STATUSES.includes(status)) return [];
+    return [
+      { id: str(entry.id), type: str(entry.type), status: status as MessageStatus, reason: optStr(entry.reason) },
+    ];
+  });
   return {
     session_id: str(body.session_id),
     status: str(body.status, "unknown"),
     reason: optStr(body.reason),
+    handled,
   };
 }
 
@@ -114,6 +134,7 @@ export function parseMessage(body: unknown): MessageView | null {
   if (processed !== undefined) view.processed_at = processed;
   if (optStr(body.session_id)) view.session_id = str(body.session_id);
   if (optStr(body.reason)) view.reason = str(body.reason);
+  if (isRecord(body.message)) view.message = body.message;
   return view;
 }
 

@@ -68,7 +68,10 @@ export class SessionsTable {
   private readonly empty: HTMLParagraphElement;
   private readonly cards = new Map<string, SessionCard>();
 
-  constructor(private readonly onSubmit: (card: SessionCard) => SubmitHandler) {
+  constructor(
+    private readonly onSubmit: (card: SessionCard) => SubmitHandler,
+    private readonly onAdded: (card: SessionCard) => void = () => {},
+  ) {
     const head = h("thead", {}, h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))));
     this.table = h("table", { class: "op-table" }, head);
     this.empty = h(
@@ -90,6 +93,7 @@ export class SessionsTable {
         const created = new SessionCard(row, this.onSubmit, (id) => this.remove(id));
         this.cards.set(row.id, created);
         this.table.append(created.element);
+        this.onAdded(created);
       }
     }
     this.syncEmpty();
