@@ -56,13 +56,7 @@ export type Result<T> = { ok: true; value: T } | { ok: false; problem: ApiProble
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 const TIMEOUT_MS = 8000;
-const MESSAGE_STATUSES: readonly string[] = [
-  "queued",
-  "processing",
-  "processed",
-  "rejected",
-  "expired",
-];
+const MESSAGE_STATUSES: readonly string[] = ["queued", "processing", "processed", "rejected", "expired"];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -107,7 +101,12 @@ export function parseSessionRecord(body: unknown): SessionRecord | null {
     const status = str(entry.status);
     if (!str(entry.id) || !MESSAGE_STATUSES.includes(status)) return [];
     return [
-      { id: str(entry.id), type: str(entry.type), status: status as MessageStatus, reason: optStr(entry.reason) },
+      {
+        id: str(entry.id),
+        type: str(entry.type),
+        status: status as MessageStatus,
+        reason: optStr(entry.reason),
+      },
     ];
   });
   return {
@@ -175,9 +174,8 @@ export class AdminApi {
     message: Record<string, unknown>,
     idempotencyKey: string,
   ): Promise<Result<{ id: string; status: MessageStatus }>> {
-    const answer = await this.call("POST", "/admin", { session_id: sessionId, message }, {
-      "Idempotency-Key": idempotencyKey,
-    });
+    const headers = { "Idempotency-Key": idempotencyKey };
+    const answer = await this.call("POST", "/admin", { session_id: sessionId, message }, headers);
     if (!answer.ok) return answer;
     const body = answer.value;
     if (!isRecord(body) || !str(body.id)) return unreadable();

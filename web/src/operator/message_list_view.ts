@@ -24,7 +24,10 @@ export function detailText(tracked: Tracked): string {
 }
 
 export class MessageList {
-  readonly element: HTMLOListElement = h("ol", { class: "op-messages", attrs: { "aria-label": "sent messages" } });
+  readonly element: HTMLOListElement = h("ol", {
+    class: "op-messages",
+    attrs: { "aria-label": "sent messages" },
+  });
   private readonly items = new Map<string, HTMLLIElement>();
 
   has(id: string): boolean {

@@ -17,7 +17,11 @@ export class SessionCard {
   private readonly badge: HTMLSpanElement;
   private readonly reason: HTMLSpanElement;
 
-  constructor(row: SessionRow, onSubmit: (card: SessionCard) => SubmitHandler, onDismiss: (id: string) => void) {
+  constructor(
+    row: SessionRow,
+    onSubmit: (card: SessionCard) => SubmitHandler,
+    onDismiss: (id: string) => void,
+  ) {
     this.row = row;
     this.composer = new Composer(onSubmit(this));
     this.badge = h("span", { class: "op-badge" });
@@ -72,14 +76,23 @@ export class SessionsTable {
     private readonly onSubmit: (card: SessionCard) => SubmitHandler,
     private readonly onAdded: (card: SessionCard) => void = () => {},
   ) {
-    const head = h("thead", {}, h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))));
+    const head = h(
+      "thead",
+      {},
+      h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))),
+    );
     this.table = h("table", { class: "op-table" }, head);
     this.empty = h(
       "p",
       { class: "op-empty" },
       "No live sessions. Start a call (the gateway's page, or the Python client) and it appears here.",
     );
-    this.element = h("section", { class: "op-sessions", attrs: { "aria-label": "sessions" } }, this.table, this.empty);
+    this.element = h(
+      "section",
+      { class: "op-sessions", attrs: { "aria-label": "sessions" } },
+      this.table,
+      this.empty,
+    );
     this.syncEmpty();
   }
 
