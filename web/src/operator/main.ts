@@ -20,9 +20,15 @@ const api = new AdminApi();
 const stop = new AbortController();
 const live = new LiveStatus();
 const closing = new Set<string>();
+let histories: Promise<void> = Promise.resolve();
 const table = new SessionsTable(
   (card) => (fields) => void send(card, fields),
-  (card) => void loadHistory(card),
+  (card) => {
+    // One session at a time: a page opened on a busy fleet must not fire hundreds of requests at once.
+    histories = histories
+      .then(() => loadHistory(card))
+      .catch((error: unknown) => console.warn("could not load a session's messages", error));
+  },
 );
 const main = h("main", { class: "op-main" }, table.element);
 
