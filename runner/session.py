@@ -36,7 +36,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
 from voicefleet.observability.reasons import reason_label
-from voicefleet.session_store import SessionStore
+from voicefleet.session_store import SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
 # The bot says goodbye at the cap; this long after it the runner stops it regardless.
@@ -75,8 +75,20 @@ class SessionRunner:
     async def run(self, launch: LaunchPayload) -> SessionEnded:
         runner_id = self._settings.runner_id
         claim = await self._store.claim(
-            launch.session_id, runner_id, room_url=launch.room_url, lease_ms=self._settings.lease_ms
+            launch.session_id,
+            runner_id,
+            room_url=launch.room_url,
+            lease_ms=self._settings.lease_ms,
+            queue_timeout_s=self._settings.queue_timeout_s,
         )
+        if claim.reason == "expired":
+            logger.warning("launch {} arrived after the queue-time bound", launch.session_id)
+            return SessionEnded(
+                session_id=launch.session_id,
+                status="failed",
+                reason=no_capacity(self._settings.queue_timeout_s),
+                runner=runner_id,
+            )
         if not claim.claimed:
             SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()
             logger.info("launch {} not run: {}", launch.session_id, claim.reason)
