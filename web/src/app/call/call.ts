@@ -47,7 +47,9 @@ function callbacks(listener: CallListener): RTVIEventCallbacks {
 }
 
 function dailyTransport(listener: CallListener): DailyTransport {
-  const transport = new DailyTransport();
+  // avoidEval: Daily's call bundle loads as a script from its CDN rather than through eval,
+  // so the page's CSP needs no 'unsafe-eval' (voicefleet/web APP_CSP allows Daily's hosts).
+  const transport = new DailyTransport({ dailyConfig: { avoidEval: true } });
   // The bot's forwarder sends plain app messages over Daily; RTVI's own carry its label.
   transport.dailyCallClient.on("app-message", (event) => {
     const data: unknown = event?.data;
