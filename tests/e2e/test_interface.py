@@ -23,7 +23,7 @@ from tests.support.speech import make_wav
 
 pytestmark = pytest.mark.e2e
 
-GREETING_WAIT_S = 9.0  # the microphone stays silent while the bot greets
+GREETING_WAIT_S = 10.0  # the microphone stays silent while the bot greets
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SECRETS = ("e2e-key", ADMIN_KEY, MESH_TOKEN)
 # Set to a directory (e.g. docs) to keep the README's screenshot of the interface.
@@ -180,3 +180,19 @@ async def test_an_applet_cannot_reach_the_page_its_cookies_or_the_network(
         }
     ], json.dumps(probes)
     assert traffic.hosts <= LOCAL_HOSTS
+
+
+async def test_a_daily_call_on_a_gateway_without_daily_says_why(stack: RunningStack) -> None:
+    """The online path is chosen at connect time; offline, with no DAILY_API_KEY, the gateway
+    refuses a `createDailyRoom` session and the page says so, without reaching for Daily."""
+    async with chromium("--use-fake-ui-for-media-stream") as browser:
+        page = await browser.new_page()
+        traffic = Traffic(page)
+        await page.goto(stack.url + "/app/")
+        await page.get_by_label("Connect over").select_option("daily")
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.locator(".notice-error")).to_contain_text(
+            "Daily is not configured", timeout=15_000
+        )
+        await expect(page.get_by_role("button", name="Connect")).to_be_enabled()
+    assert traffic.hosts <= LOCAL_HOSTS, f"the page reached other hosts: {traffic.hosts}"
