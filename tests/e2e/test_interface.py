@@ -5,6 +5,7 @@ the test also checks that it asked no other host for anything and never saw a ke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import wave
@@ -72,6 +73,16 @@ async def _mesh(
     return dict(body["data"])
 
 
+async def _final_status(stack: RunningStack, session_id: str) -> str:
+    async with httpx.AsyncClient(headers=stack.headers) as gateway:
+        for _ in range(100):
+            record = (await gateway.get(f"{stack.url}/sessions/{session_id}")).json()
+            if record["status"] in ("ended", "failed"):
+                return str(record["status"])
+            await asyncio.sleep(0.1)
+    return str(record["status"])
+
+
 class Traffic:
     """Every request the page made, and the text of every answer it got."""
 
@@ -134,9 +145,14 @@ async def test_a_spoken_request_shows_up_in_the_interface(
         if SCREENSHOTS:
             await page.screenshot(path=str(Path(SCREENSHOTS) / "interface.png"))
 
+        await page.get_by_role("tab", name="Settings").click()
+        session_id = await page.locator("#settings-view dd").nth(2).inner_text()
         await page.get_by_role("button", name="Hang up").click()
         await expect(page.locator("#call-state")).to_have_text("Not connected", timeout=15_000)
         cookie = await page.evaluate("document.cookie")
+
+    # Hanging up ended the session on the gateway too, not only the page's connection.
+    assert await _final_status(stack, session_id) == "ended"
 
     assert traffic.hosts <= LOCAL_HOSTS, f"the page reached other hosts: {traffic.hosts}"
     assert not traffic.leaked(), "a key reached the browser"

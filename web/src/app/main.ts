@@ -97,6 +97,7 @@ const listener: CallListener = {
     botAudio.play().catch((error: unknown) => console.warn("bot audio did not start", error));
     meter?.measure(track);
   },
+  onSpeaking: (who, speaking) => bar.showSpeaking(who, speaking),
   onError: (text) => notices.show(text, "error"),
 };
 

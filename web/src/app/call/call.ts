@@ -29,6 +29,8 @@ export interface CallListener {
   /** A server message: the bot's tool events, routed by the page. */
   onEvent(message: unknown): void;
   onBotAudio(track: MediaStreamTrack): void;
+  /** Who is talking, as the bot's voice activity detection and its output say. */
+  onSpeaking(who: "user" | "bot", speaking: boolean): void;
   onError(message: string): void;
 }
 
@@ -42,6 +44,10 @@ function callbacks(listener: CallListener): RTVIEventCallbacks {
       if (data.aggregated_by !== "word") listener.onBotText(data.text, data.segment_id);
     },
     onServerMessage: (data: unknown) => listener.onEvent(data),
+    onUserStartedSpeaking: () => listener.onSpeaking("user", true),
+    onUserStoppedSpeaking: () => listener.onSpeaking("user", false),
+    onBotStartedSpeaking: () => listener.onSpeaking("bot", true),
+    onBotStoppedSpeaking: () => listener.onSpeaking("bot", false),
     onTrackStarted: (track, participant) => {
       if (track.kind === "audio" && !participant?.local) listener.onBotAudio(track);
     },
