@@ -40,6 +40,7 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
+from bot.turn_metrics import TurnMetricsObserver, count_interruptions, turn_latency_observer
 
 _SPEECH_FRAME_MS = 200
 
@@ -56,6 +57,8 @@ class BotHooks:
     admin: AdminChannel | None = None
     # Past this the bot says goodbye and leaves (the runner stops it a little later anyway).
     max_duration_s: float | None = None
+    # Called once, when the bot first speaks (its greeting): the call's first audio.
+    on_first_audio: Callable[[], None] | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -177,7 +180,9 @@ async def run_bot(
             enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
         ),
         idle_timeout_secs=None,
+        observers=[TurnMetricsObserver(hooks.on_first_audio), turn_latency_observer()],
     )
+    count_interruptions(worker.turn_tracking_observer)
 
     prerendered = (
         speech_frames(preloaded.greeting) if config.greeting == preloaded.greeting.text else None

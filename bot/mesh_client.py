@@ -22,6 +22,8 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import DocumentNode
 from loguru import logger
 
+from voicefleet.observability.metrics import MESH_REQUESTS
+
 RETRIES = 3
 
 
@@ -51,6 +53,14 @@ _ERRORS: dict[str, type[MeshError]] = {
     "UNAUTHENTICATED": MeshUnauthorized,
 }
 
+# Metric label of each failure (voicefleet_bot_mesh_requests_total{outcome}).
+_OUTCOMES: dict[type[MeshError], str] = {
+    MeshNotFound: "not_found",
+    MeshBadInput: "bad_input",
+    MeshUnauthorized: "unauthorized",
+    MeshUnavailable: "unavailable",
+}
+
 _documents: dict[str, DocumentNode] = {}
 
 
@@ -76,6 +86,15 @@ class MeshClient:
         self.user = user
 
     async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            result = await self._execute(query, variables)
+        except MeshError as exc:
+            MESH_REQUESTS.labels(outcome=_OUTCOMES.get(type(exc), "error")).inc()
+            raise
+        MESH_REQUESTS.labels(outcome="ok").inc()
+        return result
+
+    async def _execute(self, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
         last: Exception | None = None
         for attempt in range(RETRIES):
             try:

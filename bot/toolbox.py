@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from typing import Any
 
 import jsonschema
@@ -20,6 +21,7 @@ from bot.actions import ActionError
 from bot.eventbus import EventBus, ToolCalled
 from bot.mesh_client import MeshError
 from bot.tools.base import Result, Tool, ToolContext
+from voicefleet.observability.metrics import TOOL_CALLS, TOOL_DURATION
 
 TOOL_MODULES = (
     "bot.tools.notes",
@@ -74,7 +76,12 @@ class Toolbox:
         await params.result_callback(result)
 
     async def call(self, name: str, arguments: dict[str, Any]) -> Result:
+        started = time.perf_counter()
         result = await self._run(name, arguments)
+        # The LLM names the tool: only names the toolbox knows become label values.
+        label = name if name in self.tools else "unknown"
+        TOOL_DURATION.labels(tool=label).observe(time.perf_counter() - started)
+        TOOL_CALLS.labels(tool=label, outcome="error" if "error" in result else "ok").inc()
         if self._bus is not None:
             await self._bus.publish(ToolCalled(name=name, arguments=arguments, result=result))
         return result

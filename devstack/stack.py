@@ -30,8 +30,9 @@ from devstack.manifests import (
     load_triggers,
 )
 from devstack.mesh_proxy import MeshProxy, beside
-from devstack.pool import RunnerPool
+from devstack.pool import TARGETS_PATH, RunnerPool
 from devstack.ports import free_port
+from devstack.same_origin import SameOriginCookies
 from voicefleet.redis_conn import EmbeddedRedis
 from voicefleet.web import page
 
@@ -104,6 +105,7 @@ class DevStack:
         self.broker: LocalBroker | None = None
         self.gateway_url = ""
         self.admin_url = ""
+        self.runner_targets_url = ""
         self.mesh_url = ""
         self._mesh_app: Any = None
         self._mesh_proxy: MeshProxy | None = None
@@ -140,6 +142,7 @@ class DevStack:
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
+        self.runner_targets_url = pool_server.url + TARGETS_PATH
 
         urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
         self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
@@ -164,7 +167,10 @@ class DevStack:
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
             "admin",
-            BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE),
+            # The admin key speaks to live calls: only the operator page's own requests get it.
+            SameOriginCookies(
+                BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE)
+            ),
             opts.host,
             admin_sock.getsockname()[1],
             admin_sock,
@@ -267,6 +273,7 @@ async def run(options: DevOptions) -> None:
         # A key the user chose is theirs to know; a generated one is shown once, here.
         key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
         admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
+        runner_metrics = ", ".join(f"{r.url}/metrics" for r in stack.pool.runners) or "none yet"
         print(
             f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
             f"  interface:      {stack.gateway_url}/\n"
@@ -276,6 +283,10 @@ async def run(options: DevOptions) -> None:
             f"  admin:          {stack.admin_url} (operator page: {stack.admin_url}/)\n"
             f"  admin key:      {admin_note}\n"
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
+            f"  metrics:        {stack.gateway_url}/metrics (gateway), "
+            f"{stack.admin_url}/metrics (admin)\n"
+            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

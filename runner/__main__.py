@@ -13,7 +13,7 @@ from bot.config import BotSettings
 from bot.preload import preload
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
-from voicefleet import event_loop
+from voicefleet import event_loop, observability
 from voicefleet.contracts import LaunchPayload
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
@@ -37,7 +37,7 @@ class DrainingServer(uvicorn.Server):
 async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
-        create_app(service),
+        create_app(service, metrics_token=observability.setup("runner").metrics_token),
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -14,6 +14,7 @@ from typing import Any
 from loguru import logger
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,6 +34,13 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
     runner_source,
+)
+from voicefleet.observability.http import ObservedApp, metrics_endpoint
+from voicefleet.observability.metrics import (
+    RUNNER_BUSY,
+    RUNNER_DRAINING,
+    RUNNER_PRELOADED,
+    SESSIONS,
 )
 from voicefleet.redis_conn import connect
 from voicefleet.rooms import RoomNotAllowed, check_room_url
@@ -55,7 +63,10 @@ class RunnerService:
         self.blocking_redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
         self.admin_queue = AdminQueue(self.redis)
-        self.preloaded: Preloaded | None = None
+        self._preloaded: Preloaded | None = None
+        # Wall-clock time the runner became able to take launches: a launch created before it
+        # waited for this runner to start (a cold start).
+        self.warm_since: float | None = None
         self.current: str | None = None
         self.draining = False
         self._lock = asyncio.Lock()
@@ -63,6 +74,15 @@ class RunnerService:
     async def aclose(self) -> None:
         await self.redis.aclose()
         await self.blocking_redis.aclose()
+
+    @property
+    def preloaded(self) -> Preloaded | None:
+        return self._preloaded
+
+    @preloaded.setter
+    def preloaded(self, value: Preloaded | None) -> None:
+        self._preloaded = value
+        self.warm_since = time.time() if value is not None else None
 
     @property
     def ready(self) -> bool:
@@ -94,6 +114,7 @@ class RunnerService:
         assert preloaded is not None  # refusal() answers 503 until the runner has preloaded
         if self._lock.locked():
             # A retry of the session this runner is running is a duplicate, not an overload.
+            SESSIONS.labels(status="duplicate", reason="running_here").inc()
             return SessionEnded(
                 session_id=launch.session_id,
                 status="duplicate",
@@ -111,6 +132,7 @@ class RunnerService:
                     self.bot_settings,
                     admin_queue=self.admin_queue,
                     pubsub_redis=self.blocking_redis,
+                    warm_since=self.warm_since,
                 )
                 return await runner.run(launch)
             finally:
@@ -191,16 +213,22 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if service.ready else 503)
 
 
-def create_app(service: RunnerService) -> Starlette:
+def create_app(service: RunnerService, *, metrics_token: str | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", launch_event, methods=["POST"]),
             Route("/start", start_json, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-        ]
+            Route("/metrics", metrics_endpoint(metrics_token), methods=["GET"]),
+        ],
+        # Launches are held for whole sessions: the session metrics time them.
+        middleware=[Middleware(ObservedApp, service="runner", untimed=("/", "/start"))],
     )
     app.state.service = service
+    RUNNER_BUSY.set_function(lambda: float(service.current is not None))
+    RUNNER_PRELOADED.set_function(lambda: float(service.preloaded is not None))
+    RUNNER_DRAINING.set_function(lambda: float(service.draining))
     return app
 
 

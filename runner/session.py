@@ -24,6 +24,7 @@ from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
 from runner.settings import RunnerSettings
+from runner.timeline import SessionTimeline
 from runner.webrtc_signalling import answer
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.contracts import (
@@ -33,6 +34,8 @@ from voicefleet.contracts import (
     TransportKind,
     admin_address,
 )
+from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
+from voicefleet.observability.reasons import reason_label
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
@@ -57,7 +60,9 @@ class SessionRunner:
         *,
         admin_queue: AdminQueue,
         pubsub_redis: Redis,
+        warm_since: float | None = None,
     ) -> None:
+        self._warm_since = warm_since
         self._settings = settings
         self._store = store
         self._relay = relay
@@ -73,6 +78,7 @@ class SessionRunner:
             launch.session_id, runner_id, room_url=launch.room_url, lease_ms=self._settings.lease_ms
         )
         if not claim.claimed:
+            SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()
             logger.info("launch {} not run: {}", launch.session_id, claim.reason)
             return SessionEnded(
                 session_id=launch.session_id,
@@ -81,8 +87,16 @@ class SessionRunner:
                 runner=runner_id,
             )
         logger.info("session {} claimed by {}", launch.session_id, runner_id)
+        timeline = SessionTimeline(launch.created_at, self._warm_since)
+        timeline.claimed()
+
+        async def joined() -> None:
+            timeline.ready()
+            await self._store.mark_joined(launch.session_id)
+
         hooks = BotHooks(
-            on_joined=lambda: self._store.mark_joined(launch.session_id),
+            on_joined=joined,
+            on_first_audio=timeline.first_audio,
             admin=AdminChannel(
                 self._admin_queue,
                 self._pubsub_redis,
@@ -101,11 +115,14 @@ class SessionRunner:
         await self._store.finish(
             launch.session_id, outcome.status, room_url=launch.room_url, reason=outcome.reason
         )
+        duration_s = time.monotonic() - started
+        SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
+        SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
             "session {} {} after {:.1f}s: {}",
             launch.session_id,
             outcome.status.value,
-            time.monotonic() - started,
+            duration_s,
             outcome.reason,
         )
         return SessionEnded(

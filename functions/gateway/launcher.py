@@ -19,6 +19,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore
 
 
@@ -41,6 +42,7 @@ class Launcher:
     ) -> tuple[SessionRecord, bool]:
         """Returns the session and whether this call created it (False: a duplicate)."""
         if not self._sink:
+            LAUNCHES.labels(transport=transport.value, outcome="no_sink").inc()
             raise ApiError(503, "the gateway has no event sink (K_SINK) to launch bots through")
         now = time.time()
         record = SessionRecord(
@@ -59,6 +61,7 @@ class Launcher:
             existing = await self._store.get(session_id)
             if existing is None or existing.tenant != tenant:
                 raise ApiError(409, "Idempotency-Key was used for a session that is gone")
+            LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
             return existing, False
 
         payload = LaunchPayload(
@@ -85,6 +88,8 @@ class Launcher:
                 type(exc).__name__,
             )
             await self._store.discard(session_id, tenant=tenant, idempotency_key=idempotency_key)
+            LAUNCHES.labels(transport=transport.value, outcome="sink_refused").inc()
             raise ApiError(503, "the event broker did not accept the launch; retry") from exc
+        LAUNCHES.labels(transport=transport.value, outcome="queued").inc()
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
         return record, True

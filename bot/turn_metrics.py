@@ -1,0 +1,91 @@
+"""Per-turn latencies, interruptions and the first audio of a call, as Prometheus metrics.
+
+A Pipecat observer sees every frame without being in the pipeline, so nothing here can slow
+or reorder a frame. Stage figures are Pipecat's own (the metrics frames its services emit,
+the same ones sent to clients over RTVI), classified by the kind of service that sent them:
+
+- `stt`: an STT service's time to first byte, from the end of speech to the final transcript
+  (every Pipecat STT reports it, streaming or not, so Whisper and Deepgram compare);
+- `llm_first_token` and `tts_first_audio`: the LLM's and the TTS's time to first byte;
+- `vad_stop`: the silence the VAD waited for before deciding the user had stopped;
+- `turn`: end of the user's speech to the bot's first audio, from Pipecat's
+  `UserBotLatencyObserver`, the figure a caller feels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipecat.frames.frames import BotStartedSpeakingFrame, MetricsFrame, VADUserStoppedSpeakingFrame
+from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from voicefleet.observability.metrics import INTERRUPTIONS, STAGE_LATENCY
+
+
+def _stage(source: FrameProcessor) -> str | None:
+    if isinstance(source, STTService):
+        return "stt"
+    if isinstance(source, LLMService):
+        return "llm_first_token"
+    if isinstance(source, TTSService):
+        return "tts_first_audio"
+    return None
+
+
+class TurnMetricsObserver(BaseObserver):
+    """Stage latencies from metrics frames, and `on_first_audio` once, at the bot's first
+    speech (the greeting), for the runner's launch-to-first-audio figure."""
+
+    def __init__(self, on_first_audio: Callable[[], None] | None = None) -> None:
+        super().__init__(observe_every_push=False)
+        self._on_first_audio = on_first_audio
+        self._spoke = False
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if isinstance(frame, MetricsFrame):
+            stage = _stage(data.source)
+            if stage is None:
+                return
+            for item in frame.data:
+                if isinstance(item, TTFBMetricsData) and item.value > 0:
+                    STAGE_LATENCY.labels(stage=stage).observe(item.value)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            STAGE_LATENCY.labels(stage="vad_stop").observe(frame.stop_secs)
+        elif isinstance(frame, BotStartedSpeakingFrame) and not self._spoke:
+            self._spoke = True
+            if self._on_first_audio is not None:
+                self._on_first_audio()
+
+
+def turn_latency_observer() -> UserBotLatencyObserver:
+    """Pipecat's own end-of-speech to first-bot-audio measurement, exported as `turn`."""
+    observer = UserBotLatencyObserver()
+
+    async def measured(_observer: UserBotLatencyObserver, latency_s: float) -> None:
+        STAGE_LATENCY.labels(stage="turn").observe(latency_s)
+
+    observer.add_event_handler("on_latency_measured", measured)
+
+    return observer
+
+
+def count_interruptions(turns: TurnTrackingObserver | None) -> None:
+    """Interruptions as Pipecat's turn tracking sees them (a bot turn the user cut short)."""
+    if turns is None:
+        return
+
+    async def ended(
+        _turns: TurnTrackingObserver, _number: int, _duration: float, interrupted: bool
+    ) -> None:
+        if interrupted:
+            INTERRUPTIONS.inc()
+
+    turns.add_event_handler("on_turn_ended", ended)
