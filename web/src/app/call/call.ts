@@ -13,13 +13,7 @@ import { DailyTransport } from "@pipecat-ai/daily-transport";
 import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 
 import { MicrophoneManager } from "./microphone";
-import {
-  endSession,
-  offerUrl,
-  type Started,
-  startSession,
-  type TransportChoice,
-} from "./session-api";
+import { endSession, offerUrl, type Started, startSession, type TransportChoice } from "./session-api";
 
 export interface CallListener {
   onState(state: TransportState): void;

@@ -29,9 +29,7 @@ export class AppletsView {
               { type: "button", class: state.openApplet === applet.id ? "applet open" : "applet" },
               applet.title,
             );
-            button.addEventListener("click", () =>
-              this.store.update((s) => (s.openApplet = applet.id)),
-            );
+            button.addEventListener("click", () => this.store.update((s) => (s.openApplet = applet.id)));
             return h("li", {}, button);
           })),
     );

@@ -20,9 +20,7 @@ function card(note: Note, state: AppState): HTMLElement {
       "data-id": note.id,
     },
     h("h3", { class: "note-title" }, note.title),
-    body
-      ? h("p", { class: "note-content" }, body)
-      : h("p", { class: "note-content empty" }, "(empty)"),
+    body ? h("p", { class: "note-content" }, body) : h("p", { class: "note-content empty" }, "(empty)"),
   );
 }
 

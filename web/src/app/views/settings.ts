@@ -16,10 +16,6 @@ export function renderSettings(container: HTMLElement, state: AppState, user: st
       h("dt", {}, "Session"),
       h("dd", {}, session?.id ?? "none"),
     ),
-    h(
-      "p",
-      { class: "hint" },
-      "Open this page with ?user=<id> to talk as another user of your tenant.",
-    ),
+    h("p", { class: "hint" }, "Open this page with ?user=<id> to talk as another user of your tenant."),
   );
 }
