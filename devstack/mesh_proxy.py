@@ -98,10 +98,14 @@ class MeshProxy:
             "X-Voicefleet-User": user,
         }
         try:
-            return await self._http.post(self._url, json=payload, headers=headers)
+            answer = await self._http.post(self._url, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             logger.warning("Mesh proxy: Mesh unreachable ({})", type(exc).__name__)
             raise ApiError(502, "Mesh is unreachable") from exc
+        if answer.status_code >= 500:
+            logger.warning("Mesh proxy: Mesh answered {}", answer.status_code)
+            raise ApiError(502, f"Mesh failed ({answer.status_code})")
+        return answer
 
     async def _graphql(self, request: Request) -> Response:
         try:

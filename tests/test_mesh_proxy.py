@@ -12,6 +12,7 @@ import pytest
 from bot.actions import notes
 from bot.mesh_client import MeshClient
 from devstack.mesh_proxy import APPLET_CSP, MeshProxy, beside
+from devstack.ports import free_port
 from mesh.app import create_app
 from mesh.settings import MeshSettings
 from tests.support.servers import serving
@@ -115,3 +116,15 @@ async def test_serves_an_applet_sandboxed_with_no_network(
     other = await proxy.get(f"/mesh/applets/{applet_id}", params={"user": "bob"}, headers=_auth())
     assert other.status_code == 404
     assert (await proxy.get(f"/mesh/applets/{applet_id}")).status_code == 401
+
+
+async def test_an_unreachable_mesh_is_a_502() -> None:
+    mesh_proxy = MeshProxy(f"http://127.0.0.1:{free_port()}/graphql", SERVICE_TOKEN, {KEY: "acme"})
+    try:
+        async with serving(beside(_gateway, mesh_proxy)) as url:
+            async with httpx.AsyncClient(base_url=url) as client:
+                answer = await client.post("/mesh/graphql", json={"query": NOTES}, headers=_auth())
+    finally:
+        await mesh_proxy.aclose()
+    assert answer.status_code == 502
+    assert answer.json() == {"error": {"message": "Mesh is unreachable"}}

@@ -5,7 +5,9 @@ the test also checks that it asked no other host for anything and never saw a ke
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import wave
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,10 +24,11 @@ from tests.support.speech import make_wav
 
 pytestmark = pytest.mark.e2e
 
-GREETING_WAIT_S = 9.0  # the microphone stays silent while the bot greets
+GREETING_WAIT_S = 10.0  # the microphone stays silent while the bot greets
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SECRETS = ("e2e-key", ADMIN_KEY, MESH_TOKEN)
-SCREENSHOTS = Path(__file__).parents[2] / "docs"
+# Set to a directory (e.g. docs) to keep the README's screenshot of the interface.
+SCREENSHOTS = os.environ.get("VOICEFLEET_SCREENSHOTS")
 
 # An applet that tries to reach the page, its cookies and the network, and reports back.
 PROBE = """<!DOCTYPE html><html><body><p id="out">probing</p><script>
@@ -68,6 +71,16 @@ async def _mesh(
     body = answer.json()
     assert answer.status_code == 200 and "errors" not in body, body
     return dict(body["data"])
+
+
+async def _final_status(stack: RunningStack, session_id: str) -> str:
+    async with httpx.AsyncClient(headers=stack.headers) as gateway:
+        for _ in range(100):
+            record = (await gateway.get(f"{stack.url}/sessions/{session_id}")).json()
+            if record["status"] in ("ended", "failed"):
+                return str(record["status"])
+            await asyncio.sleep(0.1)
+    return str(record["status"])
 
 
 class Traffic:
@@ -129,12 +142,17 @@ async def test_a_spoken_request_shows_up_in_the_interface(
             ["I've created your meeting note."], timeout=30_000
         )
         await page.screenshot(path=str(tmp_path / "interface.png"))
-        if SCREENSHOTS.is_dir():
-            await page.screenshot(path=str(SCREENSHOTS / "interface.png"))
+        if SCREENSHOTS:
+            await page.screenshot(path=str(Path(SCREENSHOTS) / "interface.png"))
 
+        await page.get_by_role("tab", name="Settings").click()
+        session_id = await page.locator("#settings-view dd").nth(2).inner_text()
         await page.get_by_role("button", name="Hang up").click()
         await expect(page.locator("#call-state")).to_have_text("Not connected", timeout=15_000)
         cookie = await page.evaluate("document.cookie")
+
+    # Hanging up ended the session on the gateway too, not only the page's connection.
+    assert await _final_status(stack, session_id) == "ended"
 
     assert traffic.hosts <= LOCAL_HOSTS, f"the page reached other hosts: {traffic.hosts}"
     assert not traffic.leaked(), "a key reached the browser"
@@ -178,3 +196,19 @@ async def test_an_applet_cannot_reach_the_page_its_cookies_or_the_network(
         }
     ], json.dumps(probes)
     assert traffic.hosts <= LOCAL_HOSTS
+
+
+async def test_a_daily_call_on_a_gateway_without_daily_says_why(stack: RunningStack) -> None:
+    """The online path is chosen at connect time; offline, with no DAILY_API_KEY, the gateway
+    refuses a `createDailyRoom` session and the page says so, without reaching for Daily."""
+    async with chromium("--use-fake-ui-for-media-stream") as browser:
+        page = await browser.new_page()
+        traffic = Traffic(page)
+        await page.goto(stack.url + "/app/")
+        await page.get_by_label("Connect over").select_option("daily")
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.locator(".notice-error")).to_contain_text(
+            "Daily is not configured", timeout=15_000
+        )
+        await expect(page.get_by_role("button", name="Connect")).to_be_enabled()
+    assert traffic.hosts <= LOCAL_HOSTS, f"the page reached other hosts: {traffic.hosts}"

@@ -40,9 +40,7 @@ const notices = new Notifications(byId("notifications"));
 const transcript = new Transcript(byId("transcript"));
 const bar = new CallBar();
 const workspace = new Workspace(byId("view-tabs"), byId("panels"), byId("windows"), store);
-const applets = new AppletsView(byId("applet-list"), byId("applet-stage"), store, (id) =>
-  mesh.appletUrl(id),
-);
+const applets = new AppletsView(byId("applet-list"), byId("applet-stage"), store, (id) => mesh.appletUrl(id));
 const botAudio = byId<HTMLAudioElement>("bot-audio");
 let call: Call | null = null;
 let meter: LevelMeter | null = null;
@@ -97,6 +95,7 @@ const listener: CallListener = {
     botAudio.play().catch((error: unknown) => console.warn("bot audio did not start", error));
     meter?.measure(track);
   },
+  onSpeaking: (who, speaking) => bar.showSpeaking(who, speaking),
   onError: (text) => notices.show(text, "error"),
 };
 

@@ -35,6 +35,14 @@ function showVideo(ctx: RouterContext, query: string, kind: "play" | "search"): 
   ctx.notify(kind === "play" ? `YouTube: would play "${query}"` : `YouTube: search "${query}"`);
 }
 
+function focusWindow(ctx: RouterContext, window: string): void {
+  ctx.store.update((s) => {
+    if (!s.windows.includes(window)) s.windows.push(window);
+    s.focusedWindow = window;
+    if (isView(window)) openView(s, window);
+  });
+}
+
 export const HANDLERS: { [K in EventName]: Handler<K> } = {
   "note.created": (note, ctx) => {
     ctx.store.update((s) => {
@@ -101,20 +109,8 @@ export const HANDLERS: { [K in EventName]: Handler<K> } = {
     ctx.notify(`Profile updated${profile.displayName ? `: ${profile.displayName}` : ""}`);
   },
   // A window named like a view is that view; any other name is a window of its own.
-  "window.opened": ({ window }, ctx) => {
-    ctx.store.update((s) => {
-      if (!s.windows.includes(window)) s.windows.push(window);
-      s.focusedWindow = window;
-      if (isView(window)) openView(s, window);
-    });
-  },
-  "window.focused": ({ window }, ctx) => {
-    ctx.store.update((s) => {
-      if (!s.windows.includes(window)) s.windows.push(window);
-      s.focusedWindow = window;
-      if (isView(window)) openView(s, window);
-    });
-  },
+  "window.opened": ({ window }, ctx) => focusWindow(ctx, window),
+  "window.focused": ({ window }, ctx) => focusWindow(ctx, window),
   "window.closed": ({ window }, ctx) => {
     ctx.store.update((s) => {
       s.windows = s.windows.filter((w) => w !== window);

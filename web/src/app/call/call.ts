@@ -23,6 +23,8 @@ export interface CallListener {
   /** A server message: the bot's tool events, routed by the page. */
   onEvent(message: unknown): void;
   onBotAudio(track: MediaStreamTrack): void;
+  /** Who is talking, as the bot's voice activity detection and its output say. */
+  onSpeaking(who: "user" | "bot", speaking: boolean): void;
   onError(message: string): void;
 }
 
@@ -36,6 +38,10 @@ function callbacks(listener: CallListener): RTVIEventCallbacks {
       if (data.aggregated_by !== "word") listener.onBotText(data.text, data.segment_id);
     },
     onServerMessage: (data: unknown) => listener.onEvent(data),
+    onUserStartedSpeaking: () => listener.onSpeaking("user", true),
+    onUserStoppedSpeaking: () => listener.onSpeaking("user", false),
+    onBotStartedSpeaking: () => listener.onSpeaking("bot", true),
+    onBotStoppedSpeaking: () => listener.onSpeaking("bot", false),
     onTrackStarted: (track, participant) => {
       if (track.kind === "audio" && !participant?.local) listener.onBotAudio(track);
     },
@@ -47,7 +53,9 @@ function callbacks(listener: CallListener): RTVIEventCallbacks {
 }
 
 function dailyTransport(listener: CallListener): DailyTransport {
-  const transport = new DailyTransport();
+  // avoidEval: Daily's call bundle loads as a script from its CDN rather than through eval,
+  // so the page's CSP needs no 'unsafe-eval' (voicefleet/web APP_CSP allows Daily's hosts).
+  const transport = new DailyTransport({ dailyConfig: { avoidEval: true } });
   // The bot's forwarder sends plain app messages over Daily; RTVI's own carry its label.
   transport.dailyCallClient.on("app-message", (event) => {
     const data: unknown = event?.data;

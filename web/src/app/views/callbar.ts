@@ -25,6 +25,8 @@ export class CallBar {
   private readonly state = byId("call-state");
   private readonly level = byId<HTMLMeterElement>("bot-level");
   private readonly ending = byId("ending");
+  private readonly speaking = byId("speaking");
+  private readonly talking = new Set<"user" | "bot">();
 
   showState(state: TransportState): void {
     this.state.textContent = LABELS[state];
@@ -34,7 +36,20 @@ export class CallBar {
     this.transport.disabled = !idle;
     this.hangUp.disabled = idle || state === "disconnecting";
     this.mute.disabled = state !== "ready" && state !== "connected";
-    if (idle) this.showMuted(false);
+    if (idle) {
+      this.showMuted(false);
+      this.talking.clear();
+      this.showSpeaking("bot", false);
+    }
+  }
+
+  showSpeaking(who: "user" | "bot", speaking: boolean): void {
+    if (speaking) this.talking.add(who);
+    else this.talking.delete(who);
+    // The bot stops when the user talks over it, so the user wins a tie.
+    const now = this.talking.has("user") ? "user" : this.talking.has("bot") ? "bot" : "";
+    this.speaking.textContent = { user: "You are speaking", bot: "The bot is speaking", "": "" }[now];
+    this.speaking.dataset["who"] = now;
   }
 
   showMuted(muted: boolean): void {

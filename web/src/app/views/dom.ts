@@ -14,7 +14,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (value === true) element.setAttribute(name, "");
     else if (typeof value === "string") element.setAttribute(name, value);
   }
-  element.append(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
+  for (const child of children) {
+    if (child !== null && child !== undefined && child !== false) element.append(child);
+  }
   return element;
 }
 

@@ -27,7 +27,8 @@ function card(note: Note, state: AppState): HTMLElement {
 export function renderNotes(list: HTMLElement, state: AppState): void {
   const notes = [...state.notes.values()].sort((a, b) => changed(b).localeCompare(changed(a)));
   if (notes.length === 0) {
-    list.replaceChildren(h("p", { class: "empty-view" }, 'No notes yet. Try "create a note called shopping".'));
+    const hint = 'No notes yet. Try "create a note called shopping".';
+    list.replaceChildren(h("p", { class: "empty-view" }, hint));
     return;
   }
   // Replace each card by id so that a changed note keeps its place in the document.

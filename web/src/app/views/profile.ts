@@ -15,6 +15,8 @@ export function renderProfile(container: HTMLElement, state: AppState): void {
   ]);
   container.replaceChildren(
     h("p", { class: "profile-name" }, profile.displayName ?? "(no name set)"),
-    rows.length > 0 ? h("dl", { class: "preferences" }, ...rows.flat()) : h("p", { class: "empty-view" }, "No preferences."),
+    rows.length > 0
+      ? h("dl", { class: "preferences" }, ...rows.flat())
+      : h("p", { class: "empty-view" }, "No preferences."),
   );
 }

@@ -40,7 +40,8 @@ export class Transcript {
   private line(speaker: Speaker): HTMLElement {
     const text = h("span", { class: "text" });
     const label = speaker === "user" ? "You" : "Bot";
-    this.list.append(h("li", { class: `turn turn-${speaker}` }, h("span", { class: "who" }, label), text));
+    const who = h("span", { class: "who" }, label);
+    this.list.append(h("li", { class: `turn turn-${speaker}` }, who, text));
     this.list.scrollTop = this.list.scrollHeight;
     return text;
   }

@@ -29,9 +29,10 @@ export class Workspace {
     this.windows.hidden = state.windows.length === 0;
     this.windows.replaceChildren(
       h("span", { class: "windows-label" }, "Windows"),
-      ...state.windows.map((name) =>
-        h("span", { class: name === state.focusedWindow ? "window focused" : "window", "data-window": name }, name),
-      ),
+      ...state.windows.map((name) => {
+        const kind = name === state.focusedWindow ? "window focused" : "window";
+        return h("span", { class: kind, "data-window": name }, name);
+      }),
     );
   }
 
@@ -39,13 +40,19 @@ export class Workspace {
     const isOpen = state.views.has(view);
     const select = h(
       "button",
-      { type: "button", class: "tab-select", role: "tab", "aria-selected": String(state.activeView === view) },
+      {
+        type: "button",
+        class: "tab-select",
+        role: "tab",
+        "aria-selected": String(state.activeView === view),
+      },
       LABELS[view],
     );
     select.addEventListener("click", () => this.store.update((s) => openView(s, view)));
     const tab = h("span", { class: isOpen ? "tab open" : "tab", "data-tab": view }, select);
     if (isOpen) {
-      const close = h("button", { type: "button", class: "tab-close", "aria-label": `Close ${LABELS[view]}` }, "×");
+      const label = `Close ${LABELS[view]}`;
+      const close = h("button", { type: "button", class: "tab-close", "aria-label": label }, "×");
       close.addEventListener("click", () => this.store.update((s) => closeView(s, view)));
       tab.append(close);
     }

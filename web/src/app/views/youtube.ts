@@ -7,7 +7,8 @@ import { h } from "./dom";
 export function renderYoutube(container: HTMLElement, state: AppState): void {
   const video = state.video;
   if (video === null) {
-    container.replaceChildren(h("p", { class: "empty-view" }, 'Nothing playing. Try "play some jazz on YouTube".'));
+    const hint = 'Nothing playing. Try "play some jazz on YouTube".';
+    container.replaceChildren(h("p", { class: "empty-view" }, hint));
     return;
   }
   const link = h(
