@@ -79,7 +79,9 @@ def _bind(host: str, port: int) -> socket.socket:
 async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -188,7 +190,9 @@ class DevStack:
         from mesh.app import create_app
         from mesh.settings import MeshSettings
 
-        token = secrets.token_urlsafe(24)
+        # A chosen service token (MESH_SERVICE_TOKEN) lets another process know it, e.g. tests
+        # that check no log line ever holds it.
+        token = os.environ.get("MESH_SERVICE_TOKEN") or secrets.token_urlsafe(24)
         database = os.environ.get("MESH_DATABASE_URL")
         if not database:
             data_dir = Path.cwd() / ".voicefleet"

@@ -12,6 +12,12 @@ from voicefleet import event_loop
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from voicefleet import observability
+
+    # People read the dev stack's output; its runners inherit the choice. LOG_FORMAT=json
+    # shows what a cluster's log pipeline gets.
+    os.environ.setdefault("LOG_FORMAT", "text")
+    observability.setup("devstack")
     from devstack.stack import DevOptions, PortInUse, run
 
     options = DevOptions(

@@ -64,13 +64,23 @@ class Launcher:
             LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
             return existing, False
 
+        with logger.contextualize(session_id=session_id, tenant=tenant):
+            await self._send(record, body, idempotency_key)
+        return record, True
+
+    async def _send(
+        self, record: SessionRecord, body: dict[str, Any] | None, idempotency_key: str | None
+    ) -> None:
+        """The launch CloudEvent to the broker; on refusal the session is discarded."""
+        assert self._sink is not None  # launch() refuses without one
+        session_id, tenant, transport = record.session_id, record.tenant, record.transport
         payload = LaunchPayload(
             session_id=session_id,
             tenant=tenant,
             transport=transport,
-            room_url=room_url,
+            room_url=record.room_url,
             body=body or {},
-            created_at=now,
+            created_at=record.created_at,
         )
         headers, data = cloudevents_codec.encode(
             LAUNCH_EVENT,
@@ -92,4 +102,3 @@ class Launcher:
             raise ApiError(503, "the event broker did not accept the launch; retry") from exc
         LAUNCHES.labels(transport=transport.value, outcome="queued").inc()
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
-        return record, True
