@@ -26,6 +26,7 @@ from devstack.manifests import (
     GATEWAY_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
+    load_config_env,
     load_runner_scaling,
     load_triggers,
 )
@@ -131,6 +132,11 @@ class DevStack:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
         scaling = scaling.model_copy(update=updates)
 
+        # The settings ConfigMap, as the Services' envFrom gives it; the shell's own values win.
+        config_env = {
+            k: v for k, v in load_config_env(opts.knative_dir).items() if k not in os.environ
+        }
+        os.environ.update(config_env)
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}

@@ -31,6 +31,16 @@ def _dev(args: argparse.Namespace) -> int:
     )
     if args.knative_dir:
         options.knative_dir = Path(args.knative_dir)
+    if args.overlay:
+        from devstack.manifests import ManifestError, overlay_dir
+
+        try:
+            options.knative_dir = overlay_dir(
+                args.overlay, Path(args.knative_dir) if args.knative_dir else None
+            )
+        except ManifestError as exc:
+            print(f"voicefleet dev: {exc}", file=sys.stderr)
+            return 2
     try:
         event_loop.install()
         asyncio.run(run(options))
@@ -79,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale-down-delay", type=float, help="seconds an idle extra runner lives (manifest)"
     )
     dev.add_argument("--knative-dir", help="manifests to follow (default: the repo's knative/)")
+    dev.add_argument("--overlay", help="follow knative/overlays/OVERLAY (dev, production)")
     dev.set_defaults(func=_dev)
 
     runner = sub.add_parser("runner", help="run one runner (configured by environment)")

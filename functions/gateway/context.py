@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -27,7 +28,9 @@ class GatewayContext:
         self.store = SessionStore(self.redis, record_ttl_s=max(settings.idempotency_ttl_s, 3600))
         self.blocking_redis: Redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
-        self.launcher = Launcher(self.store, self.http, settings.k_sink)
+        self.launcher = Launcher(
+            self.store, self.http, settings.k_sink, token_file=Path(settings.sink_token_file)
+        )
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         self.daily: DailyRooms | None = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,10 +26,28 @@ from voicefleet.session_store import SessionStore
 
 
 class Launcher:
-    def __init__(self, store: SessionStore, client: httpx.AsyncClient, sink: str | None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        client: httpx.AsyncClient,
+        sink: str | None,
+        *,
+        token_file: Path | None = None,
+    ) -> None:
         self._store = store
         self._client = client
         self._sink = sink
+        self._token_file = token_file
+
+    async def _sink_token(self) -> str | None:
+        """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
+        if self._token_file is None:
+            return None
+        try:
+            token = await asyncio.to_thread(self._token_file.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return token.strip() or None
 
     async def launch(
         self,
@@ -88,6 +108,9 @@ class Launcher:
             payload.model_dump(mode="json"),
             event_id=session_id,
         )
+        token = await self._sink_token()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             response = await self._client.post(self._sink, headers=headers, content=data)
             response.raise_for_status()

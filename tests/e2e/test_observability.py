@@ -66,6 +66,8 @@ def _fake_daily() -> Starlette:
 def observed_stack() -> Iterator[RunningStack]:
     with serving_in_thread(_fake_daily()) as daily_url:
         running = start_stack(
+            "--overlay",
+            "dev",
             "--warm",
             "1",
             "--max",
