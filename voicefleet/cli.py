@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--overlay", help="follow knative/overlays/OVERLAY (dev, production)")
     dev.set_defaults(func=_dev)
 
+    from voicefleet.fleet.commands import add_parser as add_fleet
+
+    add_fleet(sub)
+
     runner = sub.add_parser("runner", help="run one runner (configured by environment)")
     runner.set_defaults(func=_runner)
 
