@@ -26,6 +26,7 @@ from devstack.manifests import (
     GATEWAY_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
+    load_config_env,
     load_runner_scaling,
     load_triggers,
 )
@@ -81,7 +82,9 @@ def _bind(host: str, port: int) -> socket.socket:
 async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -132,6 +135,11 @@ class DevStack:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
         scaling = scaling.model_copy(update=updates)
 
+        # The settings ConfigMap, as the Services' envFrom gives it; the shell's own values win.
+        config_env = {
+            k: v for k, v in load_config_env(opts.knative_dir).items() if k not in os.environ
+        }
+        os.environ.update(config_env)
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
@@ -207,7 +215,9 @@ class DevStack:
         from mesh.app import create_app
         from mesh.settings import MeshSettings
 
-        token = secrets.token_urlsafe(24)
+        # A chosen service token (MESH_SERVICE_TOKEN) lets another process know it, e.g. tests
+        # that check no log line ever holds it.
+        token = os.environ.get("MESH_SERVICE_TOKEN") or secrets.token_urlsafe(24)
         database = os.environ.get("MESH_DATABASE_URL")
         if not database:
             data_dir = Path.cwd() / ".voicefleet"

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import uvicorn
-from loguru import logger
-from pydantic import ValidationError
+from voicefleet import observability
 
-from bot.config import BotSettings
-from bot.preload import preload
-from runner.service import RunnerService, create_app
-from runner.settings import RunnerSettings
-from voicefleet import event_loop, observability
-from voicefleet.contracts import LaunchPayload
+# Before Pipecat is imported: its import logs a banner, which must already be in our format.
+observability.setup("runner")
+
+import uvicorn  # noqa: E402
+from loguru import logger  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from bot.config import BotSettings  # noqa: E402
+from bot.preload import preload  # noqa: E402
+from runner.service import RunnerService, create_app  # noqa: E402
+from runner.settings import RunnerSettings  # noqa: E402
+from voicefleet import event_loop  # noqa: E402
+from voicefleet.contracts import LaunchPayload  # noqa: E402
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -41,6 +46,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through our log format (voicefleet.observability)
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
         lifespan="off",
     )

@@ -107,6 +107,13 @@ class RunnerService:
         return None
 
     async def run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
+        # Every line logged for this launch, the bot's included, says which session it is.
+        with logger.contextualize(
+            session_id=launch.session_id, tenant=launch.tenant, runner=self.settings.runner_id
+        ):
+            return await self._run_launch(launch)
+
+    async def _run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
         refused = self.refusal(launch)
         if refused is not None:
             return refused

@@ -184,8 +184,8 @@ class SessionStore:
         raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
         return SessionRecord.from_redis(raw) if raw else None
 
-    async def active(self, tenant: str, *, limit: int = 1000) -> list[SessionRecord]:
-        """The tenant's sessions that have not ended, oldest first."""
+    async def active(self, tenant: str | None, *, limit: int = 1000) -> list[SessionRecord]:
+        """The tenant's sessions that have not ended, oldest first (every tenant's: None)."""
         ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, limit - 1)  # type: ignore[assignment]
         pipe = self._redis.pipeline(transaction=False)
         for session_id in ids:
@@ -197,7 +197,7 @@ class SessionStore:
                 gone.append(session_id)
                 continue
             record = SessionRecord.from_redis(raw)
-            if record.tenant == tenant and not record.status.is_final:
+            if tenant in (None, record.tenant) and not record.status.is_final:
                 records.append(record)
         if gone:
             await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)

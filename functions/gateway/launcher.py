@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +38,7 @@ class Launcher:
         *,
         limiter: LaunchLimiter | None = None,
         queue_timeout_s: float | None = None,
+        token_file: Path | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -43,6 +46,17 @@ class Launcher:
         self._limiter = limiter
         self._queue_timeout_s = queue_timeout_s
         self._next_sweep = 0.0
+        self._token_file = token_file
+
+    async def _sink_token(self) -> str | None:
+        """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
+        if self._token_file is None:
+            return None
+        try:
+            token = await asyncio.to_thread(self._token_file.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return token.strip() or None
 
     async def launch(
         self,
@@ -63,6 +77,7 @@ class Launcher:
             # A retry of an accepted launch is answered as before, whatever the limits say now.
             earlier = await self._store.by_idempotency_key(tenant, idempotency_key)
             if earlier is not None:
+                LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
                 return earlier, False
         await self._sweep()
         session_id = uuid.uuid4().hex
@@ -121,13 +136,23 @@ class Launcher:
             LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
             return existing, False
 
+        with logger.contextualize(session_id=session_id, tenant=tenant):
+            await self._send(record, body, idempotency_key)
+        return record, True
+
+    async def _send(
+        self, record: SessionRecord, body: dict[str, Any] | None, idempotency_key: str | None
+    ) -> None:
+        """The launch CloudEvent to the broker; on refusal the session is discarded."""
+        assert self._sink is not None  # launch() refuses without one
+        session_id, tenant, transport = record.session_id, record.tenant, record.transport
         payload = LaunchPayload(
             session_id=session_id,
             tenant=tenant,
             transport=transport,
-            room_url=room_url,
+            room_url=record.room_url,
             body=body or {},
-            created_at=now,
+            created_at=record.created_at,
         )
         headers, data = cloudevents_codec.encode(
             LAUNCH_EVENT,
@@ -135,8 +160,11 @@ class Launcher:
             payload.model_dump(mode="json"),
             event_id=session_id,
         )
+        token = await self._sink_token()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
-            response = await self._send(headers, data)
+            response = await self._post(headers, data)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             logger.warning(
@@ -151,7 +179,6 @@ class Launcher:
             ) from exc
         LAUNCHES.labels(transport=transport.value, outcome="queued").inc()
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
-        return record, True
 
     async def _sweep(self) -> None:
         """Fail sessions that waited past the queue-time bound (at most once a second here),
@@ -165,7 +192,7 @@ class Launcher:
                 "{} session(s) failed: no capacity within the queue-time bound", len(expired)
             )
 
-    async def _send(self, headers: dict[str, str], data: bytes) -> httpx.Response:
+    async def _post(self, headers: dict[str, str], data: bytes) -> httpx.Response:
         """POST the launch; once more if a kept-alive connection broke under it (the broker
         closed it as we reused it). A launch delivered twice is safe: the runner claims it
         by its id and answers the second at once."""
