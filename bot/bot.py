@@ -156,8 +156,12 @@ async def run_bot(
     toolbox.register(llm)
     context = LLMContext(tools=toolbox.schema())
     aggregators = LLMContextAggregatorPair(
-        context, user_params=LLMUserAggregatorParams(vad_analyzer=preloaded.vad.take())
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=preloaded.vad.take(), user_turn_strategies=preloaded.turns.strategies()
+        ),
     )
+    output = transport.output()
     pipeline = Pipeline(
         [
             transport.input(),
@@ -166,7 +170,7 @@ async def run_bot(
             aggregators.user(),
             llm,
             preloaded.tts.service(),
-            transport.output(),
+            output,
             aggregators.assistant(),
         ]
     )

@@ -18,6 +18,7 @@ from bot.llm import check_llm
 from bot.stt.selection import STTFactory, select_stt
 from bot.tts import TTSProvider
 from bot.tts.selection import select_tts
+from bot.turn import TurnDetection
 from bot.vad import SpareVAD
 
 _SILENCE_THRESHOLD = 200  # int16 amplitude under which leading samples are dropped
@@ -38,6 +39,7 @@ class Preloaded:
     stt_name: str
     stt: STTFactory
     vad: SpareVAD
+    turns: TurnDetection
 
 
 async def render_speech(tts: TTSProvider, text: str, sample_rate: int) -> RenderedSpeech:
@@ -57,8 +59,17 @@ async def preload(settings: BotSettings) -> Preloaded:
     tts = await asyncio.to_thread(select_tts, settings)
     stt_name, stt = await asyncio.to_thread(select_stt, settings)
     greeting = await render_speech(tts, settings.greeting, settings.audio_out_sample_rate)
-    vad = SpareVAD()
+    turns = await asyncio.to_thread(
+        TurnDetection, smart_turn=settings.smart_turn, vad_stop_s=settings.vad_stop_s
+    )
+    vad = SpareVAD(turns.vad_params)
     await vad.refill()
     return Preloaded(
-        settings=settings, tts=tts, greeting=greeting, stt_name=stt_name, stt=stt, vad=vad
+        settings=settings,
+        tts=tts,
+        greeting=greeting,
+        stt_name=stt_name,
+        stt=stt,
+        vad=vad,
+        turns=turns,
     )
