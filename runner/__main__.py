@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import uvicorn
 from loguru import logger
@@ -50,6 +51,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     service.preloaded = await preload(bot_settings)
+    service.ready_at = time.time()
     print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
     logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])
     await serving
@@ -67,6 +69,7 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
         return 2
     service = RunnerService(settings, bot_settings)
     service.preloaded = await preload(bot_settings)
+    service.ready_at = time.time()
     result = await service.run_launch(launch)
     await service.aclose()
     print(result.model_dump_json() if hasattr(result, "model_dump_json") else result, flush=True)

@@ -56,6 +56,7 @@ class RunnerService:
         self.relay = SignallingRelay(self.blocking_redis)
         self.admin_queue = AdminQueue(self.redis)
         self.preloaded: Preloaded | None = None
+        self.ready_at = 0.0  # time.time() when preloaded: a launch older than this waited
         self.current: str | None = None
         self.draining = False
         self._lock = asyncio.Lock()
@@ -111,6 +112,7 @@ class RunnerService:
                     self.bot_settings,
                     admin_queue=self.admin_queue,
                     pubsub_redis=self.blocking_redis,
+                    ready_at=self.ready_at,
                 )
                 return await runner.run(launch)
             finally:
