@@ -20,6 +20,11 @@ class SpareVAD:
     def _make(self) -> SileroVADAnalyzer:
         return SileroVADAnalyzer(params=self._params)
 
+    def fill(self) -> None:
+        """Make the spare on this thread (before a fork, where no other thread may run)."""
+        if self._spare is None:
+            self._spare = self._make()
+
     async def refill(self) -> None:
         if self._spare is None:
             self._spare = await asyncio.to_thread(self._make)

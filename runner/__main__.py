@@ -11,7 +11,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from bot.config import BotSettings
-from bot.preload import preload
+from bot.preload import Models, preload
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
 from voicefleet import event_loop
@@ -35,7 +35,10 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
 
-async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
+async def standby(
+    settings: RunnerSettings, bot_settings: BotSettings, models: Models | None = None
+) -> None:
+    """Serve launches; `models` are a zygote's, already loaded (else they load here)."""
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
         create_app(service),
@@ -50,7 +53,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
     # kernel queues connections on a listening socket until the server's loop accepts them.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    service.preloaded = await preload(bot_settings)
+    service.preloaded = await preload(bot_settings, models)
     service.ready_at = time.time()
     print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
     logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])

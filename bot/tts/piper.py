@@ -62,11 +62,11 @@ class PiperProvider:
         self._voice = load_voice(voice_name)
         self.sample_rate: int = self._voice.config.sample_rate
 
-    async def synthesize(self, text: str) -> bytes:
-        def run() -> bytes:
-            return b"".join(chunk.audio_int16_bytes for chunk in self._voice.synthesize(text))
+    def synthesize_blocking(self, text: str) -> bytes:
+        return b"".join(chunk.audio_int16_bytes for chunk in self._voice.synthesize(text))
 
-        return await asyncio.to_thread(run)
+    async def synthesize(self, text: str) -> bytes:
+        return await asyncio.to_thread(self.synthesize_blocking, text)
 
     def service(self) -> TTSService:
         return PreloadedPiperTTSService(voice=self._voice)
