@@ -52,6 +52,7 @@ class DevOptions:
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
     stop_grace_s: float = 10.0
+    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -147,6 +148,7 @@ class DevStack:
             scaling,
             {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
+            zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)

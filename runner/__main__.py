@@ -15,7 +15,7 @@ from loguru import logger  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from bot.config import BotSettings  # noqa: E402
-from bot.preload import preload  # noqa: E402
+from bot.preload import Models, preload  # noqa: E402
 from runner.service import RunnerService, create_app  # noqa: E402
 from runner.settings import RunnerSettings  # noqa: E402
 from voicefleet import event_loop  # noqa: E402
@@ -39,7 +39,10 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
 
-async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
+async def standby(
+    settings: RunnerSettings, bot_settings: BotSettings, models: Models | None = None
+) -> None:
+    """Serve launches; `models` are a zygote's, already loaded (else they load here)."""
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
         create_app(service, metrics_token=observability.setup("runner").metrics_token),
@@ -55,7 +58,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
     # kernel queues connections on a listening socket until the server's loop accepts them.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    service.preloaded = await preload(bot_settings)
+    service.preloaded = await preload(bot_settings, models)
     print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
     logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])
     await serving

@@ -114,6 +114,15 @@ def no_capacity(queue_timeout_s: float) -> str:
     return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
 
 
+# KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a
+# late timing never leaves a half record behind an expired one.
+_ANNOTATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     claimed: bool
@@ -132,6 +141,7 @@ class SessionStore:
         self._joined = redis.register_script(_JOINED)
         self._finish = redis.register_script(_FINISH)
         self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
+        self._annotate = redis.register_script(_ANNOTATE)
 
     async def create(
         self,
@@ -292,6 +302,13 @@ class SessionStore:
     async def mark_joined(self, session_id: str) -> None:
         """Record that the bot joined, unless the session already ended (or is gone)."""
         await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
+
+    async def record_timings(self, session_id: str, **fields: float | bool) -> None:
+        """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""
+        values = {
+            k: str(v).lower() if isinstance(v, bool) else f"{v:.1f}" for k, v in fields.items()
+        }
+        await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(values))
 
     async def finish(
         self,
