@@ -98,7 +98,11 @@ export class Call {
 
   /** `POST /start`, then the transport's own connection; resolves once the bot is ready. */
   async start(body: Record<string, string>): Promise<void> {
-    const started = await startSession(this.transport, body);
+    const starting = startSession(this.transport, body);
+    // Over WebRTC the microphone opens (and the browser asks for it) while the gateway starts the
+    // bot. Daily's devices wait for a room: a gateway without Daily never loads Daily's bundle.
+    if (this.transport === "webrtc") await Promise.all([starting, this.client.initDevices()]);
+    const started = await starting;
     this.sessionId = started.sessionId;
     await this.client.connect(connectParams(this.transport, started));
   }
