@@ -14,9 +14,7 @@ the same ones sent to clients over RTVI), classified by the kind of service that
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pipecat.frames.frames import BotStartedSpeakingFrame, MetricsFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import MetricsFrame, VADUserStoppedSpeakingFrame
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
@@ -40,13 +38,10 @@ def _stage(source: FrameProcessor) -> str | None:
 
 
 class TurnMetricsObserver(BaseObserver):
-    """Stage latencies from metrics frames, and `on_first_audio` once, at the bot's first
-    speech (the greeting), for the runner's launch-to-first-audio figure."""
+    """Stage latencies from metrics frames (the runner's first-audio moment is `BotHooks`')."""
 
-    def __init__(self, on_first_audio: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__(observe_every_push=False)
-        self._on_first_audio = on_first_audio
-        self._spoke = False
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -59,10 +54,6 @@ class TurnMetricsObserver(BaseObserver):
                     STAGE_LATENCY.labels(stage=stage).observe(item.value)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             STAGE_LATENCY.labels(stage="vad_stop").observe(frame.stop_secs)
-        elif isinstance(frame, BotStartedSpeakingFrame) and not self._spoke:
-            self._spoke = True
-            if self._on_first_audio is not None:
-                self._on_first_audio()
 
 
 def turn_latency_observer() -> UserBotLatencyObserver:

@@ -26,6 +26,7 @@ from devstack.manifests import (
     GATEWAY_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
+    load_config_env,
     load_runner_scaling,
     load_triggers,
 )
@@ -51,6 +52,7 @@ class DevOptions:
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
     stop_grace_s: float = 10.0
+    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -81,7 +83,9 @@ def _bind(host: str, port: int) -> socket.socket:
 async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -132,6 +136,11 @@ class DevStack:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
         scaling = scaling.model_copy(update=updates)
 
+        # The settings ConfigMap, as the Services' envFrom gives it; the shell's own values win.
+        config_env = {
+            k: v for k, v in load_config_env(opts.knative_dir).items() if k not in os.environ
+        }
+        os.environ.update(config_env)
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
@@ -139,6 +148,7 @@ class DevStack:
             scaling,
             {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
+            zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
@@ -207,7 +217,9 @@ class DevStack:
         from mesh.app import create_app
         from mesh.settings import MeshSettings
 
-        token = secrets.token_urlsafe(24)
+        # A chosen service token (MESH_SERVICE_TOKEN) lets another process know it, e.g. tests
+        # that check no log line ever holds it.
+        token = os.environ.get("MESH_SERVICE_TOKEN") or secrets.token_urlsafe(24)
         database = os.environ.get("MESH_DATABASE_URL")
         if not database:
             data_dir = Path.cwd() / ".voicefleet"

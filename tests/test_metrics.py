@@ -139,8 +139,12 @@ async def test_admin_counts_messages_by_type_and_outcome(
         assert sent.status_code == 202, sent.text
     after = await scrape(admin)
     name = "voicefleet_admin_messages_total"
-    assert value(after, name, type="say", outcome="queued") - value(before, name, type="say") == 1
-    assert value(after, name, type="other") - value(before, name, type="other") == 1
+    queued = {"outcome": "queued"}
+    assert value(after, name, type="say", **queued) - value(before, name, type="say", **queued) == 1
+    assert (
+        value(after, name, type="other", **queued) - value(before, name, type="other", **queued)
+        == 1
+    )
     depth = "voicefleet_admin_queue_depth_count"
     assert value(after, depth) - value(before, depth) == 2
     assert value(after, "voicefleet_http_request_duration_seconds_count", service="admin",

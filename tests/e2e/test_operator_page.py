@@ -116,6 +116,15 @@ async def test_an_operator_sends_say_from_the_page_and_sees_it_processed(
             ("append_context", "processed"),
         ]
 
+        # Opened again, the page shows what the bot has handled, from the session's record.
+        await page.reload()
+        await expect(sent).to_have_count(2)
+        await expect(sent.last.locator(".op-summary")).to_have_text(
+            "say: “Heads up: the meeting moved to three.”"
+        )
+        for item in (sent.first, sent.last):
+            await expect(item).to_have_attribute("data-status", "processed")
+
         shots = os.environ.get("VOICEFLEET_SCREENSHOT_DIR")
         if shots:
             await page.set_viewport_size({"width": 1200, "height": 360})

@@ -6,6 +6,7 @@ process, and the first caller (the stack) decides the format for all of them.
 
 from __future__ import annotations
 
+from voicefleet.observability import logs
 from voicefleet.observability.settings import ObservabilitySettings
 
 _configured: ObservabilitySettings | None = None
@@ -16,4 +17,5 @@ def setup(service: str, settings: ObservabilitySettings | None = None) -> Observ
     global _configured
     if _configured is None:
         _configured = settings or ObservabilitySettings()
+        logs.configure(service, log_format=_configured.log_format, level=_configured.log_level)
     return _configured

@@ -24,7 +24,10 @@ test("send posts the session and message as JSON with its idempotency key, and n
   const [call] = calls;
   assert.equal(call?.url, "/admin");
   assert.equal(call?.init?.method, "POST");
-  assert.deepEqual(JSON.parse(String(call?.init?.body)), { session_id: "s1", message: { type: "say", text: "hi" } });
+  assert.deepEqual(JSON.parse(String(call?.init?.body)), {
+    session_id: "s1",
+    message: { type: "say", text: "hi" },
+  });
   const headers = new Headers(call?.init?.headers);
   assert.equal(headers.get("idempotency-key"), "key-1");
   assert.equal(headers.get("content-type"), "application/json");
@@ -34,12 +37,18 @@ test("send posts the session and message as JSON with its idempotency key, and n
 
 test("a 422 comes back with the API's message and field", async () => {
   const api = new AdminApi(
-    fake(422, { error: { message: "message.text: String should have at most 4000 characters", field: "message.text" } }),
+    fake(422, {
+      error: { message: "message.text: String should have at most 4000 characters", field: "message.text" },
+    }),
   );
   const sent = await api.send("s1", { type: "say", text: "x" }, "k");
   assert.deepEqual(sent, {
     ok: false,
-    problem: { status: 422, message: "message.text: String should have at most 4000 characters", field: "message.text" },
+    problem: {
+      status: 422,
+      message: "message.text: String should have at most 4000 characters",
+      field: "message.text",
+    },
   });
 });
 
@@ -48,7 +57,11 @@ test("429 and 404 keep their status and message", async () => {
     [429, "admin queue for s1 is full (1000 messages)"],
     [404, "no session 's1'"],
   ] as const) {
-    const sent = await new AdminApi(fake(status, { error: { message } })).send("s1", { type: "say", text: "x" }, "k");
+    const sent = await new AdminApi(fake(status, { error: { message } })).send(
+      "s1",
+      { type: "say", text: "x" },
+      "k",
+    );
     assert.deepEqual(sent, { ok: false, problem: { status, message } });
   }
 });
@@ -77,10 +90,50 @@ test("ids are escaped into paths", async () => {
 
 test("a message's status is read with its timestamps and reason", async () => {
   const api = new AdminApi(
-    fake(200, { id: "m1", type: "dance", status: "rejected", created_at: 1, claimed_at: 2, reason: "unknown type" }),
+    fake(200, {
+      id: "m1",
+      type: "dance",
+      status: "rejected",
+      created_at: 1,
+      claimed_at: 2,
+      reason: "unknown type",
+    }),
   );
   assert.deepEqual(await api.message("m1"), {
     ok: true,
-    value: { id: "m1", type: "dance", status: "rejected", created_at: 1, claimed_at: 2, reason: "unknown type" },
+    value: {
+      id: "m1",
+      type: "dance",
+      status: "rejected",
+      created_at: 1,
+      claimed_at: 2,
+      reason: "unknown type",
+    },
+  });
+});
+
+test("a session's record gives how it ended and the messages its bot handled", async () => {
+  const record = {
+    session_id: "s1",
+    status: "ended",
+    reason: "ended by an admin message",
+    admin_messages: [
+      { id: "m1", type: "say", status: "processed", reason: null, at: 1 },
+      { id: "m2", type: "dance", status: "rejected", reason: "unknown message type", at: 2 },
+      { id: "", type: "say", status: "processed" },
+      { id: "m3", type: "say", status: "weird" },
+    ],
+  };
+  assert.deepEqual(await new AdminApi(fake(200, record)).session("s1"), {
+    ok: true,
+    value: {
+      session_id: "s1",
+      status: "ended",
+      reason: "ended by an admin message",
+      handled: [
+        { id: "m1", type: "say", status: "processed", reason: null },
+        { id: "m2", type: "dance", status: "rejected", reason: "unknown message type" },
+      ],
+    },
   });
 });

@@ -27,28 +27,43 @@ test("say and append_context without text are caught before sending, pointing at
 });
 
 test("append_context sends content and role; respond: false only for a user message told not to answer", () => {
-  assert.deepEqual(buildMessage(fields({ kind: "append_context", text: "VIP caller", role: "system", respond: false })), {
-    ok: true,
-    message: { type: "append_context", content: "VIP caller", role: "system" },
-  });
-  assert.deepEqual(buildMessage(fields({ kind: "append_context", text: "Hi", role: "user", respond: true })), {
-    ok: true,
-    message: { type: "append_context", content: "Hi", role: "user" },
-  });
-  assert.deepEqual(buildMessage(fields({ kind: "append_context", text: "Hi", role: "user", respond: false })), {
-    ok: true,
-    message: { type: "append_context", content: "Hi", role: "user", respond: false },
-  });
+  assert.deepEqual(
+    buildMessage(fields({ kind: "append_context", text: "VIP caller", role: "system", respond: false })),
+    {
+      ok: true,
+      message: { type: "append_context", content: "VIP caller", role: "system" },
+    },
+  );
+  assert.deepEqual(
+    buildMessage(fields({ kind: "append_context", text: "Hi", role: "user", respond: true })),
+    {
+      ok: true,
+      message: { type: "append_context", content: "Hi", role: "user" },
+    },
+  );
+  assert.deepEqual(
+    buildMessage(fields({ kind: "append_context", text: "Hi", role: "user", respond: false })),
+    {
+      ok: true,
+      message: { type: "append_context", content: "Hi", role: "user", respond: false },
+    },
+  );
 });
 
 test("update_prompts and reload_context carry no fields, whatever the text box holds", () => {
   for (const kind of ["update_prompts", "reload_context"] as const) {
-    assert.deepEqual(buildMessage(fields({ kind, text: "left over" })), { ok: true, message: { type: kind } });
+    assert.deepEqual(buildMessage(fields({ kind, text: "left over" })), {
+      ok: true,
+      message: { type: kind },
+    });
   }
 });
 
 test("end_session's goodbye is optional", () => {
-  assert.deepEqual(buildMessage(fields({ kind: "end_session" })), { ok: true, message: { type: "end_session" } });
+  assert.deepEqual(buildMessage(fields({ kind: "end_session" })), {
+    ok: true,
+    message: { type: "end_session" },
+  });
   assert.deepEqual(buildMessage(fields({ kind: "end_session", text: "Bye now" })), {
     ok: true,
     message: { type: "end_session", text: "Bye now" },
@@ -68,7 +83,10 @@ test("a 422's field names the composer part to mark", () => {
 test("a sent message is summarized in one short line", () => {
   assert.equal(summarize({ type: "update_prompts" }), "update_prompts");
   assert.equal(summarize({ type: "say", text: "Hello" }), "say: “Hello”");
-  assert.equal(summarize({ type: "append_context", content: "Hi", role: "user" }), "append_context (user): “Hi”");
+  assert.equal(
+    summarize({ type: "append_context", content: "Hi", role: "user" }),
+    "append_context (user): “Hi”",
+  );
   const long = summarize({ type: "say", text: "x".repeat(500) }, 20);
   assert.ok(long.endsWith("…”") && long.length < 40, long);
 });

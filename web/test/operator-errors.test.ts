@@ -10,7 +10,10 @@ test("each refusal next to the box says what happened, in the API's words", () =
     said(422, "message.text: String should have at most 4000 characters"),
     "Invalid (422): message.text: String should have at most 4000 characters",
   );
-  assert.match(said(429, "admin queue for s1 is full (1000 messages)"), /^Queue full \(429\): admin queue .*send again\.$/);
+  assert.match(
+    said(429, "admin queue for s1 is full (1000 messages)"),
+    /^Queue full \(429\): admin queue .*send again\.$/,
+  );
   assert.equal(said(404, "no session 's1'"), "Not found (404): no session 's1'");
   assert.equal(said(409, "session s1 has ended"), "Too late (409): session s1 has ended");
   assert.equal(said(0, "the admin API is unreachable"), "the admin API is unreachable");

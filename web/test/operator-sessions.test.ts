@@ -42,7 +42,10 @@ test("a malformed answer gives the rows it can, never throws", () => {
   assert.deepEqual(parseSessions(null), []);
   assert.deepEqual(parseSessions({ sessions: "nope" }), []);
   const rows = parseSessions({ sessions: [{ status: "joined" }, 7, { session_id: "c3", age_s: "old" }] });
-  assert.deepEqual(rows.map((s) => [s.session_id, s.status, s.age_s, s.runner]), [["c3", "unknown", 0, null]]);
+  assert.deepEqual(
+    rows.map((s) => [s.session_id, s.status, s.age_s, s.runner]),
+    [["c3", "unknown", 0, null]],
+  );
   assert.equal(sessionRow(rows[0]!).tone, "unknown");
 });
 
@@ -55,14 +58,20 @@ test("ages read precisely when young and coarsely when old", () => {
 
 test("sessions that left the list are the ones to close; new ones are shown", () => {
   const { live, left } = reconcile(["a1", "gone"], parseSessions(LISTED));
-  assert.deepEqual(live.map((r) => r.id), ["a1", "b2"]);
+  assert.deepEqual(
+    live.map((r) => r.id),
+    ["a1", "b2"],
+  );
   assert.deepEqual(left, ["gone"]);
 });
 
 test("a closed session shows how it ended and takes no more messages", () => {
   const last = sessionRow(parseSessions(LISTED)[0]!);
   const failed = closedRow(last, "failed", "runner lost its lease");
-  assert.deepEqual([failed.status, failed.tone, failed.open, failed.reason], ["failed", "failed", false, "runner lost its lease"]);
+  assert.deepEqual(
+    [failed.status, failed.tone, failed.open, failed.reason],
+    ["failed", "failed", false, "runner lost its lease"],
+  );
   const ended = closedRow(last, "ended", "ended by an admin message");
   assert.deepEqual([ended.status, ended.open], ["ended", false]);
   assert.deepEqual([closedRow(last, null, "its record has expired").status], ["ended"]);

@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 
 import type { MessageStatus, MessageView, Result } from "../src/operator/api";
 import { detailText, trailText } from "../src/operator/message_list_view";
-import { type Tracked, advance, failed, follow, isFinal, pollDelayMs, track } from "../src/operator/status";
+import {
+  type Tracked,
+  advance,
+  failed,
+  follow,
+  fromHistory,
+  isFinal,
+  pollDelayMs,
+  track,
+} from "../src/operator/status";
 
 const view = (status: MessageStatus, extra: Partial<MessageView> = {}): MessageView => ({
   id: "m1",
@@ -23,12 +32,18 @@ test("a message followed through queued, processing and processed keeps that tra
 });
 
 test("a processing step too quick for the poll is still shown, from claimed_at", () => {
-  const tracked = advance(track("m1", "s1", "say", "queued"), view("processed", { claimed_at: 100.001, processed_at: 100.002 }));
+  const tracked = advance(
+    track("m1", "s1", "say", "queued"),
+    view("processed", { claimed_at: 100.001, processed_at: 100.002 }),
+  );
   assert.deepEqual(tracked.trail, ["queued", "processing", "processed"]);
 });
 
 test("a rejected message shows the bot's reason, and a final status never changes again", () => {
-  const rejected = advance(track("m1", "s1", "dance", "queued"), view("rejected", { claimed_at: 101, reason: "unknown message type 'dance'" }));
+  const rejected = advance(
+    track("m1", "s1", "dance", "queued"),
+    view("rejected", { claimed_at: 101, reason: "unknown message type 'dance'" }),
+  );
   assert.equal(rejected.status, "rejected");
   assert.equal(detailText(rejected), "unknown message type 'dance'");
   assert.equal(advance(rejected, view("queued")), rejected);
@@ -50,7 +65,10 @@ test("a message the admin function no longer knows (404) is final: expired", () 
 });
 
 test("a poll that fails otherwise is shown and the message stays followed", () => {
-  const tracked = failed(track("m1", "s1", "say", "queued"), { status: 0, message: "the admin API is unreachable" });
+  const tracked = failed(track("m1", "s1", "say", "queued"), {
+    status: 0,
+    message: "the admin API is unreachable",
+  });
   assert.equal(tracked.status, "queued");
   assert.match(detailText(tracked), /unreachable.*retrying/);
   assert.equal(advance(tracked, view("queued")).problem, undefined);
@@ -80,11 +98,20 @@ test("follow polls until the message is final and reports each change once", asy
     },
   };
   const seen: Tracked[] = [];
-  const done = await follow(api, track("m1", "s1", "say", "queued"), (t) => seen.push(t), new AbortController().signal, async () => {});
+  const done = await follow(
+    api,
+    track("m1", "s1", "say", "queued"),
+    (t) => seen.push(t),
+    new AbortController().signal,
+    async () => {},
+  );
   assert.equal(done.status, "processed");
   assert.equal(answers.length, 0);
   assert.deepEqual(new Set(asked), new Set(["m1"]));
-  assert.deepEqual(seen.map((t) => t.problem ? "problem" : t.status), ["problem", "processing", "processed"]);
+  assert.deepEqual(
+    seen.map((t) => (t.problem ? "problem" : t.status)),
+    ["problem", "processing", "processed"],
+  );
 });
 
 test("follow stops when the page goes away", async () => {
@@ -97,7 +124,37 @@ test("follow stops when the page goes away", async () => {
       return { ok: true, value: view("queued") };
     },
   };
-  const done = await follow(api, track("m1", "s1", "say", "queued"), () => {}, stop.signal, async () => {});
+  const done = await follow(
+    api,
+    track("m1", "s1", "say", "queued"),
+    () => {},
+    stop.signal,
+    async () => {},
+  );
   assert.equal(polls, 1);
   assert.equal(done.status, "queued");
+});
+
+test("a message handled before the page opened is shown from its record, or from the log", () => {
+  const entry = { id: "m9", type: "say", status: "processed" as const, reason: null };
+  const kept = fromHistory(
+    "s1",
+    entry,
+    view("processed", { id: "m9", claimed_at: 100.01, processed_at: 100.02 }),
+    "say: “hi”",
+  );
+  assert.deepEqual(
+    [kept.id, kept.status, trailText(kept)],
+    ["m9", "processed", "queued → processing → processed"],
+  );
+  const logged = fromHistory(
+    "s1",
+    { ...entry, status: "rejected", reason: "unknown message type" },
+    null,
+    "dance",
+  );
+  assert.deepEqual(
+    [logged.status, trailText(logged), detailText(logged)],
+    ["rejected", "rejected", "unknown message type"],
+  );
 });

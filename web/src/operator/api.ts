@@ -14,11 +14,20 @@ export interface SessionView {
   age_s: number;
 }
 
-/** `GET /sessions/{id}`: the full record, read once a session has left the live list. */
+/** One admin message a session's bot has handled, from its record's log. */
+export interface HandledEntry {
+  id: string;
+  type: string;
+  status: MessageStatus;
+  reason: string | null;
+}
+
+/** `GET /sessions/{id}`: how a session ended, and the admin messages its bot handled. */
 export interface SessionRecord {
   session_id: string;
   status: string;
   reason: string | null;
+  handled: HandledEntry[];
 }
 
 /** `GET /admin/messages/{id}`. */
@@ -31,6 +40,8 @@ export interface MessageView {
   processed_at?: number;
   session_id?: string;
   reason?: string;
+  /** The message as sent (`{"type": "say", "text": …}`). */
+  message?: Record<string, unknown>;
 }
 
 /** What went wrong, in the API's own words. `status` 0 means no answer at all. */
@@ -45,13 +56,7 @@ export type Result<T> = { ok: true; value: T } | { ok: false; problem: ApiProble
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 const TIMEOUT_MS = 8000;
-const MESSAGE_STATUSES: readonly string[] = [
-  "queued",
-  "processing",
-  "processed",
-  "rejected",
-  "expired",
-];
+const MESSAGE_STATUSES: readonly string[] = ["queued", "processing", "processed", "rejected", "expired"];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -91,10 +96,24 @@ export function parseSessions(body: unknown): SessionView[] {
 
 export function parseSessionRecord(body: unknown): SessionRecord | null {
   if (!isRecord(body) || !str(body.session_id)) return null;
+  const log = Array.isArray(body.admin_messages) ? body.admin_messages : [];
+  const handled = log.filter(isRecord).flatMap((entry): HandledEntry[] => {
+    const status = str(entry.status);
+    if (!str(entry.id) || !MESSAGE_STATUSES.includes(status)) return [];
+    return [
+      {
+        id: str(entry.id),
+        type: str(entry.type),
+        status: status as MessageStatus,
+        reason: optStr(entry.reason),
+      },
+    ];
+  });
   return {
     session_id: str(body.session_id),
     status: str(body.status, "unknown"),
     reason: optStr(body.reason),
+    handled,
   };
 }
 
@@ -114,6 +133,7 @@ export function parseMessage(body: unknown): MessageView | null {
   if (processed !== undefined) view.processed_at = processed;
   if (optStr(body.session_id)) view.session_id = str(body.session_id);
   if (optStr(body.reason)) view.reason = str(body.reason);
+  if (isRecord(body.message)) view.message = body.message;
   return view;
 }
 
@@ -154,9 +174,8 @@ export class AdminApi {
     message: Record<string, unknown>,
     idempotencyKey: string,
   ): Promise<Result<{ id: string; status: MessageStatus }>> {
-    const answer = await this.call("POST", "/admin", { session_id: sessionId, message }, {
-      "Idempotency-Key": idempotencyKey,
-    });
+    const headers = { "Idempotency-Key": idempotencyKey };
+    const answer = await this.call("POST", "/admin", { session_id: sessionId, message }, headers);
     if (!answer.ok) return answer;
     const body = answer.value;
     if (!isRecord(body) || !str(body.id)) return unreadable();

@@ -69,8 +69,7 @@ export function isKind(value: string): value is MessageKind {
 }
 
 export type Built =
-  | { ok: true; message: Record<string, unknown> }
-  | { ok: false; part: ComposerPart; message: string };
+  { ok: true; message: Record<string, unknown> } | { ok: false; part: ComposerPart; message: string };
 
 export function buildMessage(fields: ComposerFields): Built {
   const spec = KINDS[fields.kind];
@@ -117,7 +116,12 @@ export function partOf(field: string | undefined): ComposerPart | null {
 /** One line that says what a sent message was, for the status list. */
 export function summarize(message: Record<string, unknown>, max = 60): string {
   const type = String(message.type ?? "");
-  const body = typeof message.text === "string" ? message.text : typeof message.content === "string" ? message.content : "";
+  const body =
+    typeof message.text === "string"
+      ? message.text
+      : typeof message.content === "string"
+        ? message.content
+        : "";
   if (!body) return type;
   const short = body.length > max ? body.slice(0, max - 1) + "…" : body;
   const role = type === "append_context" ? ` (${String(message.role)})` : "";

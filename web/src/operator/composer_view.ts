@@ -52,7 +52,8 @@ export class Composer {
     this.text = h("textarea", { attrs: { id: ids.text, rows: "1", "data-part": "text" } });
     this.textLabel = h("label", { attrs: { for: ids.text } });
     this.role = h("select", { attrs: { id: ids.role, "data-part": "role" } });
-    for (const role of ["system", "user"]) this.role.append(h("option", { text: role, attrs: { value: role } }));
+    for (const role of ["system", "user"])
+      this.role.append(h("option", { text: role, attrs: { value: role } }));
     this.roleLabel = h("label", { class: "op-field", text: "Role " }, this.role);
     this.respond = h("input", { attrs: { type: "checkbox", "data-part": "respond" } });
     this.respond.checked = true;

@@ -9,17 +9,27 @@ import { h } from "./dom";
 import { LiveStatus } from "./live_status";
 import { closedRow, reconcile } from "./sessions";
 import { type SessionCard, SessionsTable } from "./sessions_table";
-import { follow, sleep, track } from "./status";
+import { follow, fromHistory, sleep, track } from "./status";
 
 const REFRESH_MS = 1000;
 const REFRESH_HIDDEN_MS = 5000;
 const KEEP_CLOSED = 10;
+const HISTORY = 20;
 
 const api = new AdminApi();
 const stop = new AbortController();
 const live = new LiveStatus();
 const closing = new Set<string>();
-const table = new SessionsTable((card) => (fields) => void send(card, fields));
+let histories: Promise<void> = Promise.resolve();
+const table = new SessionsTable(
+  (card) => (fields) => void send(card, fields),
+  (card) => {
+    // One session at a time: a page opened on a busy fleet must not fire hundreds of requests at once.
+    histories = histories
+      .then(() => loadHistory(card))
+      .catch((error: unknown) => console.warn("could not load a session's messages", error));
+  },
+);
 const main = h("main", { class: "op-main" }, table.element);
 
 async function send(card: SessionCard, fields: ComposerFields): Promise<void> {
@@ -41,6 +51,19 @@ async function send(card: SessionCard, fields: ComposerFields): Promise<void> {
   const tracked = track(answer.value.id, card.row.id, summarize(built.message), answer.value.status);
   card.messages.show(tracked);
   await follow(api, tracked, (next) => card.messages.show(next), stop.signal);
+}
+
+/** What the session's bot handled before the page saw it, newest first, under what is sent now. */
+async function loadHistory(card: SessionCard): Promise<void> {
+  const record = await api.session(card.row.id);
+  if (!record.ok) return;
+  for (const entry of record.value.handled.slice(-HISTORY).reverse()) {
+    if (card.messages.has(entry.id)) continue;
+    const answer = await api.message(entry.id);
+    const view = answer.ok ? answer.value : null;
+    const summary = summarize(view?.message ?? { type: entry.type });
+    card.messages.show(fromHistory(card.row.id, entry, view, summary), true);
+  }
 }
 
 async function close(id: string): Promise<void> {

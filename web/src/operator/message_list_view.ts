@@ -24,10 +24,18 @@ export function detailText(tracked: Tracked): string {
 }
 
 export class MessageList {
-  readonly element: HTMLOListElement = h("ol", { class: "op-messages", attrs: { "aria-label": "sent messages" } });
+  readonly element: HTMLOListElement = h("ol", {
+    class: "op-messages",
+    attrs: { "aria-label": "sent messages" },
+  });
   private readonly items = new Map<string, HTMLLIElement>();
 
-  show(tracked: Tracked): void {
+  has(id: string): boolean {
+    return this.items.has(id);
+  }
+
+  /** Adds or updates a message; a new one goes on top, or at the bottom if it is `older`. */
+  show(tracked: Tracked, older = false): void {
     let item = this.items.get(tracked.id);
     if (!item) {
       item = h(
@@ -39,7 +47,8 @@ export class MessageList {
         h("span", { class: "op-detail-text" }),
       );
       this.items.set(tracked.id, item);
-      this.element.prepend(item);
+      if (older) this.element.append(item);
+      else this.element.prepend(item);
     }
     const [pill, , trail, detail] = item.children;
     item.dataset.status = tracked.status;

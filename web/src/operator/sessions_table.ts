@@ -17,7 +17,11 @@ export class SessionCard {
   private readonly badge: HTMLSpanElement;
   private readonly reason: HTMLSpanElement;
 
-  constructor(row: SessionRow, onSubmit: (card: SessionCard) => SubmitHandler, onDismiss: (id: string) => void) {
+  constructor(
+    row: SessionRow,
+    onSubmit: (card: SessionCard) => SubmitHandler,
+    onDismiss: (id: string) => void,
+  ) {
     this.row = row;
     this.composer = new Composer(onSubmit(this));
     this.badge = h("span", { class: "op-badge" });
@@ -68,15 +72,27 @@ export class SessionsTable {
   private readonly empty: HTMLParagraphElement;
   private readonly cards = new Map<string, SessionCard>();
 
-  constructor(private readonly onSubmit: (card: SessionCard) => SubmitHandler) {
-    const head = h("thead", {}, h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))));
+  constructor(
+    private readonly onSubmit: (card: SessionCard) => SubmitHandler,
+    private readonly onAdded: (card: SessionCard) => void = () => {},
+  ) {
+    const head = h(
+      "thead",
+      {},
+      h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))),
+    );
     this.table = h("table", { class: "op-table" }, head);
     this.empty = h(
       "p",
       { class: "op-empty" },
       "No live sessions. Start a call (the gateway's page, or the Python client) and it appears here.",
     );
-    this.element = h("section", { class: "op-sessions", attrs: { "aria-label": "sessions" } }, this.table, this.empty);
+    this.element = h(
+      "section",
+      { class: "op-sessions", attrs: { "aria-label": "sessions" } },
+      this.table,
+      this.empty,
+    );
     this.syncEmpty();
   }
 
@@ -90,6 +106,7 @@ export class SessionsTable {
         const created = new SessionCard(row, this.onSubmit, (id) => this.remove(id));
         this.cards.set(row.id, created);
         this.table.append(created.element);
+        this.onAdded(created);
       }
     }
     this.syncEmpty();

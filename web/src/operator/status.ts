@@ -3,7 +3,7 @@
 // `processing` to `queued` (its bot died and the next one re-queued it), so the trail records what
 // was observed rather than forcing a fixed sequence; only a final status ends it.
 
-import type { AdminApi, ApiProblem, MessageStatus, MessageView } from "./api";
+import type { AdminApi, ApiProblem, HandledEntry, MessageStatus, MessageView } from "./api";
 
 export interface Tracked {
   id: string;
@@ -40,7 +40,8 @@ export function advance(tracked: Tracked, view: MessageView): Tracked {
   if (view.status === tracked.status && !tracked.problem) return tracked;
   const trail = [...tracked.trail];
   const claimedAt = view.claimed_at;
-  if (isFinal(view.status) && claimedAt !== undefined && trail.at(-1) !== "processing") trail.push("processing");
+  if (isFinal(view.status) && claimedAt !== undefined && trail.at(-1) !== "processing")
+    trail.push("processing");
   if (trail.at(-1) !== view.status) trail.push(view.status);
   const next: Tracked = { ...tracked, status: view.status, trail };
   delete next.problem;
@@ -50,6 +51,22 @@ export function advance(tracked: Tracked, view: MessageView): Tracked {
     if (view.processed_at !== undefined) next.tookS = Math.max(0, view.processed_at - claimedAt);
   }
   return next;
+}
+
+/**
+ * A message the bot handled before this page was opened (or sent from elsewhere): from its own
+ * record while the admin function keeps it, else from the session's log, which outlives it.
+ */
+export function fromHistory(
+  sessionId: string,
+  entry: HandledEntry,
+  view: MessageView | null,
+  summary: string,
+): Tracked {
+  if (view) return advance(track(entry.id, sessionId, summary, "queued"), view);
+  const tracked = track(entry.id, sessionId, summary, entry.status);
+  if (entry.reason) tracked.reason = entry.reason;
+  return tracked;
 }
 
 /** A failed poll. A 404 means the message is gone (it expired and was cleaned up): final. */
