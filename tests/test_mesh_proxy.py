@@ -87,6 +87,7 @@ async def test_refuses_changes_and_bad_requests_with_a_clear_4xx(
         ({"json": {"query": NOTES}}, 401),  # no key
         ({"json": {"query": NOTES}, "headers": {"Authorization": "Bearer nope"}}, 401),
         ({"content": b"{not json", "headers": _auth()}, 400),
+        ({"content": b"[1]", "headers": _auth()}, 400),
         ({"json": {"query": "{ notes { "}, "headers": _auth()}, 422),
         ({"json": {"query": NOTES}, "headers": _auth("no spaces allowed")}, 422),
         ({"json": {"query": NOTES, "variables": [1]}, "headers": _auth()}, 422),
