@@ -119,7 +119,9 @@ class MeshProxy:
             variables = body.get("variables") or {}
             if not isinstance(variables, dict):
                 raise ApiError(422, "variables must be an object", field="variables")
-            payload = {"query": _read_only(query), "variables": variables}
+            payload: dict[str, Any] = {"query": _read_only(query), "variables": variables}
+            if isinstance(body.get("operationName"), str):
+                payload["operationName"] = body["operationName"]
             answer = await self._ask(tenant, user, payload)
         except ApiError as exc:
             return exc.response()
