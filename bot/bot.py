@@ -41,6 +41,7 @@ from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
 from bot.turn_metrics import TurnMetricsObserver, count_interruptions, turn_latency_observer
+from voicefleet.observability import tracing
 
 _SPEECH_FRAME_MS = 200
 
@@ -181,6 +182,9 @@ async def run_bot(
         ),
         idle_timeout_secs=None,
         observers=[TurnMetricsObserver(hooks.on_first_audio), turn_latency_observer()],
+        # Pipecat's conversation and turn spans, children of the runner's session span.
+        enable_tracing=tracing.enabled(),
+        conversation_id=config.session_id,
     )
     count_interruptions(worker.turn_tracking_observer)
 
