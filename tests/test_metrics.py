@@ -29,7 +29,7 @@ from voicefleet.observability.http import metrics_endpoint
 from voicefleet.observability.metrics import ADMIN_TYPES
 from voicefleet.observability.reasons import LABELS, reason_label
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
 KEY = "metrics-test-key"
 ADMIN_KEY = "metrics-test-admin-key"
@@ -81,6 +81,7 @@ async def scrape(client: httpx.AsyncClient) -> str:
     return response.text
 
 
+@module_loop
 async def test_gateway_counts_launches_and_times_routes_by_template(
     functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
 ) -> None:
@@ -128,6 +129,7 @@ async def test_gateway_counts_launches_and_times_routes_by_template(
     assert KEY not in after and ADMIN_KEY not in after
 
 
+@module_loop
 async def test_admin_counts_messages_by_type_and_outcome(
     functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
 ) -> None:
@@ -139,8 +141,12 @@ async def test_admin_counts_messages_by_type_and_outcome(
         assert sent.status_code == 202, sent.text
     after = await scrape(admin)
     name = "voicefleet_admin_messages_total"
-    assert value(after, name, type="say", outcome="queued") - value(before, name, type="say") == 1
-    assert value(after, name, type="other") - value(before, name, type="other") == 1
+
+    def delta(**labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta(type="say", outcome="queued") == 1
+    assert delta(type="other", outcome="queued") == 1
     depth = "voicefleet_admin_queue_depth_count"
     assert value(after, depth) - value(before, depth) == 2
     assert value(after, "voicefleet_http_request_duration_seconds_count", service="admin",
