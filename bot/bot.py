@@ -40,7 +40,7 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
-from bot.turn_metrics import TurnMetricsObserver, count_interruptions, turn_latency_observer
+from bot.turn_metrics import TurnMetricsObserver, turn_latency_observer
 from voicefleet.observability import tracing
 
 _SPEECH_FRAME_MS = 200
@@ -186,7 +186,6 @@ async def run_bot(
         enable_tracing=tracing.enabled(),
         conversation_id=config.session_id,
     )
-    count_interruptions(worker.turn_tracking_observer)
 
     prerendered = (
         speech_frames(preloaded.greeting) if config.greeting == preloaded.greeting.text else None

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipecat.frames.frames import BotStartedSpeakingFrame, MetricsFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    MetricsFrame,
+    UserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
-from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import LLMService
@@ -40,13 +45,16 @@ def _stage(source: FrameProcessor) -> str | None:
 
 
 class TurnMetricsObserver(BaseObserver):
-    """Stage latencies from metrics frames, and `on_first_audio` once, at the bot's first
-    speech (the greeting), for the runner's launch-to-first-audio figure."""
+    """Stage latencies from metrics frames; interruptions (the user starting to speak while the
+    bot speaks: Pipecat's turn tracker also ends a turn as "interrupted" when the call ends,
+    which is no interruption); and `on_first_audio` once, at the bot's first speech (the
+    greeting), for the runner's launch-to-first-audio figure."""
 
     def __init__(self, on_first_audio: Callable[[], None] | None = None) -> None:
         super().__init__(observe_every_push=False)
         self._on_first_audio = on_first_audio
         self._spoke = False
+        self._bot_speaking = False
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -59,10 +67,17 @@ class TurnMetricsObserver(BaseObserver):
                     STAGE_LATENCY.labels(stage=stage).observe(item.value)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             STAGE_LATENCY.labels(stage="vad_stop").observe(frame.stop_secs)
-        elif isinstance(frame, BotStartedSpeakingFrame) and not self._spoke:
-            self._spoke = True
-            if self._on_first_audio is not None:
-                self._on_first_audio()
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+            if not self._spoke:
+                self._spoke = True
+                if self._on_first_audio is not None:
+                    self._on_first_audio()
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+        elif isinstance(frame, UserStartedSpeakingFrame) and self._bot_speaking:
+            self._bot_speaking = False
+            INTERRUPTIONS.inc()
 
 
 def turn_latency_observer() -> UserBotLatencyObserver:
@@ -75,17 +90,3 @@ def turn_latency_observer() -> UserBotLatencyObserver:
     observer.add_event_handler("on_latency_measured", measured)
 
     return observer
-
-
-def count_interruptions(turns: TurnTrackingObserver | None) -> None:
-    """Interruptions as Pipecat's turn tracking sees them (a bot turn the user cut short)."""
-    if turns is None:
-        return
-
-    async def ended(
-        _turns: TurnTrackingObserver, _number: int, _duration: float, interrupted: bool
-    ) -> None:
-        if interrupted:
-            INTERRUPTIONS.inc()
-
-    turns.add_event_handler("on_turn_ended", ended)
