@@ -41,8 +41,10 @@ class Sink:
         self.status = 202
         self.app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
 
+        self.last: tuple[dict[str, str], bytes] | None = None
+
     async def _receive(self, request: Request) -> Response:
-        await request.body()
+        self.last = (dict(request.headers), await request.body())
         return Response(status_code=self.status)
 
 
@@ -193,3 +195,24 @@ def test_admin_type_labels_are_the_types_the_admin_function_knows() -> None:
 def test_end_reasons_become_a_fixed_set_of_labels(reason: str | None, label: str) -> None:
     assert reason_label(reason) == label
     assert label in LABELS
+
+
+@module_loop
+async def test_a_dead_lettered_launch_is_counted(
+    functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
+) -> None:
+    gateway, _, sink = functions_up
+    before = value(await scrape(gateway), "voicefleet_gateway_dead_letters_total")
+    joined = await gateway.post(
+        "/join", json={"room_url": ROOM}, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert joined.status_code == 202 and sink.last is not None
+    headers, body = sink.last
+    # The broker gave up: it sends the launch on to the dead-letter sink with its error code.
+    headers = {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
+    failed = await gateway.post(
+        "/deadletter", headers={**headers, "ce-knativeerrorcode": "503"}, content=body
+    )
+    assert failed.status_code == 200 and failed.json()["failed"] is True
+    after = value(await scrape(gateway), "voicefleet_gateway_dead_letters_total")
+    assert after - before == 1
