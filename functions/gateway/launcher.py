@@ -22,6 +22,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore
 
@@ -159,7 +160,10 @@ class Launcher:
             GATEWAY_SOURCE,
             payload.model_dump(mode="json"),
             event_id=session_id,
+            # The session's trace travels with the event (CloudEvents distributed tracing).
+            extensions=tracing.event_extensions(),
         )
+        headers.update(tracing.http_headers())
         token = await self._sink_token()
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
