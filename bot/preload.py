@@ -90,11 +90,14 @@ def load_models(settings: BotSettings) -> Models:
 
 async def preload(settings: BotSettings, models: Models | None = None) -> Preloaded:
     check_llm(settings)
-    # Loading a local model is blocking work: off the loop, so /healthz keeps answering.
+    # Loading a local model is blocking work: off the loop, so /healthz keeps answering, and
+    # Whisper beside the rest (both are native code that releases the GIL: two cores, two
+    # loads at once).
+    stt_loading = asyncio.create_task(asyncio.to_thread(select_stt, settings))
     if models is None:
         models = await asyncio.to_thread(load_models, settings)
     tts = models.tts if models.tts is not None else await asyncio.to_thread(select_tts, settings)
-    stt_name, stt = await asyncio.to_thread(select_stt, settings)
+    stt_name, stt = await stt_loading
     greeting = models.greeting or await render_speech(
         tts, settings.greeting, settings.audio_out_sample_rate
     )
