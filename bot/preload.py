@@ -73,7 +73,11 @@ async def render_speech(tts: TTSProvider, text: str, sample_rate: int) -> Render
 
 def load_models(settings: BotSettings) -> Models:
     """Blocking, and on the calling thread only (a zygote calls it before any loop exists)."""
-    turns = TurnDetection(smart_turn=settings.smart_turn, vad_stop_s=settings.vad_stop_s)
+    turns = TurnDetection(
+        smart_turn=settings.smart_turn,
+        vad_stop_s=settings.vad_stop_s,
+        vad_start_s=settings.vad_start_s,
+    )
     vad = SpareVAD(turns.vad_params)
     vad.fill()
     if not uses_piper(settings):
