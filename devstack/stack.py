@@ -191,7 +191,8 @@ class DevStack:
         gateway_api = self._with_mesh_proxy(gateway, mesh_env)
         gateway_server = await _serve(
             "gateway",
-            BrowserAccess(gateway_api, self.api_key, gateway_pages, "/app"),
+            # As on the admin side: another local page must not start calls on the dev key.
+            SameOriginCookies(BrowserAccess(gateway_api, self.api_key, gateway_pages, "/app")),
             opts.host,
             port,
             gateway_sock,

@@ -8,7 +8,9 @@ import sys
 from voicefleet import observability
 
 # Before Pipecat is imported: its import logs a banner, which must already be in our format.
-observability.setup("runner")
+# Tracing waits for standby(): this module is also imported by the zygote, which must fork
+# with no exporter thread alive.
+observability.setup("runner", tracing_on=False)
 
 import uvicorn  # noqa: E402
 from loguru import logger  # noqa: E402
@@ -83,6 +85,7 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
 
 
 def main() -> int:
+    observability.setup("runner")  # now with tracing: this process forks no runner
     event_loop.install()
     settings = RunnerSettings()
     bot_settings = BotSettings()
