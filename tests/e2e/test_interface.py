@@ -26,7 +26,7 @@ from tests.support.speech import make_wav
 pytestmark = pytest.mark.e2e
 
 GREETING_WAIT_S = 10.0  # the microphone stays silent while the bot greets
-MUTED_LEAD_S = 6.0  # time enough to connect and press Mute before the words play
+MUTED_LEAD_S = 8.0  # time enough to connect and press Mute before the words play
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SECRETS = ("e2e-key", ADMIN_KEY, MESH_TOKEN)
 # Set to a directory (e.g. docs) to keep the README's screenshot of the interface.
