@@ -42,7 +42,8 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
-from bot.turn_metrics import TurnMetricsObserver, count_interruptions, turn_latency_observer
+from bot.turn_metrics import TurnMetricsObserver, turn_latency_observer
+from voicefleet.observability import tracing
 
 _SPEECH_FRAME_MS = 200
 
@@ -210,8 +211,10 @@ async def run_bot(
             turn_latency_observer(),
             *([_FirstAudio(output, hooks.on_first_audio)] if hooks.on_first_audio else []),
         ],
+        # Pipecat's conversation and turn spans, children of the runner's session span.
+        enable_tracing=tracing.enabled(),
+        conversation_id=config.session_id,
     )
-    count_interruptions(worker.turn_tracking_observer)
 
     prerendered = (
         speech_frames(preloaded.greeting) if config.greeting == preloaded.greeting.text else None

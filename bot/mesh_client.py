@@ -21,7 +21,9 @@ from gql.transport.exceptions import (
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import DocumentNode
 from loguru import logger
+from opentelemetry import trace
 
+from voicefleet.observability import tracing
 from voicefleet.observability.metrics import MESH_REQUESTS
 
 RETRIES = 3
@@ -86,11 +88,18 @@ class MeshClient:
         self.user = user
 
     async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            result = await self._execute(query, variables)
-        except MeshError as exc:
-            MESH_REQUESTS.labels(outcome=_OUTCOMES.get(type(exc), "error")).inc()
-            raise
+        with tracing.tracer().start_as_current_span(
+            "mesh graphql",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"voicefleet.tenant": self.tenant},
+        ) as span:
+            try:
+                result = await self._execute(query, variables)
+            except MeshError as exc:
+                outcome = _OUTCOMES.get(type(exc), "error")
+                MESH_REQUESTS.labels(outcome=outcome).inc()
+                span.set_status(trace.StatusCode.ERROR, outcome)
+                raise
         MESH_REQUESTS.labels(outcome="ok").inc()
         return result
 
@@ -99,7 +108,9 @@ class MeshClient:
         for attempt in range(RETRIES):
             try:
                 result: dict[str, Any] = await self._client.execute_async(
-                    _request(query, variables or {})
+                    _request(query, variables or {}),
+                    # The trace goes on into Mesh (headers are merged with the client's own).
+                    extra_args={"headers": tracing.http_headers()},
                 )
                 return result
             except TransportQueryError as exc:

@@ -14,10 +14,15 @@ the same ones sent to clients over RTVI), classified by the kind of service that
 
 from __future__ import annotations
 
-from pipecat.frames.frames import MetricsFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    MetricsFrame,
+    UserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
-from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.llm_service import LLMService
@@ -38,10 +43,13 @@ def _stage(source: FrameProcessor) -> str | None:
 
 
 class TurnMetricsObserver(BaseObserver):
-    """Stage latencies from metrics frames (the runner's first-audio moment is `BotHooks`')."""
+    """Stage latencies from metrics frames, and interruptions (the user starting to speak while
+    the bot speaks: Pipecat's turn tracker also ends a turn as "interrupted" when the call
+    ends, which is no interruption). The runner's first-audio moment is `BotHooks`'."""
 
     def __init__(self) -> None:
         super().__init__(observe_every_push=False)
+        self._bot_speaking = False
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -54,6 +62,13 @@ class TurnMetricsObserver(BaseObserver):
                     STAGE_LATENCY.labels(stage=stage).observe(item.value)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             STAGE_LATENCY.labels(stage="vad_stop").observe(frame.stop_secs)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+        elif isinstance(frame, UserStartedSpeakingFrame) and self._bot_speaking:
+            self._bot_speaking = False
+            INTERRUPTIONS.inc()
 
 
 def turn_latency_observer() -> UserBotLatencyObserver:
@@ -66,17 +81,3 @@ def turn_latency_observer() -> UserBotLatencyObserver:
     observer.add_event_handler("on_latency_measured", measured)
 
     return observer
-
-
-def count_interruptions(turns: TurnTrackingObserver | None) -> None:
-    """Interruptions as Pipecat's turn tracking sees them (a bot turn the user cut short)."""
-    if turns is None:
-        return
-
-    async def ended(
-        _turns: TurnTrackingObserver, _number: int, _duration: float, interrupted: bool
-    ) -> None:
-        if interrupted:
-            INTERRUPTIONS.inc()
-
-    turns.add_event_handler("on_turn_ended", ended)

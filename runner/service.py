@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from loguru import logger
+from opentelemetry import trace
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,6 +23,7 @@ from starlette.routing import Route
 
 from bot.config import BotSettings
 from bot.preload import Preloaded
+from runner.memory import release_freed_memory
 from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
@@ -35,6 +38,7 @@ from voicefleet.contracts import (
     TransportKind,
     runner_source,
 )
+from voicefleet.observability import tracing
 from voicefleet.observability.http import ObservedApp, metrics_endpoint
 from voicefleet.observability.metrics import (
     RUNNER_BUSY,
@@ -106,10 +110,26 @@ class RunnerService:
             return _error(503, "runner is busy with another session", **{"Retry-After": "1"})
         return None
 
-    async def run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
-        # Every line logged for this launch, the bot's included, says which session it is.
-        with logger.contextualize(
-            session_id=launch.session_id, tenant=launch.tenant, runner=self.settings.runner_id
+    async def run_launch(
+        self, launch: LaunchPayload, trace_context: Mapping[str, str] | None = None
+    ) -> SessionEnded | Response:
+        """Run it in the session's trace (`trace_context`: the launch event's `traceparent`),
+        and with every line logged for it, the bot's included, saying which session it is."""
+        with (
+            tracing.tracer().start_as_current_span(
+                "session",
+                context=tracing.context_from(trace_context or {}),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "voicefleet.session_id": launch.session_id,
+                    "voicefleet.tenant": launch.tenant,
+                    "voicefleet.transport": launch.transport.value,
+                    "voicefleet.runner": self.settings.runner_id,
+                },
+            ),
+            logger.contextualize(
+                session_id=launch.session_id, tenant=launch.tenant, runner=self.settings.runner_id
+            ),
         ):
             return await self._run_launch(launch)
 
@@ -145,6 +165,7 @@ class RunnerService:
             finally:
                 # Ready again only once the next session's parts are made (off its start).
                 await preloaded.vad.refill()
+                release_freed_memory()
                 self.current = None
 
     def ended_event(self, ended: SessionEnded) -> Response:
@@ -165,7 +186,9 @@ async def launch_event(request: Request) -> Response:
         launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
     except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
         return _error(400, f"invalid launch: {exc}")
-    result = await service.run_launch(launch)
+    # The event's own trace context (CloudEvents distributed tracing), else the request's.
+    carried = {k: str(event[k]) for k in tracing.TRACE_ATTRIBUTES if event.get(k)}
+    result = await service.run_launch(launch, carried or dict(request.headers))
     return service.ended_event(result) if isinstance(result, SessionEnded) else result
 
 
@@ -199,7 +222,7 @@ async def start_json(request: Request) -> Response:
                 updated_at=now,
             )
         )
-    result = await service.run_launch(launch)
+    result = await service.run_launch(launch, dict(request.headers))
     if isinstance(result, SessionEnded):
         return JSONResponse(result.model_dump(mode="json"))
     return result

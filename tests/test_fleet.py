@@ -311,4 +311,6 @@ def test_status_counts_the_sessions_in_redis(
     asyncio.run(seed())
     monkeypatch.setenv("REDIS_URL", redis_url)
     assert main(["fleet", "status"]) == 0
-    assert "sessions in Redis (not ended): 2 queued" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sessions in Redis (not ended): 2 queued" in out
+    assert "queued webrtc tenant globex, runner -" in out and "tenant acme" in out

@@ -69,3 +69,19 @@ def test_masking_applies_to_logged_lines(lines: io.StringIO) -> None:
     logger.patch(_mask_message).info("calling with Bearer {}", "tok-999")
     (entry,) = _entries(lines)
     assert "tok-999" not in str(entry["message"])
+
+
+def test_standard_library_loggers_join_the_format(lines: io.StringIO) -> None:
+    import logging
+
+    from voicefleet.observability.logs import _ToLoguru
+
+    stdlib = logging.getLogger("tests.stdlib")
+    handler = _ToLoguru()
+    stdlib.addHandler(handler)
+    try:
+        stdlib.warning("peer %s closed", "pc1")
+    finally:
+        stdlib.removeHandler(handler)
+    entries = [e for e in _entries(lines) if e["logger"] == "tests.stdlib"]
+    assert [(e["level"], e["message"]) for e in entries] == [("WARNING", "peer pc1 closed")]

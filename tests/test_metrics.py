@@ -29,7 +29,7 @@ from voicefleet.observability.http import metrics_endpoint
 from voicefleet.observability.metrics import ADMIN_TYPES
 from voicefleet.observability.reasons import LABELS, reason_label
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
 KEY = "metrics-test-key"
 ADMIN_KEY = "metrics-test-admin-key"
@@ -41,8 +41,10 @@ class Sink:
         self.status = 202
         self.app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
 
+        self.last: tuple[dict[str, str], bytes] | None = None
+
     async def _receive(self, request: Request) -> Response:
-        await request.body()
+        self.last = (dict(request.headers), await request.body())
         return Response(status_code=self.status)
 
 
@@ -81,6 +83,7 @@ async def scrape(client: httpx.AsyncClient) -> str:
     return response.text
 
 
+@module_loop
 async def test_gateway_counts_launches_and_times_routes_by_template(
     functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
 ) -> None:
@@ -128,6 +131,7 @@ async def test_gateway_counts_launches_and_times_routes_by_template(
     assert KEY not in after and ADMIN_KEY not in after
 
 
+@module_loop
 async def test_admin_counts_messages_by_type_and_outcome(
     functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
 ) -> None:
@@ -139,12 +143,12 @@ async def test_admin_counts_messages_by_type_and_outcome(
         assert sent.status_code == 202, sent.text
     after = await scrape(admin)
     name = "voicefleet_admin_messages_total"
-    queued = {"outcome": "queued"}
-    assert value(after, name, type="say", **queued) - value(before, name, type="say", **queued) == 1
-    assert (
-        value(after, name, type="other", **queued) - value(before, name, type="other", **queued)
-        == 1
-    )
+
+    def delta(**labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta(type="say", outcome="queued") == 1
+    assert delta(type="other", outcome="queued") == 1
     depth = "voicefleet_admin_queue_depth_count"
     assert value(after, depth) - value(before, depth) == 2
     assert value(after, "voicefleet_http_request_duration_seconds_count", service="admin",
@@ -191,3 +195,24 @@ def test_admin_type_labels_are_the_types_the_admin_function_knows() -> None:
 def test_end_reasons_become_a_fixed_set_of_labels(reason: str | None, label: str) -> None:
     assert reason_label(reason) == label
     assert label in LABELS
+
+
+@module_loop
+async def test_a_dead_lettered_launch_is_counted(
+    functions_up: tuple[httpx.AsyncClient, httpx.AsyncClient, Sink],
+) -> None:
+    gateway, _, sink = functions_up
+    before = value(await scrape(gateway), "voicefleet_gateway_dead_letters_total")
+    joined = await gateway.post(
+        "/join", json={"room_url": ROOM}, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert joined.status_code == 202 and sink.last is not None
+    headers, body = sink.last
+    # The broker gave up: it sends the launch on to the dead-letter sink with its error code.
+    headers = {k: v for k, v in headers.items() if k.startswith("ce-") or k == "content-type"}
+    failed = await gateway.post(
+        "/deadletter", headers={**headers, "ce-knativeerrorcode": "503"}, content=body
+    )
+    assert failed.status_code == 200 and failed.json()["failed"] is True
+    after = value(await scrape(gateway), "voicefleet_gateway_dead_letters_total")
+    assert after - before == 1

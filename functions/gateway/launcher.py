@@ -22,6 +22,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore
 
@@ -159,7 +160,10 @@ class Launcher:
             GATEWAY_SOURCE,
             payload.model_dump(mode="json"),
             event_id=session_id,
+            # The session's trace travels with the event (CloudEvents distributed tracing).
+            extensions=tracing.event_extensions(),
         )
+        headers.update(tracing.http_headers())
         token = await self._sink_token()
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -181,8 +185,9 @@ class Launcher:
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
 
     async def _sweep(self) -> None:
-        """Fail sessions that waited past the queue-time bound (at most once a second here),
-        so that they neither count against their tenant nor look as if they may still start."""
+        """Fail sessions that waited past the queue-time bound, and those whose runner died
+        (at most once a second here), so that they neither count against their tenant nor
+        look as if they may still start or still be running."""
         if self._queue_timeout_s is None or time.monotonic() < self._next_sweep:
             return
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_S
@@ -191,6 +196,9 @@ class Launcher:
             logger.warning(
                 "{} session(s) failed: no capacity within the queue-time bound", len(expired)
             )
+        lost = await self._store.expire_all_lost()
+        if lost:
+            logger.warning("{} session(s) failed: their runner's lease expired", len(lost))
 
     async def _post(self, headers: dict[str, str], data: bytes) -> httpx.Response:
         """POST the launch; once more if a kept-alive connection broke under it (the broker

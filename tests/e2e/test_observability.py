@@ -1,10 +1,11 @@
-"""What an operator of a running fleet sees after real calls: metrics, logs (and traces).
+"""What an operator of a running fleet sees after real calls: metrics, traces and logs.
 
 One dev stack serves the whole module, with JSON logs: a spoken request that becomes a Mesh
 tool call, an admin message, a hang-up, and a Daily session whose room and tokens come from a
 stand-in for Daily's REST API. Each service's `/metrics` is scraped the way Prometheus would
-(the runners found through the pool's http_sd endpoint, as pods are on a cluster); then the
-stack is stopped and every line it wrote is read the way a log pipeline would.
+(the runners found through the pool's http_sd endpoint, as pods are on a cluster); every
+process exports its spans to an in-process OTLP/HTTP receiver; then the stack is stopped and
+every line it wrote is read the way a log pipeline would.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from tests.e2e.conftest import ADMIN_KEY, API_KEY, MESH_TOKEN, RunningStack, start_stack, stop_stack
 from tests.e2e.test_launch_path import wait_status
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.otlp import OTLPReceiver, Span
 from tests.support.prometheus import label_values, samples, value
 from tests.support.speech import make_wav
 from tests.support.threaded import serving_in_thread
@@ -39,6 +41,7 @@ MESH_SERVICE_TOKEN = "e2e-mesh-service-token-" + uuid.uuid4().hex
 DAILY_API_KEY = "e2e-daily-api-key-" + uuid.uuid4().hex
 # What the module learnt along the way, for the log checks at its end.
 SEEN: dict[str, Any] = {"daily_tokens": []}
+RECEIVER = OTLPReceiver()
 
 
 def _fake_daily() -> Starlette:
@@ -64,7 +67,10 @@ def _fake_daily() -> Starlette:
 
 @pytest.fixture(scope="module")
 def observed_stack() -> Iterator[RunningStack]:
-    with serving_in_thread(_fake_daily()) as daily_url:
+    with (
+        serving_in_thread(_fake_daily()) as daily_url,
+        serving_in_thread(RECEIVER.app()) as collector_url,
+    ):
         running = start_stack(
             "--overlay",
             "dev",
@@ -77,6 +83,8 @@ def observed_stack() -> Iterator[RunningStack]:
                 "MESH_SERVICE_TOKEN": MESH_SERVICE_TOKEN,
                 "DAILY_API_KEY": DAILY_API_KEY,
                 "DAILY_API_URL": daily_url,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": collector_url,
+                "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within a tenth of a second
             },
         )
         yield running
@@ -178,6 +186,49 @@ async def test_a_call_with_a_tool_shows_in_every_services_metrics(
         }  # fmt: skip
 
 
+def _ancestors(span: Span, spans: list[Span]) -> list[Span]:
+    by_id = {s.span_id: s for s in spans}
+    chain = []
+    while span.parent_id in by_id:
+        span = by_id[span.parent_id]
+        chain.append(span)
+    return chain
+
+
+async def test_one_trace_runs_from_the_gateway_to_the_tools_mesh_request() -> None:
+    session_id = SEEN["webrtc_session"]
+
+    def tool_mesh_spans() -> list[Span]:
+        spans = RECEIVER.snapshot()
+        by_id = {s.span_id: s for s in spans}
+        return [
+            s for s in spans
+            if s.name == "mesh graphql" and by_id.get(s.parent_id, s).name.startswith("tool ")
+        ]  # fmt: skip
+
+    for _ in range(100):
+        if tool_mesh_spans():
+            break
+        await asyncio.sleep(0.1)
+    (mesh,) = tool_mesh_spans()
+    spans = [s for s in RECEIVER.snapshot() if s.trace_id == mesh.trace_id]
+    chain = _ancestors(mesh, spans)
+    names = [(s.service, s.name) for s in chain]
+    # mesh graphql <- tool <- session (runner process) <- POST /start (gateway, another process)
+    assert names[0] == ("voicefleet-runner", "tool bot_create_note"), names
+    assert ("voicefleet-runner", "session") in names, names
+    gateway = chain[-1]
+    assert (gateway.name, gateway.attributes["voicefleet.service"]) == ("POST /start", "gateway")
+    assert gateway.service != mesh.service  # two processes, one trace
+    (session,) = [s for s in chain if s.name == "session"]
+    assert session.attributes["voicefleet.session_id"] == session_id
+    # Pipecat's own conversation and turn spans are in the session's trace, under its span.
+    conversation = [s for s in spans if s.name == "conversation"]
+    assert conversation and session in _ancestors(conversation[0], spans)
+    assert any(s.name == "turn" for s in spans)
+    SEEN["trace_id"] = mesh.trace_id
+
+
 async def test_a_daily_session_gets_its_room_and_tokens_from_daily(
     observed_stack: RunningStack,
 ) -> None:
@@ -240,3 +291,6 @@ def test_logs_are_json_lines_with_session_context_and_no_secret(
     assert len(bound) > len(runner_lines)
     gateway = [e for e in entries if e["logger"].startswith("functions.gateway")]
     assert any(e.get("session_id") == session_id for e in gateway)
+    # ... and the session's trace, in every process, so a log line opens its trace.
+    assert {e.get("trace_id") for e in runner_lines} == {SEEN["trace_id"]}
+    assert any(e.get("trace_id") == SEEN["trace_id"] for e in gateway)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voicefleet.contracts import SessionRecord
 from voicefleet.fleet.knative import Change, FleetError, FleetStatus, RunnerFleet, Scaling
 from voicefleet.fleet.schedule import SCHEDULE_KEY, TIMEZONE_KEY, ScheduleError, in_force, parse
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Api
 
+RECENT = 10  # sessions listed by `status`, newest first
 _NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -126,7 +129,7 @@ def format_change(change: Change) -> str:
     )
 
 
-def format_status(status: FleetStatus, sessions: dict[str, int] | None) -> str:
+def format_status(status: FleetStatus, sessions: list[SessionRecord] | None) -> str:
     scaling = status.scaling
     lines = [
         f"{status.service} in {status.namespace}: {'ready' if status.ready else 'NOT READY'}",
@@ -144,13 +147,23 @@ def format_status(status: FleetStatus, sessions: dict[str, int] | None) -> str:
             f"{replicas} pod(s){'' if revision.ready else ', not ready'}"
         )
     if sessions is not None:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(sessions.items())) or "none"
-        lines.append(f"  sessions in Redis (not ended): {counts}")
+        counts: dict[str, int] = {}
+        for record in sessions:
+            counts[record.status.value] = counts.get(record.status.value, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+        lines.append(f"  sessions in Redis (not ended): {summary}")
+        now = time.time()
+        for record in sorted(sessions, key=lambda r: r.created_at, reverse=True)[:RECENT]:
+            lines.append(
+                f"    {record.session_id} {record.status.value} {record.transport.value} "
+                f"tenant {record.tenant}, runner {record.runner or '-'}, "
+                f"{now - record.created_at:.0f}s old"
+            )
     return "\n".join(lines)
 
 
-def _sessions() -> dict[str, int] | None:
-    """Sessions that have not ended, by status, when this machine can reach Redis."""
+def _sessions() -> list[SessionRecord] | None:
+    """Sessions that have not ended, when this machine can reach Redis (`REDIS_URL`)."""
     url = os.environ.get("REDIS_URL")
     if not url:
         return None
@@ -159,15 +172,11 @@ def _sessions() -> dict[str, int] | None:
     from voicefleet.redis_conn import connect
     from voicefleet.session_store import SessionStore
 
-    async def count() -> dict[str, int]:
+    async def active() -> list[SessionRecord]:
         redis = connect(url)
         try:
-            records = await SessionStore(redis).active(None)
+            return await SessionStore(redis).active(None)
         finally:
             await redis.aclose()
-        counts: dict[str, int] = {}
-        for record in records:
-            counts[record.status.value] = counts.get(record.status.value, 0) + 1
-        return counts
 
-    return asyncio.run(count())
+    return asyncio.run(active())

@@ -12,11 +12,13 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable, Collection
 
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voicefleet.observability import tracing
 from voicefleet.observability.metrics import HTTP_REQUESTS
 
 UNMATCHED = "unmatched"
@@ -90,13 +92,26 @@ class ObservedApp:
 async def observed(
     service: str, request: Request, handler: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """The functions' equivalent of `ObservedApp`, around their router."""
+    """The functions' equivalent of `ObservedApp`, around their router; also the request's
+    server span, continuing the caller's trace when it sent a `traceparent`."""
     started = time.perf_counter()
     status = 500
     request.scope.pop("route", None)  # functions-framework's catch-all; the router sets ours
-    try:
-        response = await handler(request)
-        status = response.status_code
-        return response
-    finally:
-        record(service, request.scope, status, started)
+    with tracing.tracer().start_as_current_span(
+        request.method,
+        context=tracing.context_from(request.headers),
+        kind=trace.SpanKind.SERVER,
+        attributes={"voicefleet.service": service, "http.request.method": request.method},
+    ) as span:
+        try:
+            response = await handler(request)
+            status = response.status_code
+            return response
+        finally:
+            record(service, request.scope, status, started)
+            route = route_template(request.scope)
+            span.update_name(f"{request.method} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(trace.StatusCode.ERROR)

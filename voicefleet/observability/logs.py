@@ -18,7 +18,6 @@ import re
 import sys
 import traceback
 from datetime import UTC
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
@@ -94,18 +93,21 @@ def _text_format(record: Record) -> str:
 
 
 class _ToLoguru(logging.Handler):
-    """The standard library's records, re-emitted through loguru (its documented recipe)."""
+    """The standard library's records, re-emitted through loguru under their own logger name
+    (`uvicorn.error`, `aioice.ice`) and source line."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        frame: FrameType | None = logging.currentframe()
-        depth = 2
-        while frame is not None and frame.f_code.co_filename == logging.__file__:
-            frame, depth = frame.f_back, depth + 1
-        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+        def origin(entry: Record) -> None:
+            entry["name"] = record.name
+            entry["function"] = record.funcName
+            entry["line"] = record.lineno
+
+        logger.patch(origin).opt(exception=record.exc_info).log(level, record.getMessage())
 
 
 def _mask_message(record: Record) -> None:

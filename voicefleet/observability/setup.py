@@ -6,7 +6,7 @@ process, and the first caller (the stack) decides the format for all of them.
 
 from __future__ import annotations
 
-from voicefleet.observability import logs
+from voicefleet.observability import logs, tracing
 from voicefleet.observability.settings import ObservabilitySettings
 
 _configured: ObservabilitySettings | None = None
@@ -18,4 +18,9 @@ def setup(service: str, settings: ObservabilitySettings | None = None) -> Observ
     if _configured is None:
         _configured = settings or ObservabilitySettings()
         logs.configure(service, log_format=_configured.log_format, level=_configured.log_level)
+        tracing.configure(
+            service,
+            endpoint=_configured.otlp_endpoint,
+            service_name=_configured.otel_service_name,
+        )
     return _configured
