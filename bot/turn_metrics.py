@@ -1,4 +1,4 @@
-"""Per-turn latencies, interruptions and the first audio of a call, as Prometheus metrics.
+"""Per-turn latencies and interruptions, as Prometheus metrics.
 
 A Pipecat observer sees every frame without being in the pipeline, so nothing here can slow
 or reorder a frame. Stage figures are Pipecat's own (the metrics frames its services emit,
@@ -13,8 +13,6 @@ the same ones sent to clients over RTVI), classified by the kind of service that
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -45,15 +43,12 @@ def _stage(source: FrameProcessor) -> str | None:
 
 
 class TurnMetricsObserver(BaseObserver):
-    """Stage latencies from metrics frames; interruptions (the user starting to speak while the
-    bot speaks: Pipecat's turn tracker also ends a turn as "interrupted" when the call ends,
-    which is no interruption); and `on_first_audio` once, at the bot's first speech (the
-    greeting), for the runner's launch-to-first-audio figure."""
+    """Stage latencies from metrics frames, and interruptions: the user starting to speak while
+    the bot speaks (Pipecat's turn tracker also ends a turn as "interrupted" when the call ends,
+    which is no interruption). The runner's first-audio moment is `BotHooks.on_first_audio`."""
 
-    def __init__(self, on_first_audio: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__(observe_every_push=False)
-        self._on_first_audio = on_first_audio
-        self._spoke = False
         self._bot_speaking = False
 
     async def on_push_frame(self, data: FramePushed) -> None:
@@ -69,10 +64,6 @@ class TurnMetricsObserver(BaseObserver):
             STAGE_LATENCY.labels(stage="vad_stop").observe(frame.stop_secs)
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
-            if not self._spoke:
-                self._spoke = True
-                if self._on_first_audio is not None:
-                    self._on_first_audio()
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
         elif isinstance(frame, UserStartedSpeakingFrame) and self._bot_speaking:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from devstack.manifests import RunnerScaling
 from devstack.ports import free_port
 from devstack.runner_process import RunnerProcess
+from devstack.zygote import Zygote
 from voicefleet.http_client import async_client
 
 # Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
@@ -32,7 +33,12 @@ _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 
 class RunnerPool:
     def __init__(
-        self, scaling: RunnerScaling, env: dict[str, str], *, stop_grace_s: float = 30.0
+        self,
+        scaling: RunnerScaling,
+        env: dict[str, str],
+        *,
+        stop_grace_s: float = 30.0,
+        zygote: bool = True,
     ) -> None:
         if scaling.container_concurrency != 1:
             raise ValueError("the runner pool supports containerConcurrency 1 only")
@@ -46,6 +52,8 @@ class RunnerPool:
         self._client = async_client(
             timeout=httpx.Timeout(scaling.timeout_s, connect=5.0), max_connections=None
         )
+        # Runners are forked from one preloaded parent (runner/zygote.py) unless turned off.
+        self.zygote: Zygote | None = Zygote(env) if zygote else None
         self._reaper: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -63,12 +71,16 @@ class RunnerPool:
 
     async def start(self) -> None:
         """Start the warm pool and wait until every warm runner is ready."""
+        if self.zygote is not None:
+            await self.zygote.start()
         warm = [await self._spawn() for _ in range(self.scaling.min_scale)]
         await asyncio.gather(*(r.ready.wait() for r in warm))
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def _spawn(self) -> RunnerProcess:
-        runner = RunnerProcess(f"runner-{next(self._names)}", free_port(), self._env)
+        runner = RunnerProcess(
+            f"runner-{next(self._names)}", free_port(), self._env, zygote=self.zygote
+        )
         self._runners.append(runner)
         await runner.start()
         watcher = asyncio.create_task(self._notify_when(runner))
@@ -174,4 +186,6 @@ class RunnerPool:
             self._changed.notify_all()
         await asyncio.gather(*(r.stop(self._stop_grace_s) for r in self._runners))
         self._runners.clear()
+        if self.zygote is not None:
+            await self.zygote.stop()
         await self._client.aclose()

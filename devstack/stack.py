@@ -30,8 +30,10 @@ from devstack.manifests import (
     load_runner_scaling,
     load_triggers,
 )
+from devstack.mesh_proxy import MeshProxy, beside
 from devstack.pool import TARGETS_PATH, RunnerPool
 from devstack.ports import free_port
+from devstack.same_origin import SameOriginCookies
 from voicefleet.redis_conn import EmbeddedRedis
 from voicefleet.web import page
 
@@ -50,6 +52,7 @@ class DevOptions:
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
     stop_grace_s: float = 10.0
+    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -109,6 +112,7 @@ class DevStack:
         self.runner_targets_url = ""
         self.mesh_url = ""
         self._mesh_app: Any = None
+        self._mesh_proxy: MeshProxy | None = None
 
     async def start(self) -> None:
         opts = self.options
@@ -144,6 +148,7 @@ class DevStack:
             scaling,
             {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
+            zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
@@ -172,7 +177,10 @@ class DevStack:
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
             "admin",
-            BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE),
+            # The admin key speaks to live calls: only the operator page's own requests get it.
+            SameOriginCookies(
+                BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE)
+            ),
             opts.host,
             admin_sock.getsockname()[1],
             admin_sock,
@@ -180,15 +188,28 @@ class DevStack:
         self._servers.append(admin_server)
         self.admin_url = admin_server.url
         gateway_pages = {"/app": page("app"), "/client": prebuilt_client()}
+        gateway_api = self._with_mesh_proxy(gateway, mesh_env)
         gateway_server = await _serve(
             "gateway",
-            BrowserAccess(gateway, self.api_key, gateway_pages, "/app"),
+            BrowserAccess(gateway_api, self.api_key, gateway_pages, "/app"),
             opts.host,
             port,
             gateway_sock,
         )
         self._servers.append(gateway_server)
         self.gateway_url = gateway_server.url
+
+    def _with_mesh_proxy(self, gateway: Any, mesh_env: dict[str, str]) -> Any:
+        """The gateway, with the interface's read-only Mesh proxy at `/mesh/` when there is a
+        Mesh and a service token to ask it with (the runners' own)."""
+        url = mesh_env.get("MESH_URL") or os.environ.get("MESH_URL")
+        token = mesh_env.get("MESH_TOKEN") or os.environ.get("MESH_TOKEN")
+        if not (url and token):
+            return gateway
+        from functions.gateway.settings import GatewaySettings
+
+        self._mesh_proxy = MeshProxy(url, token, GatewaySettings().tenants_by_key())
+        return beside(gateway, self._mesh_proxy)
 
     async def _start_mesh(self, sock: socket.socket) -> dict[str, str]:
         """The reference Mesh on its own port, over SQLite in `.voicefleet/` unless
@@ -242,6 +263,8 @@ class DevStack:
 
         await gateway_context.context.reset()
         await admin_context.context.reset()
+        if self._mesh_proxy is not None:
+            await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
             await self._mesh_app.state.engine.dispose()
         if self._llm is not None:

@@ -69,7 +69,7 @@ class RunnerService:
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it
         # waited for this runner to start (a cold start).
-        self.warm_since: float | None = None
+        self.ready_at = 0.0
         self.current: str | None = None
         self.draining = False
         self._lock = asyncio.Lock()
@@ -85,7 +85,7 @@ class RunnerService:
     @preloaded.setter
     def preloaded(self, value: Preloaded | None) -> None:
         self._preloaded = value
-        self.warm_since = time.time() if value is not None else None
+        self.ready_at = time.time() if value is not None else 0.0
 
     @property
     def ready(self) -> bool:
@@ -158,7 +158,7 @@ class RunnerService:
                     self.bot_settings,
                     admin_queue=self.admin_queue,
                     pubsub_redis=self.blocking_redis,
-                    warm_since=self.warm_since,
+                    ready_at=self.ready_at,
                 )
                 return await runner.run(launch)
             finally:

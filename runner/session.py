@@ -24,7 +24,7 @@ from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
 from runner.settings import RunnerSettings
-from runner.timeline import SessionTimeline
+from runner.timings import StartTimings
 from runner.webrtc_signalling import answer
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.contracts import (
@@ -36,7 +36,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
 from voicefleet.observability.reasons import reason_label
-from voicefleet.session_store import SessionStore
+from voicefleet.session_store import SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
 # The bot says goodbye at the cap; this long after it the runner stops it regardless.
@@ -60,9 +60,8 @@ class SessionRunner:
         *,
         admin_queue: AdminQueue,
         pubsub_redis: Redis,
-        warm_since: float | None = None,
+        ready_at: float = 0.0,
     ) -> None:
-        self._warm_since = warm_since
         self._settings = settings
         self._store = store
         self._relay = relay
@@ -70,13 +69,26 @@ class SessionRunner:
         self._pubsub_redis = pubsub_redis
         self._preloaded = preloaded
         self._bot_settings = bot_settings
+        self._ready_at = ready_at  # when this runner became ready (time.time())
         self._ice_servers = [IceServer(**s) for s in json.loads(settings.ice_servers_json)]
 
     async def run(self, launch: LaunchPayload) -> SessionEnded:
         runner_id = self._settings.runner_id
         claim = await self._store.claim(
-            launch.session_id, runner_id, room_url=launch.room_url, lease_ms=self._settings.lease_ms
+            launch.session_id,
+            runner_id,
+            room_url=launch.room_url,
+            lease_ms=self._settings.lease_ms,
+            queue_timeout_s=self._settings.queue_timeout_s,
         )
+        if claim.reason == "expired":
+            logger.warning("launch {} arrived after the queue-time bound", launch.session_id)
+            return SessionEnded(
+                session_id=launch.session_id,
+                status="failed",
+                reason=no_capacity(self._settings.queue_timeout_s),
+                runner=runner_id,
+            )
         if not claim.claimed:
             SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()
             logger.info("launch {} not run: {}", launch.session_id, claim.reason)
@@ -86,17 +98,27 @@ class SessionRunner:
                 reason=claim.reason,
                 runner=runner_id,
             )
-        logger.info("session {} claimed by {}", launch.session_id, runner_id)
-        timeline = SessionTimeline(launch.created_at, self._warm_since)
-        timeline.claimed()
+        timings = StartTimings(
+            self._store,
+            launch.session_id,
+            created_at=launch.created_at,
+            runner_ready_at=self._ready_at,
+        )
+        await timings.claimed()
+        logger.info(
+            "session {} claimed by {}{}",
+            launch.session_id,
+            runner_id,
+            " (cold start)" if timings.cold_start else "",
+        )
 
         async def joined() -> None:
-            timeline.ready()
             await self._store.mark_joined(launch.session_id)
+            await timings.joined()
 
         hooks = BotHooks(
             on_joined=joined,
-            on_first_audio=timeline.first_audio,
+            on_first_audio=timings.first_audio,
             admin=AdminChannel(
                 self._admin_queue,
                 self._pubsub_redis,

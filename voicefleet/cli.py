@@ -28,6 +28,7 @@ def _dev(args: argparse.Namespace) -> int:
         warm=args.warm,
         max=args.max,
         scale_down_delay_s=args.scale_down_delay,
+        zygote=not args.no_zygote,
     )
     if args.knative_dir:
         options.knative_dir = Path(args.knative_dir)
@@ -90,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     dev.add_argument("--knative-dir", help="manifests to follow (default: the repo's knative/)")
     dev.add_argument("--overlay", help="follow knative/overlays/OVERLAY (dev, production)")
+    dev.add_argument(
+        "--no-zygote",
+        action="store_true",
+        help="start each runner as its own Python process instead of forking a preloaded one",
+    )
     dev.set_defaults(func=_dev)
 
     from voicefleet.fleet.commands import add_parser as add_fleet

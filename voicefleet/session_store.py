@@ -28,12 +28,22 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return ARGV[1]
 """
 
-# KEYS: session hash, session lease, room lease (or ""). ARGV: runner id, lease ms, now.
-# Returns 'claimed', or why not: 'missing', 'final', 'held', 'room-busy'.
+# KEYS: session hash, session lease, room lease (or ""), active set, queued set.
+# ARGV: runner id, lease ms, now, queued-before (a queued session created earlier waited too
+# long), the reason to record then, session id.
+# Returns 'claimed', or why not: 'missing', 'final', 'expired', 'held', 'room-busy'.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'ended' or status == 'failed' then return 'final' end
+if status == 'queued'
+   and tonumber(redis.call('HGET', KEYS[1], 'created_at')) < tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[5],
+             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  return 'expired'
+end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 'held' end
 if KEYS[3] ~= '' then
@@ -44,6 +54,7 @@ end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'status', 'starting', 'runner', ARGV[1],
            'started_at', ARGV[3], 'updated_at', ARGV[3])
+redis.call('ZREM', KEYS[5], ARGV[6])
 return 'claimed'
 """
 
@@ -64,7 +75,7 @@ redis.call('HSET', KEYS[1], 'status', 'joined', 'joined_at', ARGV[1], 'updated_a
 return 1
 """
 
-# KEYS: session hash, session lease, room lease (or ""), active set.
+# KEYS: session hash, session lease, room lease (or ""), active set, queued set.
 # ARGV: status, reason, now, session id. Never overwrites a final status.
 _FINISH = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -77,6 +88,37 @@ if KEYS[3] ~= '' then
   if redis.call('GET', KEYS[3]) == KEYS[1] then redis.call('DEL', KEYS[3]) end
 end
 redis.call('ZREM', KEYS[4], ARGV[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
+return 1
+"""
+
+
+# KEYS: session hashes. ARGV: queued-before, reason, now, then the sessions' ids in order.
+# Fails each session still queued that was created before `queued-before`; returns the ids.
+_EXPIRE_QUEUED = """
+local expired = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'status') == 'queued'
+     and tonumber(redis.call('HGET', key, 'created_at')) < tonumber(ARGV[1]) then
+    redis.call('HSET', key, 'status', 'failed', 'reason', ARGV[2],
+               'ended_at', ARGV[3], 'updated_at', ARGV[3])
+    table.insert(expired, ARGV[3 + i])
+  end
+end
+return expired
+"""
+
+
+def no_capacity(queue_timeout_s: float) -> str:
+    """The reason a session records when no runner started it in time."""
+    return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
+
+
+# KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a
+# late timing never leaves a half record behind an expired one.
+_ANNOTATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
@@ -98,6 +140,8 @@ class SessionStore:
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._joined = redis.register_script(_JOINED)
         self._finish = redis.register_script(_FINISH)
+        self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
+        self._annotate = redis.register_script(_ANNOTATE)
 
     async def create(
         self,
@@ -121,6 +165,8 @@ class SessionStore:
         if created:
             pipe = self._redis.pipeline(transaction=True)
             pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
+            if record.status is SessionStatus.QUEUED:
+                pipe.zadd(Keys.QUEUED_SESSIONS, {record.session_id: record.created_at})
             if secret:
                 pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
             if client_token:
@@ -141,6 +187,7 @@ class SessionStore:
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(*keys)
         pipe.zrem(Keys.ACTIVE_SESSIONS, session_id)
+        pipe.zrem(Keys.QUEUED_SESSIONS, session_id)
         await pipe.execute()
 
     async def get(self, session_id: str) -> SessionRecord | None:
@@ -180,17 +227,64 @@ class SessionStore:
         return str(value) if value is not None else None
 
     async def claim(
-        self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
+        self,
+        session_id: str,
+        runner_id: str,
+        *,
+        room_url: str | None,
+        lease_ms: int,
+        queue_timeout_s: float | None = None,
     ) -> ClaimResult:
+        """Take the session for this runner. A session still queued past `queue_timeout_s`
+        is failed instead ('expired'): its client was told nothing could start it."""
+        now = time.time()
+        queued_before = now - queue_timeout_s if queue_timeout_s else 0
         result = await self._claim(
             keys=[
                 Keys.session(session_id),
                 Keys.session_lease(session_id),
                 Keys.room_lease(room_url) if room_url else "",
+                Keys.ACTIVE_SESSIONS,
+                Keys.QUEUED_SESSIONS,
             ],
-            args=[runner_id, lease_ms, time.time()],
+            args=[
+                runner_id,
+                lease_ms,
+                now,
+                queued_before,
+                no_capacity(queue_timeout_s or 0),
+                session_id,
+            ],
         )
+        if result == "expired":
+            await self._redis.delete(Keys.session_secret(session_id))
         return ClaimResult(claimed=result == "claimed", reason=str(result))
+
+    async def expire_queued(self, queue_timeout_s: float, *, batch: int = 500) -> list[str]:
+        """Fail the sessions that have waited for a runner longer than `queue_timeout_s`.
+
+        A launch that outlives a full pool would otherwise sit `queued` until the broker
+        gives up (an hour); its runner, if one ever gets it, refuses it at the claim.
+        """
+        now = time.time()
+        queued_before = now - queue_timeout_s
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            Keys.QUEUED_SESSIONS, "-inf", queued_before, start=0, num=batch
+        )
+        if not ids:
+            return []
+        expired: list[str] = await self._expire_queued(
+            keys=[Keys.session(session_id) for session_id in ids],
+            args=[queued_before, no_capacity(queue_timeout_s), now, *ids],
+        )
+        # Every id looked at is out of the queue: expired now, or no longer queued at all.
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrem(Keys.QUEUED_SESSIONS, *ids)
+        if expired:
+            pipe.zrem(Keys.ACTIVE_SESSIONS, *expired)
+            pipe.delete(*(Keys.session_secret(session_id) for session_id in expired))
+        await pipe.execute()
+        return expired
 
     async def heartbeat(
         self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
@@ -209,6 +303,13 @@ class SessionStore:
         """Record that the bot joined, unless the session already ended (or is gone)."""
         await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
 
+    async def record_timings(self, session_id: str, **fields: float | bool) -> None:
+        """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""
+        values = {
+            k: str(v).lower() if isinstance(v, bool) else f"{v:.1f}" for k, v in fields.items()
+        }
+        await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(values))
+
     async def finish(
         self,
         session_id: str,
@@ -226,6 +327,7 @@ class SessionStore:
                 Keys.session_lease(session_id),
                 Keys.room_lease(room_url) if room_url else "",
                 Keys.ACTIVE_SESSIONS,
+                Keys.QUEUED_SESSIONS,
             ],
             args=[status.value, reason or "", time.time(), session_id],
         )

@@ -111,6 +111,7 @@ def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
 async def list_sessions(request: Request, ctx: AdminContext) -> Response:
     tenant = ctx.authenticate(request)
     now = time.time()
+    await ctx.store.expire_queued(ctx.settings.queue_timeout_s)  # never list one that cannot start
     records = await ctx.store.active(tenant)
     return JSONResponse({"sessions": [_session_view(r, now) for r in records]})
 

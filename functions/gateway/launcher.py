@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from functions.gateway.limits import LaunchLimiter
 from functions.http.errors import ApiError
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
@@ -25,6 +26,9 @@ from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore
 
+# How often one gateway process sweeps for sessions that waited past the queue-time bound.
+_SWEEP_EVERY_S = 1.0
+
 
 class Launcher:
     def __init__(
@@ -33,11 +37,16 @@ class Launcher:
         client: httpx.AsyncClient,
         sink: str | None,
         *,
+        limiter: LaunchLimiter | None = None,
+        queue_timeout_s: float | None = None,
         token_file: Path | None = None,
     ) -> None:
         self._store = store
         self._client = client
         self._sink = sink
+        self._limiter = limiter
+        self._queue_timeout_s = queue_timeout_s
+        self._next_sweep = 0.0
         self._token_file = token_file
 
     async def _sink_token(self) -> str | None:
@@ -65,9 +74,50 @@ class Launcher:
         if not self._sink:
             LAUNCHES.labels(transport=transport.value, outcome="no_sink").inc()
             raise ApiError(503, "the gateway has no event sink (K_SINK) to launch bots through")
+        if idempotency_key is not None:
+            # A retry of an accepted launch is answered as before, whatever the limits say now.
+            earlier = await self._store.by_idempotency_key(tenant, idempotency_key)
+            if earlier is not None:
+                LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
+                return earlier, False
+        await self._sweep()
+        session_id = uuid.uuid4().hex
+        if self._limiter is not None:
+            refusal = await self._limiter.admit(tenant, session_id)
+            if refusal is not None:
+                LAUNCHES.labels(transport=transport.value, outcome="tenant_limit").inc()
+                raise ApiError(429, refusal.message, retry_after_s=refusal.retry_after_s)
+        try:
+            return await self._create_and_send(
+                session_id,
+                tenant=tenant,
+                transport=transport,
+                room_url=room_url,
+                body=body,
+                idempotency_key=idempotency_key,
+                room_token=room_token,
+                client_token=client_token,
+            )
+        except BaseException:
+            if self._limiter is not None:
+                await self._limiter.release(tenant, session_id)
+            raise
+
+    async def _create_and_send(
+        self,
+        session_id: str,
+        *,
+        tenant: str,
+        transport: TransportKind,
+        room_url: str | None,
+        body: dict[str, Any] | None,
+        idempotency_key: str | None,
+        room_token: str | None,
+        client_token: str | None,
+    ) -> tuple[SessionRecord, bool]:
         now = time.time()
         record = SessionRecord(
-            session_id=uuid.uuid4().hex,
+            session_id=session_id,
             tenant=tenant,
             status=SessionStatus.QUEUED,
             transport=transport,
@@ -79,6 +129,8 @@ class Launcher:
             record, idempotency_key=idempotency_key, secret=room_token, client_token=client_token
         )
         if not created:
+            if self._limiter is not None:
+                await self._limiter.release(tenant, record.session_id)
             existing = await self._store.get(session_id)
             if existing is None or existing.tenant != tenant:
                 raise ApiError(409, "Idempotency-Key was used for a session that is gone")
@@ -116,7 +168,7 @@ class Launcher:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            response = await self._client.post(self._sink, headers=headers, content=data)
+            response = await self._post(headers, data)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             logger.warning(
@@ -126,6 +178,30 @@ class Launcher:
             )
             await self._store.discard(session_id, tenant=tenant, idempotency_key=idempotency_key)
             LAUNCHES.labels(transport=transport.value, outcome="sink_refused").inc()
-            raise ApiError(503, "the event broker did not accept the launch; retry") from exc
+            raise ApiError(
+                503, "the event broker did not accept the launch; retry", retry_after_s=1
+            ) from exc
         LAUNCHES.labels(transport=transport.value, outcome="queued").inc()
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
+
+    async def _sweep(self) -> None:
+        """Fail sessions that waited past the queue-time bound (at most once a second here),
+        so that they neither count against their tenant nor look as if they may still start."""
+        if self._queue_timeout_s is None or time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY_S
+        expired = await self._store.expire_queued(self._queue_timeout_s)
+        if expired:
+            logger.warning(
+                "{} session(s) failed: no capacity within the queue-time bound", len(expired)
+            )
+
+    async def _post(self, headers: dict[str, str], data: bytes) -> httpx.Response:
+        """POST the launch; once more if a kept-alive connection broke under it (the broker
+        closed it as we reused it). A launch delivered twice is safe: the runner claims it
+        by its id and answers the second at once."""
+        assert self._sink is not None
+        try:
+            return await self._client.post(self._sink, headers=headers, content=data)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            return await self._client.post(self._sink, headers=headers, content=data)

@@ -34,6 +34,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.observability.metrics import DEAD_LETTERS, OFFER_RELAY
 from voicefleet.rooms import RoomNotAllowed, check_room_url
+from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignallingTimeout, SignalMessage, SignalReply
 
 PEER_TTL_S = 3600
@@ -50,6 +51,16 @@ def _session_body(body: dict[str, Any], field: str = "body") -> dict[str, Any]:
     than a session that fails in its runner."""
     validate(SessionOverrides, body, within=field)
     return body
+
+
+def _offer(data: dict[str, Any]) -> OfferRequest:
+    """A valid offer, or a 400 naming the problem before any session or bot is touched."""
+    offer = validate(OfferRequest, data)
+    try:
+        check_offer(offer.sdp)
+    except InvalidOffer as exc:
+        raise ApiError(400, str(exc), field="sdp") from exc
+    return offer
 
 
 def _accepted(record: SessionRecord) -> JSONResponse:
@@ -206,7 +217,7 @@ async def session_offer(request: Request, ctx: GatewayContext) -> Response:
     data = await read_json(request)
     if request.method == "PATCH":
         return await _relay_ice(ctx, record, validate(IcePatchRequest, data))
-    return JSONResponse(await _relay_offer(ctx, record, validate(OfferRequest, data)))
+    return JSONResponse(await _relay_offer(ctx, record, _offer(data)))
 
 
 async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
@@ -220,7 +231,7 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
             raise ApiError(404, f"no peer connection {patch.pc_id!r}", field="pc_id")
         record = await owned_session(ctx.store, tenant, str(session_id))
         return await _relay_ice(ctx, record, patch)
-    offer = validate(OfferRequest, data)
+    offer = _offer(data)
     if offer.pc_id:
         session_id = await ctx.redis.get(Keys.peer_connection(offer.pc_id))
         if session_id is None:
@@ -248,6 +259,11 @@ async def _relay_ice(
 async def get_session(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
     record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
+    if record.status is SessionStatus.QUEUED and await ctx.store.expire_queued(
+        ctx.settings.queue_timeout_s
+    ):
+        # It may have been one of those that waited too long: show what it is now.
+        record = await owned_session(ctx.store, tenant, record.session_id)
     return JSONResponse(record.model_dump(mode="json"))
 
 
