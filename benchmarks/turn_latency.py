@@ -187,7 +187,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("-v", action="store_true", help="print each step")
+    parser.add_argument(
+        "--ours", action="append", default=[], metavar="NAME=VALUE", help="extra runner setting"
+    )
     args = parser.parse_args()
+    CONFIGS["voicefleet"].update(item.split("=", 1) for item in args.ours)
     tmp = Path(tempfile.mkdtemp())
     speech = Speech(
         question=make_wav("What can you do?", tmp / "question.wav"),

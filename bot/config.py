@@ -42,6 +42,7 @@ class BotSettings(BaseSettings):
     # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
     smart_turn: bool = True
     vad_stop_s: float = 0.2
+    vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
 
     # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
     # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).

@@ -73,7 +73,11 @@ async def render_speech(tts: TTSProvider, text: str, sample_rate: int) -> Render
 
 def load_models(settings: BotSettings) -> Models:
     """Blocking, and on the calling thread only (a zygote calls it before any loop exists)."""
-    turns = TurnDetection(smart_turn=settings.smart_turn, vad_stop_s=settings.vad_stop_s)
+    turns = TurnDetection(
+        smart_turn=settings.smart_turn,
+        vad_stop_s=settings.vad_stop_s,
+        vad_start_s=settings.vad_start_s,
+    )
     vad = SpareVAD(turns.vad_params)
     vad.fill()
     if not uses_piper(settings):
@@ -90,11 +94,14 @@ def load_models(settings: BotSettings) -> Models:
 
 async def preload(settings: BotSettings, models: Models | None = None) -> Preloaded:
     check_llm(settings)
-    # Loading a local model is blocking work: off the loop, so /healthz keeps answering.
+    # Loading a local model is blocking work: off the loop, so /healthz keeps answering, and
+    # Whisper beside the rest (both are native code that releases the GIL: two cores, two
+    # loads at once).
+    stt_loading = asyncio.create_task(asyncio.to_thread(select_stt, settings))
     if models is None:
         models = await asyncio.to_thread(load_models, settings)
     tts = models.tts if models.tts is not None else await asyncio.to_thread(select_tts, settings)
-    stt_name, stt = await asyncio.to_thread(select_stt, settings)
+    stt_name, stt = await stt_loading
     greeting = models.greeting or await render_speech(
         tts, settings.greeting, settings.audio_out_sample_rate
     )

@@ -53,9 +53,9 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 class TurnDetection:
     """One runner's turn detection: the VAD's parameters and each session's stop strategy."""
 
-    def __init__(self, *, smart_turn: bool, vad_stop_s: float) -> None:
+    def __init__(self, *, smart_turn: bool, vad_stop_s: float, vad_start_s: float = 0.2) -> None:
         self.smart_turn = smart_turn
-        self.vad_params = VADParams(stop_secs=vad_stop_s)
+        self.vad_params = VADParams(start_secs=vad_start_s, stop_secs=vad_stop_s)
         self._session = load_smart_turn_session() if smart_turn else None
 
     def strategies(self) -> UserTurnStrategies:

@@ -1,4 +1,4 @@
-"""Per-turn latencies and interruptions, as Prometheus metrics.
+"""Per-turn latencies, interruptions and the first audio of a call, as Prometheus metrics.
 
 A Pipecat observer sees every frame without being in the pipeline, so nothing here can slow
 or reorder a frame. Stage figures are Pipecat's own (the metrics frames its services emit,
@@ -43,9 +43,9 @@ def _stage(source: FrameProcessor) -> str | None:
 
 
 class TurnMetricsObserver(BaseObserver):
-    """Stage latencies from metrics frames, and interruptions: the user starting to speak while
-    the bot speaks (Pipecat's turn tracker also ends a turn as "interrupted" when the call ends,
-    which is no interruption). The runner's first-audio moment is `BotHooks.on_first_audio`."""
+    """Stage latencies from metrics frames, and interruptions (the user starting to speak while
+    the bot speaks: Pipecat's turn tracker also ends a turn as "interrupted" when the call
+    ends, which is no interruption). The runner's first-audio moment is `BotHooks`'."""
 
     def __init__(self) -> None:
         super().__init__(observe_every_push=False)

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from bot.config import BotSettings
 from bot.preload import Preloaded
+from runner.memory import release_freed_memory
 from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
@@ -164,6 +165,7 @@ class RunnerService:
             finally:
                 # Ready again only once the next session's parts are made (off its start).
                 await preloaded.vad.refill()
+                release_freed_memory()
                 self.current = None
 
     def ended_event(self, ended: SessionEnded) -> Response:

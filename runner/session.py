@@ -36,7 +36,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
 from voicefleet.observability.reasons import reason_label
-from voicefleet.session_store import SessionStore, no_capacity
+from voicefleet.session_store import RUNNER_LOST, SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
 # The bot says goodbye at the cap; this long after it the runner stops it regardless.
@@ -81,13 +81,16 @@ class SessionRunner:
             lease_ms=self._settings.lease_ms,
             queue_timeout_s=self._settings.queue_timeout_s,
         )
-        if claim.reason == "expired":
-            logger.warning("launch {} arrived after the queue-time bound", launch.session_id)
+        if claim.reason in ("expired", "lost"):
+            # Waited past the queue-time bound, or a retry after its runner died mid-call:
+            # recorded as failed, and no bot (a second one would join a room that had one).
+            reason = no_capacity(self._settings.queue_timeout_s)
+            if claim.reason == "lost":
+                reason = RUNNER_LOST
+            logger.warning("launch {} not run: {}", launch.session_id, reason)
+            SESSIONS.labels(status="failed", reason=reason_label(reason)).inc()
             return SessionEnded(
-                session_id=launch.session_id,
-                status="failed",
-                reason=no_capacity(self._settings.queue_timeout_s),
-                runner=runner_id,
+                session_id=launch.session_id, status="failed", reason=reason, runner=runner_id
             )
         if not claim.claimed:
             SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()

@@ -1,6 +1,6 @@
 """The interface handles every event the bot can send: `web/src/app/events.ts` lists exactly the
 names in `bot/events.py`, and the router's handler table is typed by that list (so `tsc` fails
-on a missing handler, and `web/test/router.test.ts` checks one handler per name)."""
+on a missing handler, and `web/test/app-router.test.ts` checks one handler per name)."""
 
 from __future__ import annotations
 

@@ -72,6 +72,12 @@ async def test_reads_only_the_keys_tenant_and_the_named_user(
     assert ada.json() == {"data": {"notes": [{"title": "ada's"}]}}
     default = await proxy.post("/mesh/graphql", json={"query": NOTES}, headers=_auth())
     assert default.json() == {"data": {"notes": [{"title": "default's"}]}}
+    named = {
+        "query": f"query Mine {NOTES} query Other {{ applets {{ id }} }}",
+        "operationName": "Mine",
+    }
+    chosen = await proxy.post("/mesh/graphql", json=named, headers=_auth())
+    assert chosen.json() == {"data": {"notes": [{"title": "default's"}]}}
 
 
 async def test_refuses_changes_and_bad_requests_with_a_clear_4xx(
@@ -87,6 +93,7 @@ async def test_refuses_changes_and_bad_requests_with_a_clear_4xx(
         ({"json": {"query": NOTES}}, 401),  # no key
         ({"json": {"query": NOTES}, "headers": {"Authorization": "Bearer nope"}}, 401),
         ({"content": b"{not json", "headers": _auth()}, 400),
+        ({"content": b"[1]", "headers": _auth()}, 400),
         ({"json": {"query": "{ notes { "}, "headers": _auth()}, 422),
         ({"json": {"query": NOTES}, "headers": _auth("no spaces allowed")}, 422),
         ({"json": {"query": NOTES, "variables": [1]}, "headers": _auth()}, 422),

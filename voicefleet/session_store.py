@@ -31,7 +31,9 @@ return ARGV[1]
 # KEYS: session hash, session lease, room lease (or ""), active set, queued set.
 # ARGV: runner id, lease ms, now, queued-before (a queued session created earlier waited too
 # long), the reason to record then, session id.
-# Returns 'claimed', or why not: 'missing', 'final', 'expired', 'held', 'room-busy'.
+# ARGV[7] is the reason to record when a runner had started the session and lost its lease
+# (it died): the retried launch that follows must not put a second bot in its room.
+# Returns 'claimed', or why not: 'missing', 'final', 'expired', 'lost', 'held', 'room-busy'.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -46,6 +48,13 @@ if status == 'queued'
 end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 'held' end
+if not holder and status ~= 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[7],
+             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  return 'lost'
+end
 if KEYS[3] ~= '' then
   local room = redis.call('GET', KEYS[3])
   if room and room ~= KEYS[1] then return 'room-busy' end
@@ -109,6 +118,25 @@ return expired
 """
 
 
+RUNNER_LOST = "runner lost: its lease expired mid-session (the runner died)"
+
+# KEYS: session hashes, then their leases, in the same order. ARGV: reason, now, then the ids.
+# Fails each session a runner had started whose lease is gone; returns the ids.
+_EXPIRE_LOST = """
+local n = #KEYS / 2
+local lost = {}
+for i = 1, n do
+  local status = redis.call('HGET', KEYS[i], 'status')
+  if (status == 'starting' or status == 'joined') and redis.call('EXISTS', KEYS[n + i]) == 0 then
+    redis.call('HSET', KEYS[i], 'status', 'failed', 'reason', ARGV[1],
+               'ended_at', ARGV[2], 'updated_at', ARGV[2])
+    table.insert(lost, ARGV[2 + i])
+  end
+end
+return lost
+"""
+
+
 def no_capacity(queue_timeout_s: float) -> str:
     """The reason a session records when no runner started it in time."""
     return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
@@ -142,6 +170,7 @@ class SessionStore:
         self._finish = redis.register_script(_FINISH)
         self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
         self._annotate = redis.register_script(_ANNOTATE)
+        self._expire_lost = redis.register_script(_EXPIRE_LOST)
 
     async def create(
         self,
@@ -189,6 +218,33 @@ class SessionStore:
         pipe.zrem(Keys.ACTIVE_SESSIONS, session_id)
         pipe.zrem(Keys.QUEUED_SESSIONS, session_id)
         await pipe.execute()
+
+    async def expire_lost(self, session_ids: list[str]) -> list[str]:
+        """Fail the sessions among these whose runner stopped renewing its lease (it died).
+
+        Nothing else would: a runner killed mid-call records no outcome, so without this the
+        session stays `joined` until its record expires.
+        """
+        if not session_ids:
+            return []
+        lost: list[str] = await self._expire_lost(
+            keys=[
+                *(Keys.session(s) for s in session_ids),
+                *(Keys.session_lease(s) for s in session_ids),
+            ],
+            args=[RUNNER_LOST, time.time(), *session_ids],
+        )
+        if lost:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrem(Keys.ACTIVE_SESSIONS, *lost)
+            pipe.delete(*(Keys.session_secret(s) for s in lost))
+            await pipe.execute()
+        return lost
+
+    async def expire_all_lost(self, *, batch: int = 500) -> list[str]:
+        """`expire_lost` over the oldest active sessions (a gateway's periodic sweep)."""
+        ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, batch - 1)  # type: ignore[assignment]
+        return await self.expire_lost(ids)
 
     async def get(self, session_id: str) -> SessionRecord | None:
         raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
@@ -254,9 +310,10 @@ class SessionStore:
                 queued_before,
                 no_capacity(queue_timeout_s or 0),
                 session_id,
+                RUNNER_LOST,
             ],
         )
-        if result == "expired":
+        if result in ("expired", "lost"):
             await self._redis.delete(Keys.session_secret(session_id))
         return ClaimResult(claimed=result == "claimed", reason=str(result))
 

@@ -58,7 +58,7 @@ async def _send(ctx: AdminContext, tenant: str, req: AdminRequest, idem: str | N
         )
     except QueueFull as exc:
         ADMIN_MESSAGES.labels(type=kind, outcome="queue_full").inc()
-        raise ApiError(429, str(exc)) from exc
+        raise ApiError(429, str(exc), retry_after_s=5) from exc
     ADMIN_MESSAGES.labels(type=kind, outcome="queued" if created else "duplicate").inc()
     if created:
         waiting = int(await ctx.redis.llen(Keys.admin_queue(address)))
@@ -111,7 +111,9 @@ def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
 async def list_sessions(request: Request, ctx: AdminContext) -> Response:
     tenant = ctx.authenticate(request)
     now = time.time()
-    await ctx.store.expire_queued(ctx.settings.queue_timeout_s)  # never list one that cannot start
+    # Never list a session that cannot start, or whose runner died.
+    await ctx.store.expire_queued(ctx.settings.queue_timeout_s)
+    await ctx.store.expire_all_lost()
     records = await ctx.store.active(tenant)
     return JSONResponse({"sessions": [_session_view(r, now) for r in records]})
 

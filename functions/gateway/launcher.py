@@ -185,8 +185,9 @@ class Launcher:
         logger.info("session {} queued ({}) for tenant {}", session_id, transport.value, tenant)
 
     async def _sweep(self) -> None:
-        """Fail sessions that waited past the queue-time bound (at most once a second here),
-        so that they neither count against their tenant nor look as if they may still start."""
+        """Fail sessions that waited past the queue-time bound, and those whose runner died
+        (at most once a second here), so that they neither count against their tenant nor
+        look as if they may still start or still be running."""
         if self._queue_timeout_s is None or time.monotonic() < self._next_sweep:
             return
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_S
@@ -195,6 +196,9 @@ class Launcher:
             logger.warning(
                 "{} session(s) failed: no capacity within the queue-time bound", len(expired)
             )
+        lost = await self._store.expire_all_lost()
+        if lost:
+            logger.warning("{} session(s) failed: their runner's lease expired", len(lost))
 
     async def _post(self, headers: dict[str, str], data: bytes) -> httpx.Response:
         """POST the launch; once more if a kept-alive connection broke under it (the broker

@@ -259,10 +259,12 @@ async def _relay_ice(
 async def get_session(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
     record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
-    if record.status is SessionStatus.QUEUED and await ctx.store.expire_queued(
-        ctx.settings.queue_timeout_s
-    ):
-        # It may have been one of those that waited too long: show what it is now.
+    if record.status is SessionStatus.QUEUED:
+        changed = await ctx.store.expire_queued(ctx.settings.queue_timeout_s)
+    else:
+        changed = await ctx.store.expire_lost([record.session_id])
+    if changed:
+        # It waited too long, or its runner died: show what it is now.
         record = await owned_session(ctx.store, tenant, record.session_id)
     return JSONResponse(record.model_dump(mode="json"))
 

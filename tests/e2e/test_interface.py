@@ -25,6 +25,7 @@ from tests.support.speech import make_wav
 pytestmark = pytest.mark.e2e
 
 GREETING_WAIT_S = 10.0  # the microphone stays silent while the bot greets
+MUTED_LEAD_S = 6.0  # time enough to connect and press Mute before the words play
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SECRETS = ("e2e-key", ADMIN_KEY, MESH_TOKEN)
 # Set to a directory (e.g. docs) to keep the README's screenshot of the interface.
@@ -46,12 +47,12 @@ fetch("/start", {method: "POST", body: "{}"}).then(
 </script></body></html>"""
 
 
-def _speech(path: Path) -> Path:
-    """The request, after enough silence for the greeting to finish, as Chromium's mic plays it."""
+def _speech(path: Path, lead_s: float = GREETING_WAIT_S) -> Path:
+    """The request, after `lead_s` of silence (the greeting), as Chromium's microphone plays it."""
     spoken = make_wav("Create a note called meeting.", path.with_name("words.wav"), pad_s=1.0)
     with wave.open(str(spoken)) as source:
         rate, frames = source.getframerate(), source.readframes(source.getnframes())
-    lead = np.zeros(int(rate * GREETING_WAIT_S), dtype=np.int16).tobytes()
+    lead = np.zeros(int(rate * lead_s), dtype=np.int16).tobytes()
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -159,6 +160,28 @@ async def test_a_spoken_request_shows_up_in_the_interface(
     assert cookie == ""  # the dev cookie is HttpOnly: no script of the page can read it
     heard = " ".join(fake_llm.user_texts()).lower()
     assert "note called meeting" in heard, heard
+
+
+async def test_a_muted_microphone_is_not_heard(
+    stack: RunningStack, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """Muted before the request is spoken, the bot hears nothing: no words, no turn, no tool."""
+    microphone = _speech(tmp_path / "request.wav", lead_s=MUTED_LEAD_S)
+    async with chromium(*fake_microphone(microphone)) as browser:
+        page = await browser.new_page()
+        await page.goto(stack.url + "/app/")
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.locator("#call-state")).to_have_text("Connected", timeout=30_000)
+        mute = page.get_by_role("button", name="Mute")
+        await mute.click()
+        await expect(page.get_by_role("button", name="Unmute")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        # The words play while muted; the bot would have transcribed them by the end of this.
+        await page.wait_for_timeout((MUTED_LEAD_S + 8) * 1000)
+        await expect(page.locator(".turn-user")).to_have_count(0)
+        await page.get_by_role("button", name="Hang up").click()
+    assert fake_llm.user_texts() == []
 
 
 async def test_an_applet_cannot_reach_the_page_its_cookies_or_the_network(

@@ -94,6 +94,7 @@ class CallRecording:
     first_audio_at: float | None = None
     pcm: list[np.ndarray] = field(default_factory=list)
     audible_at: list[float] = field(default_factory=list)  # arrival time of each loud frame
+    frame_times: list[float] = field(default_factory=list)  # arrival time of every frame
     messages: list[Any] = field(default_factory=list)
     message_times: list[float] = field(default_factory=list)
     audible: asyncio.Event = field(default_factory=asyncio.Event)
@@ -173,6 +174,7 @@ class WebRTCCall:
         try:
             while True:
                 frame = await track.recv()
+                rec.frame_times.append(time.perf_counter())
                 pcm = frame.to_ndarray().reshape(-1).astype(np.int16)
                 if frame.layout.name == "stereo":
                     pcm = pcm[::2]

@@ -19,6 +19,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("invalid session options", "invalid_options"),
     ("bot crashed", "crashed"),
     ("a daily session needs", "invalid_options"),
+    ("no capacity", "no_capacity"),
+    ("runner lost", "runner_lost"),
     # claim refusals (duplicates)
     ("running here", "running_here"),
     ("missing", "missing"),

@@ -100,8 +100,8 @@ const listener: CallListener = {
 };
 
 async function connect(): Promise<void> {
-  // Made on the click itself, so that the browser's autoplay rules let it run.
-  meter = new LevelMeter(new AudioContext(), (level) => bar.showLevel(level));
+  // Made on the first click, so that the browser's autoplay rules let it run; one per page.
+  meter ??= new LevelMeter(new AudioContext(), (level) => bar.showLevel(level));
   const choice: TransportChoice = bar.transport.value === "daily" ? "daily" : "webrtc";
   transcript.clear();
   store.update((s) => (s.ending = null));
@@ -113,6 +113,7 @@ async function connect(): Promise<void> {
     await current.start({ user_id: user });
     store.update((s) => (s.session = { id: current.sessionId ?? "", transport: choice }));
   } catch (error) {
+    if (call !== current) return; // the user hung up while it was connecting
     notices.show(`Could not connect: ${message(error)}`, "error");
     bar.showState("error");
     await current.hangUp().catch(() => undefined);

@@ -52,6 +52,12 @@ function callbacks(listener: CallListener): RTVIEventCallbacks {
   };
 }
 
+function webrtcTransport(): SmallWebRTCTransport {
+  // Candidates trickle (PATCH): waiting for all of them before the offer measured slower against
+  // the bot's aiortc (benchmarks/interface_latency.py).
+  return new SmallWebRTCTransport({ mediaManager: new MicrophoneManager() });
+}
+
 function dailyTransport(listener: CallListener): DailyTransport {
   // avoidEval: Daily's call bundle loads as a script from its CDN rather than through eval,
   // so the page's CSP needs no 'unsafe-eval' (voicefleet/web APP_CSP allows Daily's hosts).
@@ -86,10 +92,7 @@ export class Call {
     listener: CallListener,
   ) {
     this.client = new PipecatClient({
-      transport:
-        transport === "daily"
-          ? dailyTransport(listener)
-          : new SmallWebRTCTransport({ mediaManager: new MicrophoneManager() }),
+      transport: transport === "daily" ? dailyTransport(listener) : webrtcTransport(),
       enableMic: true,
       enableCam: false,
       callbacks: callbacks(listener),
@@ -98,7 +101,11 @@ export class Call {
 
   /** `POST /start`, then the transport's own connection; resolves once the bot is ready. */
   async start(body: Record<string, string>): Promise<void> {
-    const started = await startSession(this.transport, body);
+    const starting = startSession(this.transport, body);
+    // Over WebRTC the microphone opens (and the browser asks for it) while the gateway starts the
+    // bot. Daily's devices wait for a room: a gateway without Daily never loads Daily's bundle.
+    if (this.transport === "webrtc") await Promise.all([starting, this.client.initDevices()]);
+    const started = await starting;
     this.sessionId = started.sessionId;
     await this.client.connect(connectParams(this.transport, started));
   }

@@ -44,7 +44,8 @@ export class MicrophoneManager {
   }
 
   async initialize(): Promise<void> {
-    await this.open();
+    // The client may initialize again on connect: one microphone stream per call.
+    if (this.stream === null) await this.open();
   }
 
   async connect(): Promise<void> {
