@@ -180,7 +180,7 @@ def main() -> int:
 
     # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
     # thread must not cross a fork): each runner starts its own after the fork.
-    observability.setup("runner", tracing_on=False)
+    observability.setup("runner", traces=False)
     preload_imports()
     imported = time.perf_counter()
     allowed = native_threads()
