@@ -30,6 +30,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import asyncio  # noqa: E402
+import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -51,6 +52,8 @@ class ForkUnsafe(RuntimeError):
 def native_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
+
+_PR_SET_NAME = 15
 
 # Everything a runner imports on its way to serving a call, so that no child imports it.
 PRELOADED_MODULES = (
@@ -91,6 +94,16 @@ def check_fork_safe(allowed_native_threads: int) -> None:
         )
 
 
+def _name_process(name: str) -> None:
+    """Show the runner's name in ps and top (and /proc/PID/comm): a forked runner's command
+    line and environment are the zygote's, so nothing else there tells them apart."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is a convenience
+
+
 def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any) -> None:
     """Become a standby runner; never returns."""
     code = 1
@@ -104,6 +117,7 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os.close(out_fd)
         os.environ.clear()
         os.environ.update(env)
+        _name_process(env.get("RUNNER_ID", "runner"))
         from bot.config import BotSettings
         from runner.__main__ import standby
         from runner.settings import RunnerSettings
@@ -162,6 +176,11 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
 def main() -> int:
     control = socket.socket(fileno=int(sys.argv[1]))
     started = time.perf_counter()
+    from voicefleet import observability
+
+    # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
+    # thread must not cross a fork): each runner starts its own after the fork.
+    observability.setup("runner", traces=False)
     preload_imports()
     imported = time.perf_counter()
     allowed = native_threads()

@@ -80,9 +80,12 @@ def test_standard_library_loggers_join_the_format(lines: io.StringIO) -> None:
     stdlib.propagate = False  # the root logger may hold one too, once a service configured logs
     handler = _ToLoguru()
     stdlib.addHandler(handler)
+    # Only this handler: another test in the process may have routed the root logger here too.
+    stdlib.propagate = False
     try:
         stdlib.warning("peer %s closed", "pc1")
     finally:
         stdlib.removeHandler(handler)
+        stdlib.propagate = True
     entries = [e for e in _entries(lines) if e["logger"] == "tests.stdlib"]
     assert [(e["level"], e["message"]) for e in entries] == [("WARNING", "peer pc1 closed")]
