@@ -3,9 +3,17 @@
     .venv/bin/python benchmarks/launch_latency.py [--warm-runs 30] [--cold-runs 8]
 
 Measures, with a Python aiortc client and its own offer creation subtracted, `POST /start` →
-SDP answer and `POST /start` → first audible audio, for: the baseline (Pipecat's dev runner
-with a canned tone), voicefleet with a warm runner (gateway → broker → pool → runner), and
-voicefleet from zero (min-scale 0, every call starts a runner process). Prints p50/p95.
+SDP answer and `POST /start` → first audible audio. Every series runs beside its peer in the
+same run, alternating call by call, so machine noise falls on both:
+
+- warm: Pipecat's dev runner already serving (a canned tone) vs. voicefleet with a warm
+  runner (gateway → broker → pool → runner);
+- cold: a fresh start of Pipecat's dev runner (process start → SDP answer and first audio:
+  what a scale-from-zero pod running it costs) vs. voicefleet from zero (min-scale 0, a
+  runner forked from the zygote for the call) and, for reference, voicefleet from zero
+  without the zygote (a `python -m runner` started per call).
+
+For the cold voicefleet calls it also prints the session record's start-up spans.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +51,9 @@ def dev_stack(port: int, *options: str, admin_port: int | None = None) -> list[s
 
 
 @contextmanager
-def process(argv: list[str], ready_line: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    argv: list[str], ready_line: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -63,7 +74,7 @@ def process(argv: list[str], ready_line: str, env: dict[str, str] | None = None)
     try:
         if not up.wait(120):
             raise RuntimeError(f"{argv} did not start")
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -120,58 +131,144 @@ def report(name: str, results: list[tuple[float, float]]) -> dict[str, float]:
     return row
 
 
+async def fresh_baseline(port: int) -> tuple[float, float]:
+    """Start Pipecat's dev runner and call it as soon as it listens: seconds from process
+    start to the SDP answer and to the first audio."""
+    started = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "benchmarks/baseline_bot.py",
+        "-t",
+        "webrtc",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env={**os.environ, "LOGURU_LEVEL": "WARNING"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                async with WebRTCCall(f"http://localhost:{port}") as call:
+                    rec = call.recording
+                    await call.wait_for_audio(60)
+                    assert rec.answer_at is not None and rec.first_audio_at is not None
+                    return (
+                        rec.answer_at - started - rec.client_setup_s,
+                        rec.first_audio_at - started - rec.client_setup_s,
+                    )
+            except httpx.ConnectError:
+                await asyncio.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+SPANS = ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms")
+
+
+async def traced_call(url: str, spans: list[dict[str, float]]) -> tuple[float, float]:
+    async with WebRTCCall(url, api_key=API_KEY) as call:
+        first_audio = await call.wait_for_audio(60)
+        await asyncio.sleep(0.2)  # the first-audio span is written just after it goes out
+        record = await call.session()
+        spans.append({k: float(record[k]) for k in SPANS if record.get(k) is not None})
+        spans[-1]["cold_start"] = float(bool(record.get("cold_start")))
+        return call.answer_latency_s, first_audio
+
+
+async def alternate(
+    peers: dict[str, object], runs: int, pause_s: float
+) -> dict[str, list[tuple[float, float]]]:
+    """Call each peer in turn, `runs` times, flipping the order every round."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in peers}
+    names = list(peers)
+    for i in range(runs):
+        for name in names if i % 2 == 0 else names[::-1]:
+            call = peers[name]
+            results[name].append(await call())  # type: ignore[operator]
+            await asyncio.sleep(pause_s)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warm-runs", type=int, default=30)
     parser.add_argument("--cold-runs", type=int, default=8)
     args = parser.parse_args()
     py = sys.executable
+    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING"}
     rows: dict[str, dict[str, float]] = {}
 
-    port = free_port()
-    with process(
-        [py, "benchmarks/baseline_bot.py", "-t", "webrtc", "--port", str(port)],
-        "Uvicorn running",
-        env={"PYTHONUNBUFFERED": "1", "LOGURU_LEVEL": "INFO"},
-    ):
-        url = f"http://localhost:{port}"
-        asyncio.run(series(url, 2, None, 0.3))  # warm-up
-        rows["baseline"] = report(
-            "pipecat single process", asyncio.run(series(url, args.warm_runs, None, 0.3))
-        )
-
-    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING"}
-    port = free_port()
-    with process(
-        dev_stack(port, "--warm", "1", "--max", "1"),
-        "dev stack is up",
-        env=env,
-    ):
-        url = f"http://127.0.0.1:{port}"
-        asyncio.run(series(url, 2, API_KEY, 0.5))
-        rows["warm"] = report(
-            "voicefleet warm runner", asyncio.run(series(url, args.warm_runs, API_KEY, 0.5))
+    if args.warm_runs:
+        base_port, warm_port = free_port(), free_port()
+        base_url, warm_url = f"http://localhost:{base_port}", f"http://127.0.0.1:{warm_port}"
+        with (
+            process(
+                [py, "benchmarks/baseline_bot.py", "-t", "webrtc", "--port", str(base_port)],
+                "Uvicorn running",
+                env={"PYTHONUNBUFFERED": "1", "LOGURU_LEVEL": "INFO"},
+            ),
+            process(dev_stack(warm_port, "--warm", "1", "--max", "1"), "dev stack is up", env=env),
+        ):
+            peers = {
+                "pipecat single process": lambda: one_call(base_url, None),
+                "voicefleet warm runner": lambda: one_call(warm_url, API_KEY),
+            }
+            asyncio.run(alternate(peers, 2, 0.3))  # warm-up
+            for name, results in asyncio.run(alternate(peers, args.warm_runs, 0.4)).items():
+                rows[name] = report(name, results)
+        base, warm = rows["pipecat single process"], rows["voicefleet warm runner"]
+        print(
+            f"warm vs baseline: answer +{warm['answer_p50'] - base['answer_p50']:.1f} ms"
+            " (p50, aim <= 25),"
+            f" first audio x{warm['audio_p50'] / base['audio_p50']:.2f} (p50, aim <= 1.3)\n"
         )
 
     if args.cold_runs:
-        port = free_port()
-        with process(
-            dev_stack(port, "--warm", "0", "--max", "1", "--scale-down-delay", "0.2"),
-            "dev stack is up",
-            env=env,
+        cold = ("--warm", "0", "--max", "1", "--scale-down-delay", "0.2")
+        zygote_port, plain_port = free_port(), free_port()
+        spans: dict[str, list[dict[str, float]]] = {"zygote": [], "plain": []}
+        with (
+            process(dev_stack(zygote_port, *cold), "dev stack is up", env=env),
+            process(dev_stack(plain_port, *cold, "--no-zygote"), "dev stack is up", env=env),
         ):
-            url = f"http://127.0.0.1:{port}"
-            rows["cold"] = report(
-                "voicefleet cold (from zero)",
-                asyncio.run(series(url, args.cold_runs, API_KEY, 2.5)),
+            zygote_url, plain_url = (
+                f"http://127.0.0.1:{zygote_port}",
+                f"http://127.0.0.1:{plain_port}",
             )
-
-    base, warm = rows["baseline"], rows["warm"]
-    print(
-        f"\nwarm vs baseline: answer +{warm['answer_p50'] - base['answer_p50']:.1f} ms"
-        " (p50, aim <= 25),"
-        f" first audio x{warm['audio_p50'] / base['audio_p50']:.2f} (p50, aim <= 1.3)"
-    )
+            peers = {
+                "pipecat fresh process": lambda: fresh_baseline(free_port()),
+                "voicefleet cold (zygote)": lambda: traced_call(zygote_url, spans["zygote"]),
+                "voicefleet cold (no zygote)": lambda: traced_call(plain_url, spans["plain"]),
+            }
+            # Long enough for the pool to scale the runner away: every call starts from zero.
+            for name, results in asyncio.run(alternate(peers, args.cold_runs, 1.5)).items():
+                rows[name] = report(name, results)
+        base = rows["pipecat fresh process"]
+        for name, key in (
+            ("voicefleet cold (zygote)", "zygote"),
+            ("voicefleet cold (no zygote)", "plain"),
+        ):
+            row = rows[name]
+            answer = row["answer_p50"] / base["answer_p50"]
+            audio = row["audio_p50"] / base["audio_p50"]
+            colds = sum(s["cold_start"] for s in spans[key])
+            print(
+                f"{name} vs a fresh Pipecat process: answer x{answer:.2f} (p50; aim <= 0.5"
+                f" with the zygote), first audio x{audio:.2f}; cold starts {colds:.0f}/"
+                f"{len(spans[key])}"
+            )
+            for span in SPANS:
+                values = [s[span] for s in spans[key] if span in s]
+                if values:
+                    p50, p95 = statistics.median(values), pct(values, 0.95)
+                    print(f"    {span:<26} p50 {p50:7.1f}  p95 {p95:7.1f}")
     return 0
 
 

@@ -1,12 +1,20 @@
-"""Per-turn latency with the offline providers, through the whole local stack.
+"""Turn latency, false turn ends and barge-in: Pipecat's defaults beside ours, in one run.
 
-    .venv/bin/python benchmarks/turn_latency.py [--turns 10]
+    .venv/bin/python benchmarks/turn_latency.py [--rounds 10]
 
-A Python WebRTC client says "What can you do?" (synthesized with Piper) after the greeting
-and times, from the end of its speech: the bot's VAD deciding the user stopped (RTVI
-`user-stopped-speaking` reaching the client), STT (Whisper tiny.en processing), LLM time to
-first token (llama.cpp with SmolLM2-135M), TTS time to first audio (Piper), and the first
-bot audio the client hears. Stage figures come from Pipecat's metrics, sent over RTVI.
+Two dev stacks run side by side with the same offline models (Silero, Whisper tiny.en,
+SmolLM2-135M on llama.cpp, Piper); calls alternate between them, so machine noise falls on
+both alike:
+
+- pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s stop) and its
+  speech timeout (0.6 s more), Whisper decoded as Pipecat's `WhisperSTTService` does;
+- voicefleet: smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without timestamps.
+
+Each call, after the greeting, (1) asks "What can you do?" and times from the end of the
+speech to the turn end (RTVI `user-stopped-speaking`), per stage (Pipecat's metrics over
+RTVI) and to the first bot audio; (2) says one sentence with a 400 ms pause in the middle
+and counts a false turn end if the turn ended before the sentence did; (3) asks for a story
+and talks over the answer, timing the start of its speech to the bot's last audio frame.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import asyncio
 import statistics
 import sys
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +37,40 @@ from tests.support.servers import free_port  # noqa: E402
 from tests.support.speech import PAD_S, make_wav  # noqa: E402
 from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 
+VERBOSE = "-v" in sys.argv
+CONFIGS = {
+    "pipecat defaults": {"BOT_SMART_TURN": "0", "BOT_WHISPER_FAST": "0"},
+    "voicefleet": {"BOT_SMART_TURN": "1", "BOT_WHISPER_FAST": "1"},
+}
+STAGES = (
+    ("turn_end", "end of speech -> turn end"),
+    ("stt", "STT processing (Whisper)"),
+    ("llm_ttfb", "LLM first token"),
+    ("tts_ttfb", "TTS first audio (Piper)"),
+    ("first_audio", "end of speech -> first bot audio"),
+    ("barge_in", "user starts talking -> bot quiet"),
+)
+
+
+@dataclass
+class Speech:
+    question: Path
+    paused: Path
+    story: Path
+    interruption: Path
+
+
+@dataclass
+class Tally:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    paused_turns: int = 0
+    false_turn_ends: int = 0
+    failures: int = 0
+
+    def add(self, key: str, seconds: float | None) -> None:
+        if seconds is not None and seconds == seconds:
+            self.samples.setdefault(key, []).append(seconds * 1000)
+
 
 def metric(messages: list[Any], kind: str, processor: str) -> float | None:
     for message in messages:
@@ -37,59 +81,139 @@ def metric(messages: list[Any], kind: str, processor: str) -> float | None:
     return None
 
 
-async def one_turn(url: str, question: Path) -> dict[str, float]:
-    async with WebRTCCall(url, api_key=API_KEY) as call:
-        await call.wait_for_audio(15)
-        await call.wait_for_silence(0.8)
-        rec = call.recording
-        first_message = len(rec.messages)
-        # The WAV ends with PAD_S of silence: the user stopped speaking that much earlier.
-        said_at = await call.say(question) - PAD_S
-        first_audio = await call.wait_for_audio_after(said_at, 60)
-        await call.wait_for_silence(1.0, 60)
-        messages = rec.messages[first_message:]
-        times = rec.message_times[first_message:]
-    vad = next(
-        (t - said_at for m, t in zip(messages, times, strict=True)
-         if isinstance(m, dict) and m.get("type") == "user-stopped-speaking"),
-        float("nan"),
-    )  # fmt: skip
-    return {
-        "vad_stop": vad,
-        "stt": metric(messages, "processing", "Whisper") or float("nan"),
-        "llm_ttfb": metric(messages, "ttfb", "LLMService") or float("nan"),
-        "tts_ttfb": metric(messages, "ttfb", "TTSService") or float("nan"),
-        "first_audio": first_audio,
-    }
+def turn_ends(call: WebRTCCall, since: int) -> list[float]:
+    rec = call.recording
+    return [
+        t
+        for m, t in zip(rec.messages[since:], rec.message_times[since:], strict=True)
+        if isinstance(m, dict) and m.get("type") == "user-stopped-speaking"
+    ]
 
 
-async def run(url: str, turns: int, question: Path) -> list[dict[str, float]]:
-    await one_turn(url, question)  # warm-up: first-call costs are not a turn's
-    return [await one_turn(url, question) for _ in range(turns)]
+async def timed_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    first = len(call.recording.messages)
+    ended_at = await call.say(speech.question) - PAD_S  # the WAV ends with PAD_S of silence
+    tally.add("first_audio", await call.wait_for_audio_after(ended_at, 60))
+    await call.wait_for_silence(1.0, 60)
+    ends = [t for t in turn_ends(call, first) if t > ended_at]
+    tally.add("turn_end", ends[0] - ended_at if ends else None)
+    messages = call.recording.messages[first:]
+    tally.add("stt", metric(messages, "processing", "Whisper"))
+    tally.add("llm_ttfb", metric(messages, "ttfb", "LLMService"))
+    tally.add("tts_ttfb", metric(messages, "ttfb", "TTSService"))
+
+
+async def paused_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    first = len(call.recording.messages)
+    ended_at = await call.say(speech.paused) - PAD_S
+    await call.wait_for_audio_after(ended_at - 1.0, 60)
+    await call.wait_for_silence(1.0, 60)
+    tally.paused_turns += 1
+    if any(t < ended_at for t in turn_ends(call, first)):
+        tally.false_turn_ends += 1
+
+
+async def barge_in(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    ended_at = await call.say(speech.story) - PAD_S
+    await call.wait_for_audio_after(ended_at, 60)
+    await asyncio.sleep(0.8)  # the bot is well into its answer
+    if call.last_audio_before_gap(ended_at, 0.3) is not None:
+        return  # it had already finished: nothing to talk over
+    speaking_at = await call.start_saying(speech.interruption) + PAD_S
+    await call.microphone.finished.wait()
+    await asyncio.sleep(0.6)
+    quiet_at = call.last_audio_before_gap(speaking_at, 0.5)
+    tally.add("barge_in", quiet_at - speaking_at if quiet_at is not None else None)
+    await call.wait_for_silence(1.0, 60)
+
+
+async def one_call(url: str, speech: Speech, tally: Tally) -> None:
+    try:
+        async with WebRTCCall(url, api_key=API_KEY) as call:
+            await call.wait_for_audio(30)
+            await call.wait_for_silence(0.8, 30)
+            for step in (timed_turn, paused_turn, barge_in):
+                await step(call, speech, tally)
+                if VERBOSE:
+                    print(f"  {url} {step.__name__} done", flush=True)
+    except (TimeoutError, OSError) as exc:
+        tally.failures += 1
+        print(f"call failed: {type(exc).__name__}: {exc}", flush=True)
+
+
+async def run(urls: dict[str, str], rounds: int, speech: Speech) -> dict[str, Tally]:
+    tallies = {name: Tally() for name in urls}
+    names = list(urls)
+    for name in names:  # warm-up: first-call costs are not a turn's
+        await one_call(urls[name], speech, Tally())
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
+            await one_call(urls[name], speech, tallies[name])
+        print(f"round {i + 1}/{rounds} done", flush=True)
+    return tallies
+
+
+def report(tallies: dict[str, Tally]) -> None:
+    names = list(tallies)
+    base, ours = names
+    print(
+        f"\n{'stage (ms)':<36}"
+        + "".join(f"{n + ' p50':>22}{'p95':>8}" for n in names)
+        + "   p50 ratio"
+    )
+    for key, label in STAGES:
+        row = f"{label:<36}"
+        p50s = []
+        for name in names:
+            values = tallies[name].samples.get(key, [])
+            if values:
+                p50s.append(statistics.median(values))
+                row += f"{p50s[-1]:22.0f}{pct(values, 0.95):8.0f}"
+            else:
+                p50s.append(float("nan"))
+                row += f"{'-':>22}{'-':>8}"
+        print(f"{row}   x{p50s[1] / p50s[0]:.2f}")
+    for name in names:
+        t = tallies[name]
+        counts = {k: len(v) for k, v in t.samples.items()}
+        print(
+            f"{name}: false turn ends {t.false_turn_ends}/{t.paused_turns} paused sentences, "
+            f"failed calls {t.failures}, samples {counts}"
+        )
+    del base, ours
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("-v", action="store_true", help="print each step")
+    parser.add_argument(
+        "--ours", action="append", default=[], metavar="NAME=VALUE", help="extra runner setting"
+    )
     args = parser.parse_args()
-    question = make_wav("What can you do?", Path(tempfile.mkdtemp()) / "question.wav")
-    port = free_port()
-    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING", "OPENAI_BASE_URL": "",
-           "OPENAI_API_KEY": "", "DEEPGRAM_API_KEY": ""}  # fmt: skip
-    argv = dev_stack(port, "--warm", "1")
-    with process(argv, "dev stack is up", env=env):
-        results = asyncio.run(run(f"http://127.0.0.1:{port}", args.turns, question))
-    print(f"{'stage':<34} {'p50':>8} {'p95':>8}   (ms, n={len(results)})")
-    for key, label in (
-        ("vad_stop", "end of speech -> VAD stop"),
-        ("stt", "STT (Whisper tiny.en)"),
-        ("llm_ttfb", "LLM first token (SmolLM2-135M)"),
-        ("tts_ttfb", "TTS first audio (Piper)"),
-        ("first_audio", "end of speech -> first bot audio"),
-    ):
-        values = [r[key] * 1000 for r in results if r[key] == r[key]]
-        if values:
-            print(f"{label:<34} {statistics.median(values):8.0f} {pct(values, 0.95):8.0f}")
+    CONFIGS["voicefleet"].update(item.split("=", 1) for item in args.ours)
+    tmp = Path(tempfile.mkdtemp())
+    speech = Speech(
+        question=make_wav("What can you do?", tmp / "question.wav"),
+        paused=make_wav(
+            "Could you tell me about", tmp / "paused.wav", then="the weather in Paris tomorrow?"
+        ),
+        story=make_wav(
+            "Tell me a long story about a brave knight and a dragon.", tmp / "story.wav"
+        ),
+        interruption=make_wav("Stop. What time is it?", tmp / "interruption.wav"),
+    )
+    urls: dict[str, str] = {}
+    with ExitStack() as stack:
+        for name, overrides in CONFIGS.items():
+            port = free_port()
+            env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING",
+                   "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "DEEPGRAM_API_KEY": "",
+                   **overrides}  # fmt: skip
+            stack.enter_context(process(dev_stack(port, "--warm", "1"), "dev stack is up", env=env))
+            urls[name] = f"http://127.0.0.1:{port}"
+        tallies = asyncio.run(run(urls, args.rounds, speech))
+    report(tallies)
     return 0
 
 

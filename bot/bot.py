@@ -16,6 +16,7 @@ from typing import Any
 
 from loguru import logger
 from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -23,6 +24,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.actions.html import LLMAppletWriter
@@ -40,6 +42,8 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
+from bot.turn_metrics import TurnMetricsObserver, turn_latency_observer
+from voicefleet.observability import tracing
 
 _SPEECH_FRAME_MS = 200
 
@@ -53,6 +57,8 @@ class BotHooks:
     """How the runner hears from the bot (joined, failed, why it ended) and stops it."""
 
     on_joined: Callable[[], Awaitable[None]]
+    # The bot's first audio left for the client (the greeting, as a rule).
+    on_first_audio: Callable[[], Awaitable[None]] | None = None
     admin: AdminChannel | None = None
     # Past this the bot says goodbye and leaves (the runner stops it a little later anyway).
     max_duration_s: float | None = None
@@ -65,6 +71,25 @@ class BotHooks:
         if not self.ended.is_set():
             self.end_reason = reason
             self.ended.set()
+
+
+class _FirstAudio(BaseObserver):
+    """Tells the runner when the bot's first audio reaches the output transport, which
+    sends it on at once (its queue is empty at the start of a call)."""
+
+    def __init__(self, output: FrameProcessor, callback: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(observe_every_push=True)  # the hop into the output transport
+        self._output = output
+        self._callback: Callable[[], Awaitable[None]] | None = callback
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if (
+            self._callback is not None
+            and data.destination is self._output
+            and isinstance(data.frame, OutputAudioRawFrame)
+        ):
+            callback, self._callback = self._callback, None
+            await callback()
 
 
 def speech_frames(speech: RenderedSpeech) -> list[Frame]:
@@ -156,8 +181,12 @@ async def run_bot(
     toolbox.register(llm)
     context = LLMContext(tools=toolbox.schema())
     aggregators = LLMContextAggregatorPair(
-        context, user_params=LLMUserAggregatorParams(vad_analyzer=preloaded.vad.take())
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=preloaded.vad.take(), user_turn_strategies=preloaded.turns.strategies()
+        ),
     )
+    output = transport.output()
     pipeline = Pipeline(
         [
             transport.input(),
@@ -166,7 +195,7 @@ async def run_bot(
             aggregators.user(),
             llm,
             preloaded.tts.service(),
-            transport.output(),
+            output,
             aggregators.assistant(),
         ]
     )
@@ -177,6 +206,14 @@ async def run_bot(
             enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
         ),
         idle_timeout_secs=None,
+        observers=[
+            TurnMetricsObserver(),
+            turn_latency_observer(),
+            *([_FirstAudio(output, hooks.on_first_audio)] if hooks.on_first_audio else []),
+        ],
+        # Pipecat's conversation and turn spans, children of the runner's session span.
+        enable_tracing=tracing.enabled(),
+        conversation_id=config.session_id,
     )
 
     prerendered = (

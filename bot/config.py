@@ -35,6 +35,14 @@ class BotSettings(BaseSettings):
     deepgram_api_key: str | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
     deepgram_base_url: str | None = Field(default=None, validation_alias="DEEPGRAM_BASE_URL")
     whisper_model_path: str | None = None
+    # Greedy decoding without timestamps (bot/stt/whisper.py); 0 gives Pipecat's decoding.
+    whisper_fast: bool = True
+    whisper_cpu_threads: int = 0  # 0: CTranslate2 uses every core
+
+    # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
+    smart_turn: bool = True
+    vad_stop_s: float = 0.2
+    vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
 
     # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
     # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).

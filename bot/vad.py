@@ -9,16 +9,26 @@ from __future__ import annotations
 import asyncio
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
 
 
 class SpareVAD:
-    def __init__(self) -> None:
+    def __init__(self, params: VADParams | None = None) -> None:
+        self._params = params or VADParams()
         self._spare: SileroVADAnalyzer | None = None
+
+    def _make(self) -> SileroVADAnalyzer:
+        return SileroVADAnalyzer(params=self._params)
+
+    def fill(self) -> None:
+        """Make the spare on this thread (before a fork, where no other thread may run)."""
+        if self._spare is None:
+            self._spare = self._make()
 
     async def refill(self) -> None:
         if self._spare is None:
-            self._spare = await asyncio.to_thread(SileroVADAnalyzer)
+            self._spare = await asyncio.to_thread(self._make)
 
     def take(self) -> SileroVADAnalyzer:
         spare, self._spare = self._spare, None
-        return spare or SileroVADAnalyzer()
+        return spare or self._make()

@@ -22,14 +22,23 @@ from starlette.routing import Route
 from devstack.manifests import RunnerScaling
 from devstack.ports import free_port
 from devstack.runner_process import RunnerProcess
+from devstack.zygote import Zygote
 from voicefleet.http_client import async_client
 
+# Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
+# pods on a cluster; the path is outside what the runner Service serves, so it is never proxied.
+TARGETS_PATH = "/_pool/targets"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 
 
 class RunnerPool:
     def __init__(
-        self, scaling: RunnerScaling, env: dict[str, str], *, stop_grace_s: float = 30.0
+        self,
+        scaling: RunnerScaling,
+        env: dict[str, str],
+        *,
+        stop_grace_s: float = 30.0,
+        zygote: bool = True,
     ) -> None:
         if scaling.container_concurrency != 1:
             raise ValueError("the runner pool supports containerConcurrency 1 only")
@@ -43,12 +52,15 @@ class RunnerPool:
         self._client = async_client(
             timeout=httpx.Timeout(scaling.timeout_s, connect=5.0), max_connections=None
         )
+        # Runners are forked from one preloaded parent (runner/zygote.py) unless turned off.
+        self.zygote: Zygote | None = Zygote(env) if zygote else None
         self._reaper: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Task[None]] = set()
         self._closing = False
         self.cold_starts = 0
         self.app = Starlette(
             routes=[
+                Route(TARGETS_PATH, self._targets, methods=["GET"]),
                 Route("/{path:path}", self._proxy, methods=["GET", "POST", "PATCH", "DELETE"]),
             ]
         )
@@ -59,12 +71,16 @@ class RunnerPool:
 
     async def start(self) -> None:
         """Start the warm pool and wait until every warm runner is ready."""
+        if self.zygote is not None:
+            await self.zygote.start()
         warm = [await self._spawn() for _ in range(self.scaling.min_scale)]
         await asyncio.gather(*(r.ready.wait() for r in warm))
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def _spawn(self) -> RunnerProcess:
-        runner = RunnerProcess(f"runner-{next(self._names)}", free_port(), self._env)
+        runner = RunnerProcess(
+            f"runner-{next(self._names)}", free_port(), self._env, zygote=self.zygote
+        )
         self._runners.append(runner)
         await runner.start()
         watcher = asyncio.create_task(self._notify_when(runner))
@@ -114,6 +130,11 @@ class RunnerPool:
             runner.busy = False
             runner.idle_since = time.monotonic()
             self._changed.notify_all()
+
+    async def _targets(self, request: Request) -> Response:
+        targets = [r.url.removeprefix("http://") for r in self._runners if r.alive]
+        labels = {"job": "voicefleet-runner", "__metrics_path__": "/metrics"}
+        return JSONResponse([{"targets": targets, "labels": labels}])
 
     async def _proxy(self, request: Request) -> Response:
         try:
@@ -165,4 +186,6 @@ class RunnerPool:
             self._changed.notify_all()
         await asyncio.gather(*(r.stop(self._stop_grace_s) for r in self._runners))
         self._runners.clear()
+        if self.zygote is not None:
+            await self.zygote.stop()
         await self._client.aclose()

@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import uvicorn
-from loguru import logger
-from pydantic import ValidationError
+from voicefleet import observability
 
-from bot.config import BotSettings
-from bot.preload import preload
-from runner.service import RunnerService, create_app
-from runner.settings import RunnerSettings
-from voicefleet import event_loop
-from voicefleet.contracts import LaunchPayload
+# Before Pipecat is imported: its import logs a banner, which must already be in our format.
+# Logs only: a zygote imports this before it forks, and traces start a thread (see standby).
+observability.setup("runner", traces=False)
+
+import uvicorn  # noqa: E402
+from loguru import logger  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from bot.config import BotSettings  # noqa: E402
+from bot.preload import Models, preload  # noqa: E402
+from runner.service import RunnerService, create_app  # noqa: E402
+from runner.settings import RunnerSettings  # noqa: E402
+from voicefleet import event_loop  # noqa: E402
+from voicefleet.contracts import LaunchPayload  # noqa: E402
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -34,13 +40,19 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
 
-async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
+async def standby(
+    settings: RunnerSettings, bot_settings: BotSettings, models: Models | None = None
+) -> None:
+    """Serve launches; `models` are a zygote's, already loaded (else they load here)."""
+    # This process's own environment (a zygote's child has just been given it), and traces.
+    reporting = observability.setup("runner", reread=True)
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
-        create_app(service),
+        create_app(service, metrics_token=reporting.metrics_token),
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through our log format (voicefleet.observability)
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
         lifespan="off",
     )
@@ -49,7 +61,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
     # kernel queues connections on a listening socket until the server's loop accepts them.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    service.preloaded = await preload(bot_settings)
+    service.preloaded = await preload(bot_settings, models)
     print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
     logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])
     await serving
@@ -57,6 +69,7 @@ async def standby(settings: RunnerSettings, bot_settings: BotSettings) -> None:
 
 
 async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int:
+    observability.setup("runner")  # traces, now that this process will not fork
     if not settings.session:
         logger.error("RUNNER_AUTO_START=1 needs RUNNER_SESSION (a launch payload as JSON)")
         return 2

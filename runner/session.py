@@ -24,6 +24,7 @@ from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
 from runner.settings import RunnerSettings
+from runner.timings import StartTimings
 from runner.webrtc_signalling import answer
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.contracts import (
@@ -33,6 +34,8 @@ from voicefleet.contracts import (
     TransportKind,
     admin_address,
 )
+from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
+from voicefleet.observability.reasons import reason_label
 from voicefleet.session_store import RUNNER_LOST, SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
@@ -57,6 +60,7 @@ class SessionRunner:
         *,
         admin_queue: AdminQueue,
         pubsub_redis: Redis,
+        ready_at: float = 0.0,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -65,6 +69,7 @@ class SessionRunner:
         self._pubsub_redis = pubsub_redis
         self._preloaded = preloaded
         self._bot_settings = bot_settings
+        self._ready_at = ready_at  # when this runner became ready (time.time())
         self._ice_servers = [IceServer(**s) for s in json.loads(settings.ice_servers_json)]
 
     async def run(self, launch: LaunchPayload) -> SessionEnded:
@@ -83,10 +88,12 @@ class SessionRunner:
             if claim.reason == "lost":
                 reason = RUNNER_LOST
             logger.warning("launch {} not run: {}", launch.session_id, reason)
+            SESSIONS.labels(status="failed", reason=reason_label(reason)).inc()
             return SessionEnded(
                 session_id=launch.session_id, status="failed", reason=reason, runner=runner_id
             )
         if not claim.claimed:
+            SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()
             logger.info("launch {} not run: {}", launch.session_id, claim.reason)
             return SessionEnded(
                 session_id=launch.session_id,
@@ -94,9 +101,27 @@ class SessionRunner:
                 reason=claim.reason,
                 runner=runner_id,
             )
-        logger.info("session {} claimed by {}", launch.session_id, runner_id)
+        timings = StartTimings(
+            self._store,
+            launch.session_id,
+            created_at=launch.created_at,
+            runner_ready_at=self._ready_at,
+        )
+        await timings.claimed()
+        logger.info(
+            "session {} claimed by {}{}",
+            launch.session_id,
+            runner_id,
+            " (cold start)" if timings.cold_start else "",
+        )
+
+        async def joined() -> None:
+            await self._store.mark_joined(launch.session_id)
+            await timings.joined()
+
         hooks = BotHooks(
-            on_joined=lambda: self._store.mark_joined(launch.session_id),
+            on_joined=joined,
+            on_first_audio=timings.first_audio,
             admin=AdminChannel(
                 self._admin_queue,
                 self._pubsub_redis,
@@ -115,11 +140,14 @@ class SessionRunner:
         await self._store.finish(
             launch.session_id, outcome.status, room_url=launch.room_url, reason=outcome.reason
         )
+        duration_s = time.monotonic() - started
+        SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
+        SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
             "session {} {} after {:.1f}s: {}",
             launch.session_id,
             outcome.status.value,
-            time.monotonic() - started,
+            duration_s,
             outcome.reason,
         )
         return SessionEnded(

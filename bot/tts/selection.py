@@ -6,11 +6,19 @@ from bot.config import BotSettings
 from bot.tts import TTSProvider, TTSUnavailable
 
 
+def _choice(settings: BotSettings) -> str:
+    if settings.tts_provider != "auto":
+        return settings.tts_provider
+    cloud = settings.openai_api_key and not settings.openai_base_url
+    return "openai" if cloud else "piper"
+
+
+def uses_piper(settings: BotSettings) -> bool:
+    return _choice(settings) == "piper"
+
+
 def select_tts(settings: BotSettings) -> TTSProvider:
-    choice = settings.tts_provider
-    if choice == "auto":
-        cloud = settings.openai_api_key and not settings.openai_base_url
-        choice = "openai" if cloud else "piper"
+    choice = _choice(settings)
     if choice == "openai":
         if not settings.openai_api_key:
             raise TTSUnavailable("BOT_TTS_PROVIDER=openai needs OPENAI_API_KEY")

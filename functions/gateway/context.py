@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from redis.asyncio import Redis
 from starlette.requests import Request
@@ -37,6 +38,7 @@ class GatewayContext:
             settings.k_sink,
             limiter=LaunchLimiter(self.redis, settings.default_limits(), settings.tenant_limits()),
             queue_timeout_s=settings.queue_timeout_s,
+            token_file=Path(settings.sink_token_file),
         )
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from loguru import logger
@@ -31,6 +32,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.observability.metrics import DEAD_LETTERS, OFFER_RELAY
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignallingTimeout, SignalMessage, SignalReply
@@ -180,12 +182,17 @@ async def _ask_bot(
     """Relay a signalling message to the session's runner and wait for its reply."""
     if record.status.is_final:
         raise ApiError(409, f"session is {record.status.value}")
+    started = time.perf_counter()
+    relayed = OFFER_RELAY.labels(kind=message.kind, outcome="timeout")
     try:
         reply = await ctx.relay.request(
             record.session_id, message, timeout_s=ctx.settings.offer_timeout_s
         )
     except SignallingTimeout as exc:
+        relayed.observe(time.perf_counter() - started)
         raise ApiError(504, f"no bot picked up the session: {exc}") from exc
+    outcome = "ok" if reply.ok else "refused"
+    OFFER_RELAY.labels(kind=message.kind, outcome=outcome).observe(time.perf_counter() - started)
     if not reply.ok:
         raise _refused(reply, refused)
     return reply
@@ -311,5 +318,6 @@ async def dead_letter(request: Request, ctx: GatewayContext) -> Response:
         reason=f"no runner accepted the launch (last status {code})",
     )
     if changed:
+        DEAD_LETTERS.inc()
         logger.warning("session {} failed: launch dead-lettered ({})", payload.session_id, code)
     return JSONResponse({"session_id": payload.session_id, "failed": changed})

@@ -50,6 +50,7 @@ class Router(Generic[C]):
         for route in self._routes:
             match, child = route.matches(request.scope)
             if match is Match.FULL:
+                request.scope["route"] = route  # as Starlette's router does: metrics label by it
                 request.scope.update(child)
                 handler: Handler[C] = route.endpoint
                 return await handler(request, self._get_context())

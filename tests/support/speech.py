@@ -13,10 +13,18 @@ from bot.tts.piper import load_voice
 PAD_S = 0.4  # silence before and after the words
 
 
-def make_wav(text: str, path: Path, *, pad_s: float = PAD_S) -> Path:
+def make_wav(
+    text: str, path: Path, *, pad_s: float = PAD_S, then: str = "", pause_s: float = 0.4
+) -> Path:
+    """`text` spoken; with `then`, a pause of `pause_s` and `then` (one sentence, interrupted
+    by a breath: a turn detector must wait for the second half)."""
     voice = load_voice("en_US-joe-medium")
     rate = voice.config.sample_rate
     pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+    if then:
+        rest = b"".join(c.audio_int16_bytes for c in voice.synthesize(then))
+        pause = np.zeros(int(rate * pause_s), dtype=np.int16).tobytes()
+        pcm = _trim(pcm) + pause + _trim(rest)  # Piper's own edge silence would lengthen it
     silence = np.zeros(int(rate * pad_s), dtype=np.int16).tobytes()
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
@@ -24,6 +32,12 @@ def make_wav(text: str, path: Path, *, pad_s: float = PAD_S) -> Path:
         wav.setframerate(rate)
         wav.writeframes(silence + pcm + silence)
     return path
+
+
+def _trim(pcm: bytes, threshold: int = 300) -> bytes:
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    return samples[loud[0] : loud[-1] + 1].tobytes() if loud.size else pcm
 
 
 def words(text: str) -> str:

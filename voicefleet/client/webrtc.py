@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import json
 import time
 import wave
@@ -44,6 +45,8 @@ class WavTrack(AudioStreamTrack):
         super().__init__()
         self._pcm = read_wav(wav_path) if wav_path is not None else np.zeros(0, dtype=np.int16)
         self._pos = 0
+        self.started_at: float | None = None  # when the first frame of the WAV went out
+        self.started = asyncio.Event()
         self.finished_at: float | None = None
         self.finished = asyncio.Event()
         self._t0: float | None = None
@@ -52,6 +55,8 @@ class WavTrack(AudioStreamTrack):
     def say(self, pcm: np.ndarray) -> None:
         self._pcm = pcm
         self._pos = 0
+        self.started_at = None
+        self.started.clear()
         self.finished_at = None
         self.finished.clear()
 
@@ -65,6 +70,9 @@ class WavTrack(AudioStreamTrack):
             if wait > 0:
                 await asyncio.sleep(wait)
         chunk = self._pcm[self._pos : self._pos + samples]
+        if self._pos == 0 and self._pcm.size:
+            self.started_at = time.perf_counter()
+            self.started.set()
         self._pos += samples
         if self._pcm.size and self._pos >= self._pcm.size and self.finished_at is None:
             self.finished_at = time.perf_counter()
@@ -86,6 +94,7 @@ class CallRecording:
     first_audio_at: float | None = None
     pcm: list[np.ndarray] = field(default_factory=list)
     audible_at: list[float] = field(default_factory=list)  # arrival time of each loud frame
+    frame_times: list[float] = field(default_factory=list)  # arrival time of every frame
     messages: list[Any] = field(default_factory=list)
     message_times: list[float] = field(default_factory=list)
     audible: asyncio.Event = field(default_factory=asyncio.Event)
@@ -165,6 +174,7 @@ class WebRTCCall:
         try:
             while True:
                 frame = await track.recv()
+                rec.frame_times.append(time.perf_counter())
                 pcm = frame.to_ndarray().reshape(-1).astype(np.int16)
                 if frame.layout.name == "stereo":
                     pcm = pcm[::2]
@@ -199,6 +209,25 @@ class WebRTCCall:
         await self.microphone.finished.wait()
         assert self.microphone.finished_at is not None
         return self.microphone.finished_at
+
+    async def start_saying(self, wav: Path) -> float:
+        """Start speaking a WAV and return once its first frame is out (perf_counter time),
+        without waiting for the end: to talk over the bot."""
+        self.microphone.say(read_wav(wav))
+        await self.microphone.started.wait()
+        assert self.microphone.started_at is not None
+        return self.microphone.started_at
+
+    def last_audio_before_gap(self, since: float, gap_s: float = 0.5) -> float | None:
+        """Arrival time of the bot's last audible frame after `since` that is followed by at
+        least `gap_s` of quiet: when the bot went quiet, e.g. after being interrupted."""
+        times = [t for t in self.recording.audible_at if t > since]
+        for here, after in itertools.pairwise(times):
+            if after - here >= gap_s:
+                return here
+        if times and time.perf_counter() - times[-1] >= gap_s:
+            return times[-1]
+        return None
 
     async def wait_for_audio_after(self, since: float, timeout_s: float = 20.0) -> float:
         """Seconds from `since` to the first audible audio that arrived after it."""

@@ -1,0 +1,138 @@
+"""N concurrent real WebRTC calls through the dev stack: where this host's knee is.
+
+    .venv/bin/python benchmarks/load.py [--levels 1 2 4 8] [--turns 4]
+
+For each N the dev stack runs N warm runners (forked from the zygote); N Python WebRTC
+callers connect at once, hear the greeting, then each says a prepared question every few
+seconds (Whisper, smart turn and Piper are the real offline models; the LLM is the tests'
+scripted OpenAI-compatible server, so its cost is not the host's). It reports end of speech
+→ first bot audio p50/p95/p99, the runners' CPU per call (from /proc, as a share of one
+core), late audio frames (more than 60 ms after the previous one; the bot sends one every
+20 ms), packets lost (RTP receiver stats) and failed calls. The callers run on the same
+host, so their own CPU is part of the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.density import pool_pids  # noqa: E402
+from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
+from tests.support.speech import PAD_S, make_wav  # noqa: E402
+from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+
+LATE_S = 0.06
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Level:
+    turns: list[float] = field(default_factory=list)
+    frames: int = 0
+    late: int = 0
+    lost: int = 0
+    failed: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLOCK_TICKS
+
+
+async def caller(url: str, question: Path, turns: int, level: Level) -> None:
+    try:
+        async with WebRTCCall(url, api_key=API_KEY) as call:
+            await call.wait_for_audio(60)
+            await call.wait_for_silence(0.8, 60)
+            for _ in range(turns):
+                await asyncio.sleep(random.uniform(0.5, 2.0))  # "every few seconds"
+                ended_at = await call.say(question) - PAD_S
+                level.turns.append(await call.wait_for_audio_after(ended_at, 60))
+                await call.wait_for_silence(1.0, 60)
+            times = call.recording.frame_times
+            level.frames += len(times)
+            level.late += sum(1 for a, b in itertools.pairwise(times) if b - a > LATE_S)
+            for stats in (await call.pc.getStats()).values():
+                if getattr(stats, "type", "") == "inbound-rtp":
+                    level.lost += int(getattr(stats, "packetsLost", 0) or 0)
+    except (TimeoutError, OSError, AssertionError) as exc:
+        level.failed += 1
+        print(f"  call failed: {type(exc).__name__}: {exc}", flush=True)
+
+
+def run_level(n: int, turns: int, question: Path, llm_url: str) -> Level:
+    port = free_port()
+    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING",
+           "OPENAI_BASE_URL": llm_url, "OPENAI_MODEL": "fake"}  # fmt: skip
+    level = Level()
+    with process(
+        dev_stack(port, "--warm", str(n), "--max", str(n)), "dev stack is up", env=env
+    ) as proc:
+        zygotes, runners = pool_pids(proc.pid)
+        pids = zygotes + runners
+        cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+
+        async def calls() -> None:
+            url = f"http://127.0.0.1:{port}"
+            await asyncio.gather(*(caller(url, question, turns, level) for _ in range(n)))
+
+        asyncio.run(calls())
+        level.cpu_s = cpu_seconds(pids) - cpu0
+        level.wall_s = time.perf_counter() - wall0
+    return level
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--turns", type=int, default=4)
+    args = parser.parse_args()
+    question = make_wav("What can you do?", Path(tempfile.mkdtemp()) / "question.wav")
+    llm = FakeOpenAIServer().start()
+    results: dict[int, Level] = {}
+    try:
+        for n in args.levels:
+            results[n] = run_level(n, args.turns, question, llm.url)
+            print(f"N={n} done", flush=True)
+    finally:
+        llm.stop()
+    print(
+        f"\n{'N':>3}{'turn p50':>10}{'p95':>8}{'p99':>8}{'CPU/call':>10}"
+        f"{'late frames':>13}{'lost pkts':>11}{'failed':>8}   (ms; CPU as % of one core)"
+    )
+    for n, lv in results.items():
+        ms = [t * 1000 for t in lv.turns] or [float("nan")]
+        cpu = 100 * lv.cpu_s / lv.wall_s / n if lv.wall_s else float("nan")
+        late = 100 * lv.late / lv.frames if lv.frames else float("nan")
+        print(
+            f"{n:>3}{statistics.median(ms):10.0f}{pct(ms, 0.95):8.0f}{pct(ms, 0.99):8.0f}"
+            f"{cpu:9.0f}%{late:12.2f}%{lv.lost:11d}{lv.failed:>5d}/{n}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""When the user has finished a thought: the VAD's stop window and the turn model.
+
+With smart turn (the default) the VAD reports a pause after a short window (0.2 s) and
+Pipecat's smart-turn v3 model decides, from the turn's audio, whether the user finished or
+only paused mid-sentence; the turn also ends after `SmartTurnParams.stop_secs` of silence
+whatever the model says. Without it, Pipecat's speech timeout ends the turn after a fixed
+silence (0.2 s VAD stop + 0.6 s), which is what Pipecat does when no turn model is used.
+
+The model's ONNX session is loaded once per runner (in standby, or once per zygote for all
+its forked runners); each session gets its own analyzer over it, since the analyzer keeps
+the turn's audio. Pipecat's own default would load the model again in every session.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import onnxruntime as ort
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.turns.user_stop import (
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+_MODEL = "smart-turn-v3.2-cpu.onnx"
+
+
+def load_smart_turn_session() -> ort.InferenceSession:
+    """The bundled smart-turn v3 model, set up as Pipecat sets it up (one thread, in-line:
+    no thread pool is created, so the session may be made before a fork)."""
+    path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath(_MODEL)
+    options = ort.SessionOptions()
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=options)
+
+
+class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
+    """Pipecat's smart-turn v3 analyzer over a session loaded once per runner."""
+
+    def __init__(self, session: ort.InferenceSession, **kwargs: Any) -> None:
+        BaseSmartTurn.__init__(self, **kwargs)  # not V3's: it would load the model again
+        self._log_data = False
+        self._session = session
+
+
+class TurnDetection:
+    """One runner's turn detection: the VAD's parameters and each session's stop strategy."""
+
+    def __init__(self, *, smart_turn: bool, vad_stop_s: float, vad_start_s: float = 0.2) -> None:
+        self.smart_turn = smart_turn
+        self.vad_params = VADParams(start_secs=vad_start_s, stop_secs=vad_stop_s)
+        self._session = load_smart_turn_session() if smart_turn else None
+
+    def strategies(self) -> UserTurnStrategies:
+        """A fresh set for one session (strategies and analyzers hold per-turn state)."""
+        if self._session is None:
+            return UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
+        analyzer = SharedSmartTurn(self._session)
+        return UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])

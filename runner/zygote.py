@@ -1,0 +1,209 @@
+"""A preloaded parent that forks runners: a new runner is a fork, not a Python start.
+
+    python -m runner.zygote CONTROL_FD
+
+It imports everything a runner runs, loads the fork-safe models once (`load_models`: the
+Piper voice, smart turn, Silero, the greeting audio), freezes the heap and then waits on its
+control socket. Each request carries a runner's environment and, as ancillary data, the
+write end of a pipe to become the runner's stdout and stderr; the zygote forks, the child
+becomes `python -m runner` in standby over the shared models, and the parent answers with
+the child's pid. Children share the zygote's imported code and model weights page for page
+until they write to them, so a runner past the first costs a fraction of a full process.
+
+Fork safety: the zygote never runs an event loop, and forks only from its main thread with
+no other Python thread alive; the native threads it has then are the ones importing its
+libraries started (onnxruntime's one idle housekeeping thread; BLAS and OpenMP are held to
+one thread, so none of theirs), checked before every fork, and the models it loads start
+none (ONNX sessions run in-line). What does start threads (faster-whisper's CTranslate2
+workers) or opens sockets (Redis, HTTP clients, the runner's own server) is made in the
+child, after the fork. The child closes the control socket and exits with `os._exit`, so
+no parent state is torn down twice.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before numpy is imported: BLAS and OpenMP would otherwise start a pool of threads, which
+# must not exist when the zygote forks.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import asyncio  # noqa: E402
+import ctypes  # noqa: E402
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+READY_LINE = "VOICEFLEET_ZYGOTE_READY"
+_MAX_REQUEST = 1 << 20
+
+
+class ForkUnsafe(RuntimeError):
+    """The zygote is in a state a fork would copy wrongly (a thread, a running loop)."""
+
+
+def native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+_PR_SET_NAME = 15
+
+# Everything a runner imports on its way to serving a call, so that no child imports it.
+PRELOADED_MODULES = (
+    "aiortc",
+    "faster_whisper",
+    "uvicorn",
+    "uvloop",
+    "pipecat.transports.smallwebrtc.connection",
+    "pipecat.transports.smallwebrtc.request_handler",
+    "pipecat.transports.smallwebrtc.transport",
+    "bot.bot",
+    "bot.stt.whisper",
+    "bot.transports",
+    "runner.__main__",
+    "runner.session",
+)
+
+
+def preload_imports() -> None:
+    for name in PRELOADED_MODULES:
+        importlib.import_module(name)
+
+
+def check_fork_safe(allowed_native_threads: int) -> None:
+    if threading.active_count() != 1:
+        names = [t.name for t in threading.enumerate()]
+        raise ForkUnsafe(f"Python threads alive before a fork: {names}")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise ForkUnsafe("an event loop is running")
+    if native_threads() > allowed_native_threads:
+        raise ForkUnsafe(
+            f"{native_threads()} native threads, {allowed_native_threads} expected: a model "
+            "started a thread pool"
+        )
+
+
+def _name_process(name: str) -> None:
+    """Show the runner's name in ps and top (and /proc/PID/comm): a forked runner's command
+    line and environment are the zygote's, so nothing else there tells them apart."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is a convenience
+
+
+def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any) -> None:
+    """Become a standby runner; never returns."""
+    code = 1
+    try:
+        control.close()
+        os.setsid()  # Ctrl-C in a terminal reaches the dev stack, which drains the runners
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+        os.environ.clear()
+        os.environ.update(env)
+        _name_process(env.get("RUNNER_ID", "runner"))
+        from bot.config import BotSettings
+        from runner.__main__ import standby
+        from runner.settings import RunnerSettings
+        from voicefleet import event_loop
+
+        event_loop.install()
+        asyncio.run(standby(RunnerSettings(), BotSettings(), models))
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - a child must never return into the zygote
+        print(f"runner failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        print(f"zygote: runner pid {pid} exited with {os.waitstatus_to_exitcode(status)}")
+
+
+def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> None:
+    """Fork a runner per request until the control socket closes."""
+    control.settimeout(0.5)  # wake to reap exited runners
+    while True:
+        _reap()
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, _MAX_REQUEST, 1)
+        except TimeoutError:
+            continue
+        if not data:
+            return  # the pool went away
+        request = json.loads(data)
+        (out_fd,) = fds
+        sys.stdout.flush()  # a buffer left unflushed would be written again by the child
+        sys.stderr.flush()
+        try:
+            check_fork_safe(allowed_native_threads)
+        except ForkUnsafe as exc:
+            os.close(out_fd)
+            control.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(control, out_fd, request["env"], models)
+        os.close(out_fd)
+        control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def main() -> int:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    started = time.perf_counter()
+    from voicefleet import observability
+
+    # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
+    # thread must not cross a fork): each runner starts its own after the fork.
+    observability.setup("runner", traces=False)
+    preload_imports()
+    imported = time.perf_counter()
+    allowed = native_threads()
+    from bot.config import BotSettings
+    from bot.preload import load_models
+
+    models = load_models(BotSettings())
+    gc.collect()
+    gc.freeze()  # objects made so far stay out of the children's collections: pages stay shared
+    check_fork_safe(allowed)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the dev stack stops us after its runners
+    print(
+        f"{READY_LINE} imports {imported - started:.2f}s, models "
+        f"{time.perf_counter() - imported:.2f}s, {allowed} native thread(s), pid {os.getpid()}",
+        flush=True,
+    )
+    try:
+        serve(control, models, allowed)
+    finally:
+        _reap()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
