@@ -10,6 +10,7 @@ handled twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
@@ -19,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from voicefleet.admin_queue import AdminMessage, AdminQueue, AdminStatus
 from voicefleet.contracts import Keys
+from voicefleet.observability.metrics import ADMIN_DELIVERY, ADMIN_HANDLED, admin_type
 
 # What the bot does with a message: None when done, or why it refused.
 AdminHandle = Callable[[AdminMessage], Awaitable[str | None]]
@@ -85,7 +87,9 @@ class AdminChannel:
     async def drain(self, handle: AdminHandle) -> None:
         """Handle every waiting message, oldest first."""
         while (message := await self._queue.claim(self.address, self.session_id)) is not None:
+            ADMIN_DELIVERY.observe(max(time.time() - message.created_at, 0.0))
             status, reason = await self._handle(handle, message)
+            ADMIN_HANDLED.labels(type=admin_type(message.type), outcome=status.value).inc()
             try:
                 await self._report(message, status, reason)
             except (RedisConnectionError, RedisTimeoutError, OSError):

@@ -42,6 +42,8 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
+from bot.turn_metrics import TurnMetricsObserver, turn_latency_observer
+from voicefleet.observability import tracing
 
 _SPEECH_FRAME_MS = 200
 
@@ -204,7 +206,14 @@ async def run_bot(
             enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
         ),
         idle_timeout_secs=None,
-        observers=[_FirstAudio(output, hooks.on_first_audio)] if hooks.on_first_audio else None,
+        observers=[
+            TurnMetricsObserver(),
+            turn_latency_observer(),
+            *([_FirstAudio(output, hooks.on_first_audio)] if hooks.on_first_audio else []),
+        ],
+        # Pipecat's conversation and turn spans, children of the runner's session span.
+        enable_tracing=tracing.enabled(),
+        conversation_id=config.session_id,
     )
 
     prerendered = (

@@ -21,6 +21,10 @@ from gql.transport.exceptions import (
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import DocumentNode
 from loguru import logger
+from opentelemetry import trace
+
+from voicefleet.observability import tracing
+from voicefleet.observability.metrics import MESH_REQUESTS
 
 RETRIES = 3
 
@@ -51,6 +55,14 @@ _ERRORS: dict[str, type[MeshError]] = {
     "UNAUTHENTICATED": MeshUnauthorized,
 }
 
+# Metric label of each failure (voicefleet_bot_mesh_requests_total{outcome}).
+_OUTCOMES: dict[type[MeshError], str] = {
+    MeshNotFound: "not_found",
+    MeshBadInput: "bad_input",
+    MeshUnauthorized: "unauthorized",
+    MeshUnavailable: "unavailable",
+}
+
 _documents: dict[str, DocumentNode] = {}
 
 
@@ -76,11 +88,29 @@ class MeshClient:
         self.user = user
 
     async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        with tracing.tracer().start_as_current_span(
+            "mesh graphql",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"voicefleet.tenant": self.tenant},
+        ) as span:
+            try:
+                result = await self._execute(query, variables)
+            except MeshError as exc:
+                outcome = _OUTCOMES.get(type(exc), "error")
+                MESH_REQUESTS.labels(outcome=outcome).inc()
+                span.set_status(trace.StatusCode.ERROR, outcome)
+                raise
+        MESH_REQUESTS.labels(outcome="ok").inc()
+        return result
+
+    async def _execute(self, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
         last: Exception | None = None
         for attempt in range(RETRIES):
             try:
                 result: dict[str, Any] = await self._client.execute_async(
-                    _request(query, variables or {})
+                    _request(query, variables or {}),
+                    # The trace goes on into Mesh (headers are merged with the client's own).
+                    extra_args={"headers": tracing.http_headers()},
                 )
                 return result
             except TransportQueryError as exc:

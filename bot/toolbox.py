@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from typing import Any
 
 import jsonschema
 from loguru import logger
+from opentelemetry import trace
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.services.llm_service import FunctionCallParams, LLMService
 
@@ -20,6 +22,8 @@ from bot.actions import ActionError
 from bot.eventbus import EventBus, ToolCalled
 from bot.mesh_client import MeshError
 from bot.tools.base import Result, Tool, ToolContext
+from voicefleet.observability import tracing
+from voicefleet.observability.metrics import TOOL_CALLS, TOOL_DURATION
 
 TOOL_MODULES = (
     "bot.tools.notes",
@@ -74,7 +78,17 @@ class Toolbox:
         await params.result_callback(result)
 
     async def call(self, name: str, arguments: dict[str, Any]) -> Result:
-        result = await self._run(name, arguments)
+        started = time.perf_counter()
+        # The LLM names the tool: only names the toolbox knows become label values.
+        label = name if name in self.tools else "unknown"
+        with tracing.tracer().start_as_current_span(
+            f"tool {label}", attributes={"voicefleet.tool": label}
+        ) as span:
+            result = await self._run(name, arguments)
+            if "error" in result:
+                span.set_status(trace.StatusCode.ERROR, str(result["error"])[:200])
+        TOOL_DURATION.labels(tool=label).observe(time.perf_counter() - started)
+        TOOL_CALLS.labels(tool=label, outcome="error" if "error" in result else "ok").inc()
         if self._bus is not None:
             await self._bus.publish(ToolCalled(name=name, arguments=arguments, result=result))
         return result

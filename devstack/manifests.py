@@ -1,9 +1,10 @@
 """Typed view of the Knative manifests under ``knative/``, for the local dev stack.
 
-The dev stack does not keep its own copy of scaling and routing settings: it reads the same files
-that ``kubectl apply -k knative/`` ships, so a change to a Trigger or to the runner's scaling is
-exercised locally before it reaches a cluster. Only the fields the dev stack acts on are modelled;
-anything it cannot reproduce faithfully (e.g. ``spec.filters``) is rejected rather than ignored.
+The dev stack does not keep its own copy of scaling and routing settings: it builds the same
+kustomization that ``kubectl apply -k`` ships (the base ``knative/``, or an overlay of it), so a
+change to a Trigger or to the runner's scaling is exercised locally before it reaches a cluster.
+Only the fields the dev stack acts on are modelled; anything it cannot reproduce faithfully
+(e.g. ``spec.filters``) is rejected rather than ignored.
 """
 
 from __future__ import annotations
@@ -12,25 +13,30 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict
+
+from devstack.kustomize import KustomizeError, build
 
 __all__ = [
     "ADMIN_SERVICE",
+    "CONFIG_MAP",
     "GATEWAY_SERVICE",
     "RUNNER_SERVICE",
     "ManifestError",
     "RunnerScaling",
     "TriggerSpec",
     "default_knative_dir",
+    "load_config_env",
     "load_documents",
     "load_runner_scaling",
     "load_triggers",
+    "overlay_dir",
     "parse_go_duration",
     "parse_iso8601_duration",
 ]
 
 RUNNER_SERVICE = "voicefleet-runner"
+CONFIG_MAP = "voicefleet-config"
 GATEWAY_SERVICE = "voicefleet-gateway"
 ADMIN_SERVICE = "voicefleet-admin"
 
@@ -132,22 +138,31 @@ def parse_go_duration(text: str) -> float:
 
 
 def load_documents(knative_dir: Path) -> list[tuple[Path, Document]]:
-    """Every YAML document of the resources that ``kustomization.yaml`` lists, with its file."""
-    kustomization = knative_dir / "kustomization.yaml"
-    if not kustomization.is_file():
-        raise ManifestError(kustomization, "(file)", "not found")
-    resources = _dig(_load_yaml(kustomization)[:1], "0.resources")
-    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
-        raise ManifestError(kustomization, "resources", "must be a list of file names")
-    documents: list[tuple[Path, Document]] = []
-    for name in resources:
-        path = knative_dir / name
-        if not path.is_file():
-            raise ManifestError(
-                kustomization, "resources", f"{name!r} is not a file in {knative_dir}"
-            )
-        documents.extend((path, doc) for doc in _load_yaml(path))
-    return documents
+    """Every YAML document `kustomize build knative_dir` gives (a base, or an overlay of it),
+    with the file it came from."""
+    try:
+        return build(knative_dir)
+    except KustomizeError as exc:
+        raise ManifestError(exc.file, exc.field, str(exc).split(": ", 2)[-1]) from exc
+
+
+def load_config_env(knative_dir: Path, name: str = CONFIG_MAP) -> dict[str, str]:
+    """The settings ConfigMap the Services read with `envFrom`, as environment variables."""
+    for path, doc in load_documents(knative_dir):
+        if doc.get("kind") == "ConfigMap" and _dig(doc, "metadata.name") == name:
+            data = doc.get("data") or {}
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise ManifestError(path, "data", "values must be strings")
+            return dict(data)
+    return {}
+
+
+def overlay_dir(name: str, knative_dir: Path | None = None) -> Path:
+    """`knative/overlays/<name>`: an environment's manifests (dev, production)."""
+    folder = (knative_dir or default_knative_dir()) / "overlays" / name
+    if not (folder / "kustomization.yaml").is_file():
+        raise ManifestError(folder, "(overlay)", f"no overlay named {name!r}")
+    return folder
 
 
 def load_runner_scaling(knative_dir: Path, service_name: str = RUNNER_SERVICE) -> RunnerScaling:
@@ -307,16 +322,3 @@ def _find(knative_dir: Path, api_version: str, kind: str, name: str) -> tuple[Pa
     raise ManifestError(
         knative_dir / "kustomization.yaml", "resources", f"no {api_version} {kind} named {name!r}"
     )
-
-
-def _load_yaml(path: Path) -> list[Document]:
-    try:
-        docs = [
-            doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None
-        ]
-    except yaml.YAMLError as exc:
-        raise ManifestError(path, "(yaml)", str(exc)) from exc
-    for doc in docs:
-        if not isinstance(doc, dict):
-            raise ManifestError(path, "(document)", "each YAML document must be a mapping")
-    return docs

@@ -25,6 +25,9 @@ from devstack.runner_process import RunnerProcess
 from devstack.zygote import Zygote, ZygoteError
 from voicefleet.http_client import async_client
 
+# Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
+# pods on a cluster; the path is outside what the runner Service serves, so it is never proxied.
+TARGETS_PATH = "/_pool/targets"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 
 
@@ -57,6 +60,7 @@ class RunnerPool:
         self.cold_starts = 0
         self.app = Starlette(
             routes=[
+                Route(TARGETS_PATH, self._targets, methods=["GET"]),
                 Route("/{path:path}", self._proxy, methods=["GET", "POST", "PATCH", "DELETE"]),
             ]
         )
@@ -130,6 +134,11 @@ class RunnerPool:
             runner.busy = False
             runner.idle_since = time.monotonic()
             self._changed.notify_all()
+
+    async def _targets(self, request: Request) -> Response:
+        targets = [r.url.removeprefix("http://") for r in self._runners if r.alive]
+        labels = {"job": "voicefleet-runner", "__metrics_path__": "/metrics"}
+        return JSONResponse([{"targets": targets, "labels": labels}])
 
     async def _proxy(self, request: Request) -> Response:
         try:

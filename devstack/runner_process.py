@@ -15,6 +15,7 @@ import time
 
 from loguru import logger
 
+from devstack.child_output import relay
 from devstack.zygote import Zygote, ZygoteError
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
@@ -80,8 +81,8 @@ class RunnerProcess:
                     "fork" if self.forked else "start",
                 )
                 self.ready.set()
-            elif line:
-                logger.info("[{}] {}", self.name, line)
+            else:
+                relay(self.name, line)
         code = await self._proc.wait() if self._proc is not None else None
         self.exited.set()
         logger.info("runner {} exited{}", self.name, f" with {code}" if code is not None else "")

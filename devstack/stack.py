@@ -26,11 +26,14 @@ from devstack.manifests import (
     GATEWAY_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
+    load_config_env,
     load_runner_scaling,
     load_triggers,
 )
-from devstack.pool import RunnerPool
+from devstack.mesh_proxy import MeshProxy, beside
+from devstack.pool import TARGETS_PATH, RunnerPool
 from devstack.ports import free_port
+from devstack.same_origin import SameOriginCookies
 from voicefleet.redis_conn import EmbeddedRedis
 from voicefleet.web import page
 
@@ -80,7 +83,9 @@ def _bind(host: str, port: int) -> socket.socket:
 async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -104,8 +109,10 @@ class DevStack:
         self.broker: LocalBroker | None = None
         self.gateway_url = ""
         self.admin_url = ""
+        self.runner_targets_url = ""
         self.mesh_url = ""
         self._mesh_app: Any = None
+        self._mesh_proxy: MeshProxy | None = None
 
     async def start(self) -> None:
         opts = self.options
@@ -129,6 +136,11 @@ class DevStack:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
         scaling = scaling.model_copy(update=updates)
 
+        # The settings ConfigMap, as the Services' envFrom gives it; the shell's own values win.
+        config_env = {
+            k: v for k, v in load_config_env(opts.knative_dir).items() if k not in os.environ
+        }
+        os.environ.update(config_env)
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
@@ -140,6 +152,7 @@ class DevStack:
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
+        self.runner_targets_url = pool_server.url + TARGETS_PATH
 
         urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
         self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
@@ -164,7 +177,10 @@ class DevStack:
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
             "admin",
-            BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE),
+            # The admin key speaks to live calls: only the operator page's own requests get it.
+            SameOriginCookies(
+                BrowserAccess(admin, self.admin_key, admin_pages, "/operator", ADMIN_COOKIE)
+            ),
             opts.host,
             admin_sock.getsockname()[1],
             admin_sock,
@@ -172,9 +188,11 @@ class DevStack:
         self._servers.append(admin_server)
         self.admin_url = admin_server.url
         gateway_pages = {"/app": page("app"), "/client": prebuilt_client()}
+        gateway_api = self._with_mesh_proxy(gateway, mesh_env)
         gateway_server = await _serve(
             "gateway",
-            BrowserAccess(gateway, self.api_key, gateway_pages, "/app"),
+            # As on the admin side: another local page must not start calls on the dev key.
+            SameOriginCookies(BrowserAccess(gateway_api, self.api_key, gateway_pages, "/app")),
             opts.host,
             port,
             gateway_sock,
@@ -182,13 +200,27 @@ class DevStack:
         self._servers.append(gateway_server)
         self.gateway_url = gateway_server.url
 
+    def _with_mesh_proxy(self, gateway: Any, mesh_env: dict[str, str]) -> Any:
+        """The gateway, with the interface's read-only Mesh proxy at `/mesh/` when there is a
+        Mesh and a service token to ask it with (the runners' own)."""
+        url = mesh_env.get("MESH_URL") or os.environ.get("MESH_URL")
+        token = mesh_env.get("MESH_TOKEN") or os.environ.get("MESH_TOKEN")
+        if not (url and token):
+            return gateway
+        from functions.gateway.settings import GatewaySettings
+
+        self._mesh_proxy = MeshProxy(url, token, GatewaySettings().tenants_by_key())
+        return beside(gateway, self._mesh_proxy)
+
     async def _start_mesh(self, sock: socket.socket) -> dict[str, str]:
         """The reference Mesh on its own port, over SQLite in `.voicefleet/` unless
         MESH_DATABASE_URL says otherwise; the runners get its URL and a fresh service token."""
         from mesh.app import create_app
         from mesh.settings import MeshSettings
 
-        token = secrets.token_urlsafe(24)
+        # A chosen service token (MESH_SERVICE_TOKEN) lets another process know it, e.g. tests
+        # that check no log line ever holds it.
+        token = os.environ.get("MESH_SERVICE_TOKEN") or secrets.token_urlsafe(24)
         database = os.environ.get("MESH_DATABASE_URL")
         if not database:
             data_dir = Path.cwd() / ".voicefleet"
@@ -232,6 +264,8 @@ class DevStack:
 
         await gateway_context.context.reset()
         await admin_context.context.reset()
+        if self._mesh_proxy is not None:
+            await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
             await self._mesh_app.state.engine.dispose()
         if self._llm is not None:
@@ -252,6 +286,7 @@ async def run(options: DevOptions) -> None:
         # A key the user chose is theirs to know; a generated one is shown once, here.
         key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
         admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
+        runner_metrics = ", ".join(f"{r.url}/metrics" for r in stack.pool.runners) or "none yet"
         print(
             f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
             f"  interface:      {stack.gateway_url}/\n"
@@ -261,6 +296,10 @@ async def run(options: DevOptions) -> None:
             f"  admin:          {stack.admin_url} (operator page: {stack.admin_url}/)\n"
             f"  admin key:      {admin_note}\n"
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
+            f"  metrics:        {stack.gateway_url}/metrics (gateway), "
+            f"{stack.admin_url}/metrics (admin)\n"
+            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

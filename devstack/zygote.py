@@ -16,6 +16,7 @@ import sys
 
 from loguru import logger
 
+from devstack.child_output import relay
 from runner.zygote import READY_LINE
 
 
@@ -67,8 +68,8 @@ class Zygote:
             line = raw.decode(errors="replace").rstrip()
             if line.startswith(READY_LINE) and not ready.done():
                 ready.set_result(line.removeprefix(READY_LINE).strip())
-            elif line:
-                logger.info("[zygote] {}", line)
+            else:
+                relay("zygote", line)
         if not ready.done():
             ready.set_exception(ZygoteError("the runner zygote exited while loading"))
 

@@ -6,13 +6,20 @@ import uvicorn
 
 from mesh.app import create_app
 from mesh.settings import MeshSettings
-from voicefleet import event_loop
+from voicefleet import event_loop, observability
 
 
 def main() -> None:
+    observability.setup("mesh")
     settings = MeshSettings()
     event_loop.install()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from ariadne.asgi import GraphQL
 from graphql import GraphQLError
 from loguru import logger
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -28,6 +29,7 @@ from mesh.db import create_tables, make_engine, make_sessions
 from mesh.errors import MeshFault
 from mesh.resolvers import datetime_scalar, json_scalar, mutation, query
 from mesh.settings import MeshSettings
+from voicefleet.body_deadline import BodyDeadline
 
 # Ariadne logs every error, the caller's mistakes included; _format_error logs the ones that
 # are bugs. Made outside the logging registry, so that no later logging set-up (uvicorn's
@@ -61,6 +63,10 @@ def _refusal(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
     )
+
+
+def _body_timeout(message: str) -> Response:
+    return _refusal(408, message, "BAD_USER_INPUT")
 
 
 async def _too_large(request: Request) -> bool:
@@ -132,6 +138,7 @@ def create_app(settings: MeshSettings | None = None) -> Starlette:
             Route("/graphql", endpoint, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
+        middleware=[Middleware(BodyDeadline, respond=_body_timeout)],
         lifespan=lifespan,
     )
     app.state.prepare = prepare

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from mesh.settings import MeshSettings
+from voicefleet.authorization import BadAuthorization, bearer_token
 
 TENANT_HEADER = "x-voicefleet-tenant"
 USER_HEADER = "x-voicefleet-user"
@@ -67,10 +68,10 @@ class Authenticator:
         return bool(self._service or self._users)
 
     def identify(self, request: Request) -> Identity:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("missing bearer token")
+        try:
+            token = bearer_token(request.headers.getlist("authorization"))
+        except BadAuthorization as exc:
+            raise Unauthenticated(str(exc)) from exc
         if self._service and hmac.compare_digest(self._service.encode(), token.encode()):
             return Identity(
                 _checked(request.headers.get(TENANT_HEADER), _TENANT, TENANT_HEADER),

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
-import uvicorn
-from loguru import logger
-from pydantic import ValidationError
+from voicefleet import observability
 
-from bot.config import BotSettings
-from bot.preload import Models, preload
-from runner.service import RunnerService, create_app
-from runner.settings import RunnerSettings
-from voicefleet import event_loop
-from voicefleet.contracts import LaunchPayload
+# Before Pipecat is imported: its import logs a banner, which must already be in our format.
+# Tracing waits for standby(): this module is also imported by the zygote, which must fork
+# with no exporter thread alive.
+observability.setup("runner", tracing_on=False)
+
+import uvicorn  # noqa: E402
+from loguru import logger  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from bot.config import BotSettings  # noqa: E402
+from bot.preload import Models, preload  # noqa: E402
+from runner.service import RunnerService, create_app  # noqa: E402
+from runner.settings import RunnerSettings  # noqa: E402
+from voicefleet import event_loop  # noqa: E402
+from voicefleet.contracts import LaunchPayload  # noqa: E402
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -41,10 +47,11 @@ async def standby(
     """Serve launches; `models` are a zygote's, already loaded (else they load here)."""
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
-        create_app(service),
+        create_app(service, metrics_token=observability.setup("runner").metrics_token),
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through our log format (voicefleet.observability)
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
         lifespan="off",
     )
@@ -54,7 +61,6 @@ async def standby(
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     service.preloaded = await preload(bot_settings, models)
-    service.ready_at = time.time()
     print(f"{READY_LINE} port={sock.getsockname()[1]}", flush=True)
     logger.info("runner {} ready on port {}", settings.runner_id, sock.getsockname()[1])
     await serving
@@ -72,7 +78,6 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
         return 2
     service = RunnerService(settings, bot_settings)
     service.preloaded = await preload(bot_settings)
-    service.ready_at = time.time()
     result = await service.run_launch(launch)
     await service.aclose()
     print(result.model_dump_json() if hasattr(result, "model_dump_json") else result, flush=True)
@@ -80,6 +85,7 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
 
 
 def main() -> int:
+    observability.setup("runner")  # now with tracing: this process forks no runner
     event_loop.install()
     settings = RunnerSettings()
     bot_settings = BotSettings()

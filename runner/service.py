@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from loguru import logger
+from opentelemetry import trace
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,6 +37,14 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
     runner_source,
+)
+from voicefleet.observability import tracing
+from voicefleet.observability.http import ObservedApp, metrics_endpoint
+from voicefleet.observability.metrics import (
+    RUNNER_BUSY,
+    RUNNER_DRAINING,
+    RUNNER_PRELOADED,
+    SESSIONS,
 )
 from voicefleet.redis_conn import connect
 from voicefleet.rooms import RoomNotAllowed, check_room_url
@@ -56,8 +67,10 @@ class RunnerService:
         self.blocking_redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
         self.admin_queue = AdminQueue(self.redis)
-        self.preloaded: Preloaded | None = None
-        self.ready_at = 0.0  # time.time() when preloaded: a launch older than this waited
+        self._preloaded: Preloaded | None = None
+        # Wall-clock time the runner became able to take launches: a launch created before it
+        # waited for this runner to start (a cold start).
+        self.ready_at = 0.0
         self.current: str | None = None
         self.draining = False
         self._lock = asyncio.Lock()
@@ -65,6 +78,15 @@ class RunnerService:
     async def aclose(self) -> None:
         await self.redis.aclose()
         await self.blocking_redis.aclose()
+
+    @property
+    def preloaded(self) -> Preloaded | None:
+        return self._preloaded
+
+    @preloaded.setter
+    def preloaded(self, value: Preloaded | None) -> None:
+        self._preloaded = value
+        self.ready_at = time.time() if value is not None else 0.0
 
     @property
     def ready(self) -> bool:
@@ -88,7 +110,30 @@ class RunnerService:
             return _error(503, "runner is busy with another session", **{"Retry-After": "1"})
         return None
 
-    async def run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
+    async def run_launch(
+        self, launch: LaunchPayload, trace_context: Mapping[str, str] | None = None
+    ) -> SessionEnded | Response:
+        """Run it in the session's trace (`trace_context`: the launch event's `traceparent`),
+        and with every line logged for it, the bot's included, saying which session it is."""
+        with (
+            tracing.tracer().start_as_current_span(
+                "session",
+                context=tracing.context_from(trace_context or {}),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "voicefleet.session_id": launch.session_id,
+                    "voicefleet.tenant": launch.tenant,
+                    "voicefleet.transport": launch.transport.value,
+                    "voicefleet.runner": self.settings.runner_id,
+                },
+            ),
+            logger.contextualize(
+                session_id=launch.session_id, tenant=launch.tenant, runner=self.settings.runner_id
+            ),
+        ):
+            return await self._run_launch(launch)
+
+    async def _run_launch(self, launch: LaunchPayload) -> SessionEnded | Response:
         refused = self.refusal(launch)
         if refused is not None:
             return refused
@@ -96,6 +141,7 @@ class RunnerService:
         assert preloaded is not None  # refusal() answers 503 until the runner has preloaded
         if self._lock.locked():
             # A retry of the session this runner is running is a duplicate, not an overload.
+            SESSIONS.labels(status="duplicate", reason="running_here").inc()
             return SessionEnded(
                 session_id=launch.session_id,
                 status="duplicate",
@@ -140,7 +186,9 @@ async def launch_event(request: Request) -> Response:
         launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
     except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
         return _error(400, f"invalid launch: {exc}")
-    result = await service.run_launch(launch)
+    # The event's own trace context (CloudEvents distributed tracing), else the request's.
+    carried = {k: str(event[k]) for k in tracing.TRACE_ATTRIBUTES if event.get(k)}
+    result = await service.run_launch(launch, carried or dict(request.headers))
     return service.ended_event(result) if isinstance(result, SessionEnded) else result
 
 
@@ -174,7 +222,7 @@ async def start_json(request: Request) -> Response:
                 updated_at=now,
             )
         )
-    result = await service.run_launch(launch)
+    result = await service.run_launch(launch, dict(request.headers))
     if isinstance(result, SessionEnded):
         return JSONResponse(result.model_dump(mode="json"))
     return result
@@ -195,16 +243,22 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if service.ready else 503)
 
 
-def create_app(service: RunnerService) -> Starlette:
+def create_app(service: RunnerService, *, metrics_token: str | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", launch_event, methods=["POST"]),
             Route("/start", start_json, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-        ]
+            Route("/metrics", metrics_endpoint(metrics_token), methods=["GET"]),
+        ],
+        # Launches are held for whole sessions: the session metrics time them.
+        middleware=[Middleware(ObservedApp, service="runner", untimed=("/", "/start"))],
     )
     app.state.service = service
+    RUNNER_BUSY.set_function(lambda: float(service.current is not None))
+    RUNNER_PRELOADED.set_function(lambda: float(service.preloaded is not None))
+    RUNNER_DRAINING.set_function(lambda: float(service.draining))
     return app
 
 

@@ -34,7 +34,9 @@ from voicefleet.contracts import (
     TransportKind,
     admin_address,
 )
-from voicefleet.session_store import SessionStore
+from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
+from voicefleet.observability.reasons import reason_label
+from voicefleet.session_store import RUNNER_LOST, SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
 # The bot says goodbye at the cap; this long after it the runner stops it regardless.
@@ -73,9 +75,25 @@ class SessionRunner:
     async def run(self, launch: LaunchPayload) -> SessionEnded:
         runner_id = self._settings.runner_id
         claim = await self._store.claim(
-            launch.session_id, runner_id, room_url=launch.room_url, lease_ms=self._settings.lease_ms
+            launch.session_id,
+            runner_id,
+            room_url=launch.room_url,
+            lease_ms=self._settings.lease_ms,
+            queue_timeout_s=self._settings.queue_timeout_s,
         )
+        if claim.reason in ("expired", "lost"):
+            # Waited past the queue-time bound, or a retry after its runner died mid-call:
+            # recorded as failed, and no bot (a second one would join a room that had one).
+            reason = no_capacity(self._settings.queue_timeout_s)
+            if claim.reason == "lost":
+                reason = RUNNER_LOST
+            logger.warning("launch {} not run: {}", launch.session_id, reason)
+            SESSIONS.labels(status="failed", reason=reason_label(reason)).inc()
+            return SessionEnded(
+                session_id=launch.session_id, status="failed", reason=reason, runner=runner_id
+            )
         if not claim.claimed:
+            SESSIONS.labels(status="duplicate", reason=reason_label(claim.reason)).inc()
             logger.info("launch {} not run: {}", launch.session_id, claim.reason)
             return SessionEnded(
                 session_id=launch.session_id,
@@ -122,11 +140,14 @@ class SessionRunner:
         await self._store.finish(
             launch.session_id, outcome.status, room_url=launch.room_url, reason=outcome.reason
         )
+        duration_s = time.monotonic() - started
+        SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
+        SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
             "session {} {} after {:.1f}s: {}",
             launch.session_id,
             outcome.status.value,
-            time.monotonic() - started,
+            duration_s,
             outcome.reason,
         )
         return SessionEnded(

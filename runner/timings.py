@@ -3,7 +3,8 @@
 These are what a caller waits for and what an operator sizes `min-scale` by (Pipecat Cloud
 records `coldStart` and `botStartSeconds` per session for the same reason). The launch's
 `created_at` comes from the gateway's clock; the spans after the claim use this process's
-monotonic clock.
+monotonic clock. The same moments feed the Prometheus histograms, so that a session's record
+and the fleet's dashboards never disagree.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from loguru import logger
 from redis.exceptions import RedisError
 
+from voicefleet.observability.metrics import LAUNCH_TO_FIRST_AUDIO, LAUNCH_TO_READY
 from voicefleet.session_store import SessionStore
 
 
@@ -25,6 +27,7 @@ class StartTimings:
         self._created_at = created_at
         # The launch waited for this runner to start: no warm runner was free for it.
         self.cold_start = runner_ready_at > created_at
+        self._start = "cold" if self.cold_start else "warm"
         self._claimed: float | None = None
         self._joined: float | None = None
         self._first_audio: float | None = None
@@ -40,6 +43,7 @@ class StartTimings:
         if self._claimed is None or self._joined is not None:
             return
         self._joined = time.monotonic()
+        LAUNCH_TO_READY.labels(start=self._start).observe(self._since_launch())
         spans = {"claimed_to_ready_ms": (self._joined - self._claimed) * 1000}
         if self._first_audio is not None:  # the greeting can start before this is called
             spans["ready_to_first_audio_ms"] = max(self._first_audio - self._joined, 0.0) * 1000
@@ -49,8 +53,13 @@ class StartTimings:
         if self._first_audio is not None:
             return
         self._first_audio = time.monotonic()
+        LAUNCH_TO_FIRST_AUDIO.labels(start=self._start).observe(self._since_launch())
         if self._joined is not None:
             await self._write(ready_to_first_audio_ms=(self._first_audio - self._joined) * 1000)
+
+    def _since_launch(self) -> float:
+        """Seconds from the gateway's launch to now; a clock skew between hosts counts as 0."""
+        return max(time.time() - self._created_at, 0.0)
 
     async def _write(self, **fields: float | bool) -> None:
         try:

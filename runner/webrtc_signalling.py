@@ -18,6 +18,7 @@ from pipecat.transports.smallwebrtc.request_handler import (
     SmallWebRTCRequestHandler,
 )
 
+from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignalMessage, SignalReply
 
 OnConnection = Callable[[Any], Awaitable[None]]
@@ -29,6 +30,8 @@ async def answer(
     payload = message.payload
     try:
         if message.kind == "offer":
+            # Before the handler: it would answer an offer without audio with an empty answer.
+            check_offer(payload["sdp"])
             request = SmallWebRTCRequest(
                 sdp=payload["sdp"],
                 type=payload["type"],
@@ -43,6 +46,8 @@ async def answer(
         )
         await handler.handle_patch_request(patch)
         return SignalReply(ok=True)
+    except InvalidOffer as exc:
+        return SignalReply(ok=False, status=400, error=str(exc))
     except HTTPException as exc:
         return SignalReply(ok=False, status=exc.status_code, error=str(exc.detail))
     except Exception as exc:  # noqa: BLE001 - aiortc raises many kinds on a malformed SDP

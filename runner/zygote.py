@@ -162,6 +162,11 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
 def main() -> int:
     control = socket.socket(fileno=int(sys.argv[1]))
     started = time.perf_counter()
+    from voicefleet import observability
+
+    # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
+    # thread must not cross a fork): each runner starts its own after the fork.
+    observability.setup("runner", tracing_on=False)
     preload_imports()
     imported = time.perf_counter()
     allowed = native_threads()

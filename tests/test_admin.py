@@ -102,6 +102,9 @@ async def _session(
         updated_at=now,
     )
     await SessionStore(redis).create(record)
+    if status in (SessionStatus.STARTING, SessionStatus.JOINED):
+        # As its runner holds it: a session running without a lease is one whose runner died.
+        await redis.set(Keys.session_lease(record.session_id), "runner-1", px=60_000)
     return record
 
 

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from functions import asgi_app
 from functions.gateway import context as gateway_context
+from tests.support.sdp import AUDIO_OFFER_SDP, NOT_OFFERS
 from tests.support.servers import free_port, serving
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import GATEWAY_SOURCE, JOIN_EVENT, LAUNCH_EVENT, Keys, LaunchPayload
@@ -44,7 +45,7 @@ from voicefleet.signalling import SignallingRelay, SignalMessage, SignalReply
 ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
 ROOM = "https://acme.daily.co/room"
-OFFER = {"sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n", "type": "offer"}
+OFFER = {"sdp": AUDIO_OFFER_SDP, "type": "offer"}
 ANSWER = {"sdp": "x", "type": "answer", "pc_id": "pc1"}
 CANDIDATES = {
     "pc_id": "pc1",
@@ -383,6 +384,11 @@ async def test_seed_plain_json_at_root_is_a_join(gateway: Gateway) -> None:
         (b'{"room_url": "https://[acme.daily.co/room"}', 422, "room_url"),
         (b'{"room_url": "https://acme.daily.co:99999/room"}', 422, "room_url"),
         (b'{"room_url": "acme.daily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co/r\\r\\nHost: evil.com"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.da\\tily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://:@acme.daily.co/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co:0/room"}', 422, "room_url"),
+        (b'{"room_url": "https://acme.daily.co:8443/room"}', 422, "room_url"),
         (b'{"room_url": ""}', 422, "room_url"),
     ],
 )
@@ -928,6 +934,22 @@ async def test_invalid_offer_is_refused(
         assert error_of(response)["field"] == field
     assert len(gateway.sink.launches) == 1  # only the /start
     assert await gateway.redis.llen(Keys.session_inbox(session_id)) == 0
+
+
+@pytest.mark.parametrize("sdp", NOT_OFFERS.values(), ids=NOT_OFFERS.keys())
+async def test_an_sdp_that_is_not_an_audio_offer_is_refused_before_anything_starts(
+    gateway: Gateway, sdp: str
+) -> None:
+    session_id = await gateway.start_webrtc()
+    for path in (f"/sessions/{session_id}/api/offer", "/api/offer"):
+        response = await gateway.http.post(path, json={"sdp": sdp, "type": "offer"}, headers=ACME)
+        assert response.status_code == 400, (path, response.text)
+        error = error_of(response)
+        assert error["field"] == "sdp" and error["message"].startswith("sdp "), error
+    # No session made by /api/offer, nothing relayed to the /start session's runner.
+    assert len(gateway.sink.launches) == 1
+    assert await gateway.redis.llen(Keys.session_inbox(session_id)) == 0
+    assert (await gateway.session(session_id))["status"] == "queued"
 
 
 async def test_offer_to_a_session_that_cannot_take_one(gateway: Gateway) -> None:

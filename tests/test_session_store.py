@@ -186,20 +186,37 @@ async def test_heartbeat_of_a_runner_without_the_lease_is_refused(
     assert await redis.get(Keys.session_lease(session_id)) == "runner-a"
 
 
-async def test_expired_lease_lets_another_runner_take_over(store: SessionStore) -> None:
+async def test_expired_lease_fails_the_session_instead_of_a_takeover(
+    store: SessionStore,
+) -> None:
+    """A runner that stopped renewing its lease died mid-call: the retried launch that follows
+    must not start a second bot in its room, and the session records why it ended."""
     session_id = await created(store, record())
     assert (await store.claim(session_id, "runner-a", room_url=ROOM, lease_ms=200)).claimed
     assert not (await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=200)).claimed
 
     await asyncio.sleep(0.4)
 
-    takeover = await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
-    assert takeover.claimed
+    retry = await store.claim(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+    assert (retry.claimed, retry.reason) == (False, "lost")
     rec = await store.get(session_id)
-    assert rec is not None and rec.runner == "runner-b"
-    # The runner that lost its lease learns it on its next heartbeat.
+    assert rec is not None and (rec.status, rec.runner) == (SessionStatus.FAILED, "runner-a")
+    assert rec.reason is not None and rec.reason.startswith("runner lost")
+    # The runner that lost its lease (if it was only cut off) learns it on its next heartbeat.
     assert not await store.heartbeat(session_id, "runner-a", room_url=ROOM, lease_ms=LEASE_MS)
-    assert await store.heartbeat(session_id, "runner-b", room_url=ROOM, lease_ms=LEASE_MS)
+
+
+async def test_a_sweep_fails_sessions_whose_runner_died(store: SessionStore) -> None:
+    running, dead, queued = [await created(store, record(room_url=None)) for _ in range(3)]
+    assert (await store.claim(running, "runner-a", room_url=None, lease_ms=LEASE_MS)).claimed
+    assert (await store.claim(dead, "runner-b", room_url=None, lease_ms=200)).claimed
+    await store.mark_joined(dead)
+
+    await asyncio.sleep(0.4)
+
+    assert await store.expire_all_lost() == [dead]
+    statuses = [(await store.get(s)).status for s in (running, dead, queued)]  # type: ignore[union-attr]
+    assert statuses == [SessionStatus.STARTING, SessionStatus.FAILED, SessionStatus.QUEUED]
 
 
 # mark_joined and finish -------------------------------------------------------------------

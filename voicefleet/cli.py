@@ -12,6 +12,12 @@ from voicefleet import event_loop
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from voicefleet import observability
+
+    # People read the dev stack's output; its runners inherit the choice. LOG_FORMAT=json
+    # shows what a cluster's log pipeline gets.
+    os.environ.setdefault("LOG_FORMAT", "text")
+    observability.setup("devstack")
     from devstack.stack import DevOptions, PortInUse, run
 
     options = DevOptions(
@@ -26,6 +32,16 @@ def _dev(args: argparse.Namespace) -> int:
     )
     if args.knative_dir:
         options.knative_dir = Path(args.knative_dir)
+    if args.overlay:
+        from devstack.manifests import ManifestError, overlay_dir
+
+        try:
+            options.knative_dir = overlay_dir(
+                args.overlay, Path(args.knative_dir) if args.knative_dir else None
+            )
+        except ManifestError as exc:
+            print(f"voicefleet dev: {exc}", file=sys.stderr)
+            return 2
     try:
         event_loop.install()
         asyncio.run(run(options))
@@ -74,12 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         "--scale-down-delay", type=float, help="seconds an idle extra runner lives (manifest)"
     )
     dev.add_argument("--knative-dir", help="manifests to follow (default: the repo's knative/)")
+    dev.add_argument("--overlay", help="follow knative/overlays/OVERLAY (dev, production)")
     dev.add_argument(
         "--no-zygote",
         action="store_true",
         help="start each runner as its own Python process instead of forking a preloaded one",
     )
     dev.set_defaults(func=_dev)
+
+    from voicefleet.fleet.commands import add_parser as add_fleet
+
+    add_fleet(sub)
 
     runner = sub.add_parser("runner", help="run one runner (configured by environment)")
     runner.set_defaults(func=_runner)

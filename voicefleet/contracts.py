@@ -176,6 +176,18 @@ class Keys:
         return f"idempotency:{tenant}:{key}"
 
     ACTIVE_SESSIONS = "sessions:active"
+    # Sessions no runner has claimed yet, by creation time: what the queue-time bound sweeps.
+    QUEUED_SESSIONS = "sessions:queued"
+
+    @staticmethod
+    def tenant_sessions(tenant: str) -> str:
+        """The tenant's sessions counted against its concurrent-session limit."""
+        return f"tenant:{tenant}:sessions"
+
+    @staticmethod
+    def tenant_launches(tenant: str) -> str:
+        """The tenant's launches of the last minute, for its launches-per-minute limit."""
+        return f"tenant:{tenant}:launches"
 
     # Admin messages. A session's admin address is its room URL, or its id when it has no
     # room (WebRTC); messages can be queued for a room before its bot arrives.

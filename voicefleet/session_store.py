@@ -28,14 +28,33 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return ARGV[1]
 """
 
-# KEYS: session hash, session lease, room lease (or ""). ARGV: runner id, lease ms, now.
-# Returns 'claimed', or why not: 'missing', 'final', 'held', 'room-busy'.
+# KEYS: session hash, session lease, room lease (or ""), active set, queued set.
+# ARGV: runner id, lease ms, now, queued-before (a queued session created earlier waited too
+# long), the reason to record then, session id.
+# ARGV[7] is the reason to record when a runner had started the session and lost its lease
+# (it died): the retried launch that follows must not put a second bot in its room.
+# Returns 'claimed', or why not: 'missing', 'final', 'expired', 'lost', 'held', 'room-busy'.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'ended' or status == 'failed' then return 'final' end
+if status == 'queued'
+   and tonumber(redis.call('HGET', KEYS[1], 'created_at')) < tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[5],
+             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  return 'expired'
+end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 'held' end
+if not holder and status ~= 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[7],
+             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('ZREM', KEYS[5], ARGV[6])
+  return 'lost'
+end
 if KEYS[3] ~= '' then
   local room = redis.call('GET', KEYS[3])
   if room and room ~= KEYS[1] then return 'room-busy' end
@@ -44,6 +63,7 @@ end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'status', 'starting', 'runner', ARGV[1],
            'started_at', ARGV[3], 'updated_at', ARGV[3])
+redis.call('ZREM', KEYS[5], ARGV[6])
 return 'claimed'
 """
 
@@ -64,7 +84,7 @@ redis.call('HSET', KEYS[1], 'status', 'joined', 'joined_at', ARGV[1], 'updated_a
 return 1
 """
 
-# KEYS: session hash, session lease, room lease (or ""), active set.
+# KEYS: session hash, session lease, room lease (or ""), active set, queued set.
 # ARGV: status, reason, now, session id. Never overwrites a final status.
 _FINISH = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -77,8 +97,49 @@ if KEYS[3] ~= '' then
   if redis.call('GET', KEYS[3]) == KEYS[1] then redis.call('DEL', KEYS[3]) end
 end
 redis.call('ZREM', KEYS[4], ARGV[4])
+redis.call('ZREM', KEYS[5], ARGV[4])
 return 1
 """
+
+
+# KEYS: session hashes. ARGV: queued-before, reason, now, then the sessions' ids in order.
+# Fails each session still queued that was created before `queued-before`; returns the ids.
+_EXPIRE_QUEUED = """
+local expired = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'status') == 'queued'
+     and tonumber(redis.call('HGET', key, 'created_at')) < tonumber(ARGV[1]) then
+    redis.call('HSET', key, 'status', 'failed', 'reason', ARGV[2],
+               'ended_at', ARGV[3], 'updated_at', ARGV[3])
+    table.insert(expired, ARGV[3 + i])
+  end
+end
+return expired
+"""
+
+
+RUNNER_LOST = "runner lost: its lease expired mid-session (the runner died)"
+
+# KEYS: session hashes, then their leases, in the same order. ARGV: reason, now, then the ids.
+# Fails each session a runner had started whose lease is gone; returns the ids.
+_EXPIRE_LOST = """
+local n = #KEYS / 2
+local lost = {}
+for i = 1, n do
+  local status = redis.call('HGET', KEYS[i], 'status')
+  if (status == 'starting' or status == 'joined') and redis.call('EXISTS', KEYS[n + i]) == 0 then
+    redis.call('HSET', KEYS[i], 'status', 'failed', 'reason', ARGV[1],
+               'ended_at', ARGV[2], 'updated_at', ARGV[2])
+    table.insert(lost, ARGV[2 + i])
+  end
+end
+return lost
+"""
+
+
+def no_capacity(queue_timeout_s: float) -> str:
+    """The reason a session records when no runner started it in time."""
+    return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
 
 
 # KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a
@@ -107,7 +168,9 @@ class SessionStore:
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._joined = redis.register_script(_JOINED)
         self._finish = redis.register_script(_FINISH)
+        self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
         self._annotate = redis.register_script(_ANNOTATE)
+        self._expire_lost = redis.register_script(_EXPIRE_LOST)
 
     async def create(
         self,
@@ -131,6 +194,8 @@ class SessionStore:
         if created:
             pipe = self._redis.pipeline(transaction=True)
             pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
+            if record.status is SessionStatus.QUEUED:
+                pipe.zadd(Keys.QUEUED_SESSIONS, {record.session_id: record.created_at})
             if secret:
                 pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
             if client_token:
@@ -151,14 +216,42 @@ class SessionStore:
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(*keys)
         pipe.zrem(Keys.ACTIVE_SESSIONS, session_id)
+        pipe.zrem(Keys.QUEUED_SESSIONS, session_id)
         await pipe.execute()
+
+    async def expire_lost(self, session_ids: list[str]) -> list[str]:
+        """Fail the sessions among these whose runner stopped renewing its lease (it died).
+
+        Nothing else would: a runner killed mid-call records no outcome, so without this the
+        session stays `joined` until its record expires.
+        """
+        if not session_ids:
+            return []
+        lost: list[str] = await self._expire_lost(
+            keys=[
+                *(Keys.session(s) for s in session_ids),
+                *(Keys.session_lease(s) for s in session_ids),
+            ],
+            args=[RUNNER_LOST, time.time(), *session_ids],
+        )
+        if lost:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrem(Keys.ACTIVE_SESSIONS, *lost)
+            pipe.delete(*(Keys.session_secret(s) for s in lost))
+            await pipe.execute()
+        return lost
+
+    async def expire_all_lost(self, *, batch: int = 500) -> list[str]:
+        """`expire_lost` over the oldest active sessions (a gateway's periodic sweep)."""
+        ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, batch - 1)  # type: ignore[assignment]
+        return await self.expire_lost(ids)
 
     async def get(self, session_id: str) -> SessionRecord | None:
         raw: dict[str, str] = await self._redis.hgetall(Keys.session(session_id))  # type: ignore[assignment]
         return SessionRecord.from_redis(raw) if raw else None
 
-    async def active(self, tenant: str, *, limit: int = 1000) -> list[SessionRecord]:
-        """The tenant's sessions that have not ended, oldest first."""
+    async def active(self, tenant: str | None, *, limit: int = 1000) -> list[SessionRecord]:
+        """The tenant's sessions that have not ended, oldest first (every tenant's: None)."""
         ids: list[str] = await self._redis.zrange(Keys.ACTIVE_SESSIONS, 0, limit - 1)  # type: ignore[assignment]
         pipe = self._redis.pipeline(transaction=False)
         for session_id in ids:
@@ -170,7 +263,7 @@ class SessionStore:
                 gone.append(session_id)
                 continue
             record = SessionRecord.from_redis(raw)
-            if record.tenant == tenant and not record.status.is_final:
+            if tenant in (None, record.tenant) and not record.status.is_final:
                 records.append(record)
         if gone:
             await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)
@@ -190,17 +283,65 @@ class SessionStore:
         return str(value) if value is not None else None
 
     async def claim(
-        self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
+        self,
+        session_id: str,
+        runner_id: str,
+        *,
+        room_url: str | None,
+        lease_ms: int,
+        queue_timeout_s: float | None = None,
     ) -> ClaimResult:
+        """Take the session for this runner. A session still queued past `queue_timeout_s`
+        is failed instead ('expired'): its client was told nothing could start it."""
+        now = time.time()
+        queued_before = now - queue_timeout_s if queue_timeout_s else 0
         result = await self._claim(
             keys=[
                 Keys.session(session_id),
                 Keys.session_lease(session_id),
                 Keys.room_lease(room_url) if room_url else "",
+                Keys.ACTIVE_SESSIONS,
+                Keys.QUEUED_SESSIONS,
             ],
-            args=[runner_id, lease_ms, time.time()],
+            args=[
+                runner_id,
+                lease_ms,
+                now,
+                queued_before,
+                no_capacity(queue_timeout_s or 0),
+                session_id,
+                RUNNER_LOST,
+            ],
         )
+        if result in ("expired", "lost"):
+            await self._redis.delete(Keys.session_secret(session_id))
         return ClaimResult(claimed=result == "claimed", reason=str(result))
+
+    async def expire_queued(self, queue_timeout_s: float, *, batch: int = 500) -> list[str]:
+        """Fail the sessions that have waited for a runner longer than `queue_timeout_s`.
+
+        A launch that outlives a full pool would otherwise sit `queued` until the broker
+        gives up (an hour); its runner, if one ever gets it, refuses it at the claim.
+        """
+        now = time.time()
+        queued_before = now - queue_timeout_s
+        ids: list[str] = await self._redis.zrangebyscore(  # type: ignore[assignment]
+            Keys.QUEUED_SESSIONS, "-inf", queued_before, start=0, num=batch
+        )
+        if not ids:
+            return []
+        expired: list[str] = await self._expire_queued(
+            keys=[Keys.session(session_id) for session_id in ids],
+            args=[queued_before, no_capacity(queue_timeout_s), now, *ids],
+        )
+        # Every id looked at is out of the queue: expired now, or no longer queued at all.
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrem(Keys.QUEUED_SESSIONS, *ids)
+        if expired:
+            pipe.zrem(Keys.ACTIVE_SESSIONS, *expired)
+            pipe.delete(*(Keys.session_secret(session_id) for session_id in expired))
+        await pipe.execute()
+        return expired
 
     async def heartbeat(
         self, session_id: str, runner_id: str, *, room_url: str | None, lease_ms: int
@@ -243,6 +384,7 @@ class SessionStore:
                 Keys.session_lease(session_id),
                 Keys.room_lease(room_url) if room_url else "",
                 Keys.ACTIVE_SESSIONS,
+                Keys.QUEUED_SESSIONS,
             ],
             args=[status.value, reason or "", time.time(), session_id],
         )

@@ -22,6 +22,11 @@ class CommonSettings(BaseSettings):
         default=["*.daily.co"], validation_alias="VOICEFLEET_ALLOWED_ROOM_HOSTS"
     )
     ice_servers_json: str = Field(default="[]", validation_alias="VOICEFLEET_ICE_SERVERS")
+    # A launch no runner has started by then fails `no capacity` rather than wait silently
+    # (the gateway sweeps for such sessions, and a runner refuses one at its claim).
+    queue_timeout_s: float = Field(
+        default=60.0, gt=0, validation_alias="VOICEFLEET_QUEUE_TIMEOUT_S"
+    )
 
     @field_validator("allowed_room_hosts", mode="before")
     @classmethod

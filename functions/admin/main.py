@@ -12,9 +12,15 @@ from starlette.responses import Response
 from functions.admin import routes
 from functions.admin.context import AdminContext, context
 from functions.http.routing import Router
+from voicefleet import observability
+from voicefleet.observability.http import metrics_endpoint, observed
+
+settings = observability.setup("admin")
+metrics = metrics_endpoint(settings.metrics_token)
 
 router: Router[AdminContext] = Router(context.get)
 router.add("/healthz", routes.healthz, ["GET"])
+router.add("/metrics", lambda request, _: metrics(request), ["GET"])
 router.add("/", routes.root, ["POST"])
 router.add("/admin", routes.admin, ["POST"])
 router.add("/admin/messages/{message_id}", routes.get_message, ["GET"])
@@ -24,4 +30,4 @@ router.add("/sessions/{session_id}", routes.get_session, ["GET"])
 
 @functions_framework.aio.http
 async def admin(request: Request) -> Response:
-    return await router(request)
+    return await observed("admin", request, router)

@@ -16,7 +16,8 @@ from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminMessage, QueueFull
-from voicefleet.contracts import ADMIN_MESSAGE_EVENT, SessionRecord, admin_address
+from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, SessionRecord, admin_address
+from voicefleet.observability.metrics import ADMIN_MESSAGES, ADMIN_QUEUE_DEPTH, admin_type
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 
 
@@ -50,12 +51,18 @@ def _message_view(message: AdminMessage) -> dict[str, Any]:
 async def _send(ctx: AdminContext, tenant: str, req: AdminRequest, idem: str | None) -> Response:
     message = _checked_message(req.message)
     address = await _address(ctx, tenant, req)
+    kind = admin_type(message["type"])
     try:
-        sent, _ = await ctx.queue.send(
+        sent, created = await ctx.queue.send(
             tenant=tenant, address=address, message=message, idempotency_key=idem
         )
     except QueueFull as exc:
-        raise ApiError(429, str(exc)) from exc
+        ADMIN_MESSAGES.labels(type=kind, outcome="queue_full").inc()
+        raise ApiError(429, str(exc), retry_after_s=5) from exc
+    ADMIN_MESSAGES.labels(type=kind, outcome="queued" if created else "duplicate").inc()
+    if created:
+        waiting = int(await ctx.redis.llen(Keys.admin_queue(address)))
+        ADMIN_QUEUE_DEPTH.observe(max(waiting - 1, 0))
     return JSONResponse({"id": sent.id, "status": sent.status.value}, status_code=202)
 
 
@@ -104,6 +111,9 @@ def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
 async def list_sessions(request: Request, ctx: AdminContext) -> Response:
     tenant = ctx.authenticate(request)
     now = time.time()
+    # Never list a session that cannot start, or whose runner died.
+    await ctx.store.expire_queued(ctx.settings.queue_timeout_s)
+    await ctx.store.expire_all_lost()
     records = await ctx.store.active(tenant)
     return JSONResponse({"sessions": [_session_view(r, now) for r in records]})
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from redis.asyncio import Redis
 from starlette.requests import Request
 
 from functions.gateway.daily_rooms import DailyRooms
 from functions.gateway.launcher import Launcher
+from functions.gateway.limits import LaunchLimiter
 from functions.gateway.settings import GatewaySettings
 from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
@@ -27,7 +29,17 @@ class GatewayContext:
         self.store = SessionStore(self.redis, record_ttl_s=max(settings.idempotency_ttl_s, 3600))
         self.blocking_redis: Redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
-        self.launcher = Launcher(self.store, self.http, settings.k_sink)
+        # Launches get their own few keep-alive connections to the broker, so a burst of them
+        # neither waits behind Daily's API nor makes httpcore scan a large pool per request.
+        self.broker_http = async_client(timeout=10.0, max_connections=20)
+        self.launcher = Launcher(
+            self.store,
+            self.broker_http,
+            settings.k_sink,
+            limiter=LaunchLimiter(self.redis, settings.default_limits(), settings.tenant_limits()),
+            queue_timeout_s=settings.queue_timeout_s,
+            token_file=Path(settings.sink_token_file),
+        )
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         self.daily: DailyRooms | None = None
@@ -48,6 +60,7 @@ class GatewayContext:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.broker_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
 

@@ -12,9 +12,15 @@ from starlette.responses import Response
 from functions.gateway import routes
 from functions.gateway.context import GatewayContext, context
 from functions.http.routing import Router
+from voicefleet import observability
+from voicefleet.observability.http import metrics_endpoint, observed
+
+settings = observability.setup("gateway")
+metrics = metrics_endpoint(settings.metrics_token)
 
 router: Router[GatewayContext] = Router(context.get)
 router.add("/healthz", routes.healthz, ["GET"])
+router.add("/metrics", lambda request, _: metrics(request), ["GET"])
 router.add("/", routes.root, ["POST"])
 router.add("/join", routes.join, ["POST"])
 router.add("/start", routes.start, ["POST"])
@@ -27,4 +33,4 @@ router.add("/deadletter", routes.dead_letter, ["POST"])
 
 @functions_framework.aio.http
 async def gateway(request: Request) -> Response:
-    return await router(request)
+    return await observed("gateway", request, router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from loguru import logger
@@ -31,7 +32,9 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.observability.metrics import DEAD_LETTERS, OFFER_RELAY
 from voicefleet.rooms import RoomNotAllowed, check_room_url
+from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignallingTimeout, SignalMessage, SignalReply
 
 PEER_TTL_S = 3600
@@ -48,6 +51,16 @@ def _session_body(body: dict[str, Any], field: str = "body") -> dict[str, Any]:
     than a session that fails in its runner."""
     validate(SessionOverrides, body, within=field)
     return body
+
+
+def _offer(data: dict[str, Any]) -> OfferRequest:
+    """A valid offer, or a 400 naming the problem before any session or bot is touched."""
+    offer = validate(OfferRequest, data)
+    try:
+        check_offer(offer.sdp)
+    except InvalidOffer as exc:
+        raise ApiError(400, str(exc), field="sdp") from exc
+    return offer
 
 
 def _accepted(record: SessionRecord) -> JSONResponse:
@@ -169,12 +182,17 @@ async def _ask_bot(
     """Relay a signalling message to the session's runner and wait for its reply."""
     if record.status.is_final:
         raise ApiError(409, f"session is {record.status.value}")
+    started = time.perf_counter()
+    relayed = OFFER_RELAY.labels(kind=message.kind, outcome="timeout")
     try:
         reply = await ctx.relay.request(
             record.session_id, message, timeout_s=ctx.settings.offer_timeout_s
         )
     except SignallingTimeout as exc:
+        relayed.observe(time.perf_counter() - started)
         raise ApiError(504, f"no bot picked up the session: {exc}") from exc
+    outcome = "ok" if reply.ok else "refused"
+    OFFER_RELAY.labels(kind=message.kind, outcome=outcome).observe(time.perf_counter() - started)
     if not reply.ok:
         raise _refused(reply, refused)
     return reply
@@ -199,7 +217,7 @@ async def session_offer(request: Request, ctx: GatewayContext) -> Response:
     data = await read_json(request)
     if request.method == "PATCH":
         return await _relay_ice(ctx, record, validate(IcePatchRequest, data))
-    return JSONResponse(await _relay_offer(ctx, record, validate(OfferRequest, data)))
+    return JSONResponse(await _relay_offer(ctx, record, _offer(data)))
 
 
 async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
@@ -213,7 +231,7 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
             raise ApiError(404, f"no peer connection {patch.pc_id!r}", field="pc_id")
         record = await owned_session(ctx.store, tenant, str(session_id))
         return await _relay_ice(ctx, record, patch)
-    offer = validate(OfferRequest, data)
+    offer = _offer(data)
     if offer.pc_id:
         session_id = await ctx.redis.get(Keys.peer_connection(offer.pc_id))
         if session_id is None:
@@ -241,6 +259,13 @@ async def _relay_ice(
 async def get_session(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
     record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
+    if record.status is SessionStatus.QUEUED:
+        changed = await ctx.store.expire_queued(ctx.settings.queue_timeout_s)
+    else:
+        changed = await ctx.store.expire_lost([record.session_id])
+    if changed:
+        # It waited too long, or its runner died: show what it is now.
+        record = await owned_session(ctx.store, tenant, record.session_id)
     return JSONResponse(record.model_dump(mode="json"))
 
 
@@ -293,5 +318,6 @@ async def dead_letter(request: Request, ctx: GatewayContext) -> Response:
         reason=f"no runner accepted the launch (last status {code})",
     )
     if changed:
+        DEAD_LETTERS.inc()
         logger.warning("session {} failed: launch dead-lettered ({})", payload.session_id, code)
     return JSONResponse({"session_id": payload.session_id, "failed": changed})

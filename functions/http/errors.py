@@ -7,18 +7,34 @@ from starlette.responses import JSONResponse
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, field: str | None = None, **extra: object):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after_s: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: object,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        # For a 429 or 503: when trying again makes sense (brokers and SDKs honour it).
+        self.retry_after_s = retry_after_s
+        self.headers = headers or {}
         self.extra = extra
 
     def response(self) -> JSONResponse:
         error: dict[str, object] = {"message": self.message}
         if self.field:
             error["field"] = self.field
-        return JSONResponse({"error": error, **self.extra}, status_code=self.status)
+        headers = dict(self.headers)
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        body = {"error": error, **self.extra}
+        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 def from_validation(exc: ValidationError, *, within: str | None = None) -> ApiError:

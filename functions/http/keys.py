@@ -7,6 +7,7 @@ import hmac
 from starlette.requests import Request
 
 from functions.http.errors import ApiError
+from voicefleet.authorization import BadAuthorization, bearer_token
 
 
 def parse_keys(pairs: list[str], single: str | None, *, variable: str) -> dict[str, str]:
@@ -23,10 +24,10 @@ def parse_keys(pairs: list[str], single: str | None, *, variable: str) -> dict[s
 
 
 def bearer(request: Request) -> str:
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "missing bearer token: send Authorization: Bearer <key>")
-    return key.strip()
+    try:
+        return bearer_token(request.headers.getlist("authorization"))
+    except BadAuthorization as exc:
+        raise ApiError(401, str(exc), field="Authorization") from exc
 
 
 def tenant_for(key: str, keys: dict[str, str]) -> str | None:

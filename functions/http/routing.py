@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
@@ -33,6 +35,12 @@ class Router(Generic[C]):
             return await self._dispatch(request)
         except ApiError as exc:
             return exc.response()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis down, restarting or out of connections after the client's own retries:
+            # the request may simply be tried again, so say so rather than answer a 500.
+            logger.warning("Redis unavailable on {} {}: {}", request.method, request.url.path, exc)
+            unavailable = ApiError(503, "session store unavailable; retry", retry_after_s=1)
+            return unavailable.response()
         except Exception:  # noqa: BLE001 - last line of defence: a 500 without internals
             logger.exception("unhandled error on {} {}", request.method, request.url.path)
             return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
@@ -42,6 +50,7 @@ class Router(Generic[C]):
         for route in self._routes:
             match, child = route.matches(request.scope)
             if match is Match.FULL:
+                request.scope["route"] = route  # as Starlette's router does: metrics label by it
                 request.scope.update(child)
                 handler: Handler[C] = route.endpoint
                 return await handler(request, self._get_context())

@@ -95,6 +95,9 @@ def test_browser_client_is_served_and_admitted_without_a_key(stack: RunningStack
         )
         assert started.status_code == 200, started.text
         assert "iceConfig" not in started.json()  # offline: no public STUN
+        # Another local page (every port of 127.0.0.1 is one site) cannot ride the cookie.
+        for elsewhere in ({"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}):
+            assert browser.post("/start", json={}, headers=elsewhere).status_code == 401
     # Without the page's cookie, the same request needs a key.
     assert httpx.post(f"{stack.url}/start", json={}).status_code == 401
 

@@ -28,6 +28,20 @@ CSP = (
 )
 
 
+# The interface also talks to Daily when a user picks a Daily room (online only): its call
+# bundle is a script from Daily's CDN (daily-js with avoidEval) and its signalling and media
+# servers are under daily.co. Applets come from this origin (`/mesh/applets/…`) into a
+# sandboxed frame, so frames need nothing else.
+DAILY = "https://*.daily.co"
+APP_CSP = (
+    f"default-src 'self'; script-src 'self' {DAILY}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; media-src 'self' blob: mediastream:; "
+    f"connect-src 'self' {DAILY} wss://*.daily.co; worker-src 'self' blob:; frame-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_CSP = {"app": APP_CSP}
+
+
 class Page:
     """One built page: its files, with a content security policy on every answer."""
 
@@ -61,4 +75,4 @@ class Page:
 
 
 def page(name: str) -> ASGIApp:
-    return Page(name)
+    return Page(name, csp=PAGE_CSP.get(name, CSP))

@@ -1,0 +1,237 @@
+"""The OpenAPI description of the gateway and admin functions, built from their models.
+
+Request bodies come from the same pydantic models the functions validate with, so the
+documents cannot drift from what is enforced. `python -m functions.openapi` writes
+`docs/openapi-gateway.json` and `docs/openapi-admin.json` (a test checks the committed
+copies), and the fuzz suite generates its requests from them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
+from voicefleet.contracts import LaunchPayload
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+_ERRORS = {
+    "400": "malformed request (not JSON, not a CloudEvent, an SDP that is not an audio offer)",
+    "401": "no valid bearer key",
+    "404": "no such endpoint or session (another tenant's session is not yours)",
+    "405": "method not allowed on this path",
+    "408": "the request body did not arrive in time",
+    "413": "the request body is too large",
+    "422": "a field is invalid; `error.field` names it",
+    "503": "Redis or the broker unavailable; `Retry-After` says when to retry",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _responses(ok: str, description: str, *extra: str) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    answers: dict[str, Any] = {ok: {"description": description}}
+    for code in ("400", "401", "404", "405", "408", "413", "422", "503", *extra):
+        answers[code] = {"description": _ERRORS.get(code, code), **error}
+    return answers
+
+
+def _operation(
+    summary: str,
+    ok: str = "200",
+    body: dict[str, Any] | None = None,
+    *,
+    auth: bool = True,
+    extra: tuple[str, ...] = (),
+    idempotent: bool = False,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, summary, *extra)}
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    if not auth:
+        operation["security"] = []
+    if idempotent:
+        operation["parameters"] = [{"$ref": "#/components/parameters/IdempotencyKey"}]
+    return operation
+
+
+def _path_param(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _gateway_paths() -> dict[str, Any]:
+    launch = ("409", "429")
+    session = {"parameters": _path_param("session_id")}
+    return {
+        "/healthz": {"get": _operation("liveness", auth=False)},
+        "/": {
+            "post": _operation(
+                "a join CloudEvent (binary or structured mode) or the plain /join body",
+                "202", _ref(JoinRequest), extra=launch, idempotent=True,
+            )
+        },
+        "/join": {
+            "post": _operation(
+                "send a bot to a Daily room", "202", _ref(JoinRequest), extra=launch,
+                idempotent=True,
+            )
+        },
+        "/start": {
+            "post": _operation(
+                "Pipecat's session API: a WebRTC or Daily session", body=_ref(StartRequest),
+                extra=(*launch, "502"), idempotent=True,
+            )
+        },
+        "/api/offer": {
+            "post": _operation(
+                "Pipecat's dev-runner offer: starts a session and answers it",
+                body=_ref(OfferRequest), extra=(*launch, "502", "504"), idempotent=True,
+            ),
+            "patch": _operation(
+                "ICE candidates for a peer connection", body=_ref(IcePatchRequest),
+                extra=("409", "502", "504"),
+            ),
+        },
+        "/sessions/{session_id}/api/offer": {
+            **session,
+            "post": _operation(
+                "the session's SDP offer; answers the bot's SDP answer", body=_ref(OfferRequest),
+                extra=("409", "502", "504"),
+            ),
+            "patch": _operation(
+                "ICE candidates for the session", body=_ref(IcePatchRequest),
+                extra=("409", "502", "504"),
+            ),
+        },
+        "/sessions/{session_id}": {
+            **session,
+            "get": _operation("the session record"),
+            "delete": _operation("end the session", "202"),
+        },
+        "/deadletter": {
+            "post": _operation(
+                "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
+                body=_ref(LaunchPayload), auth=False,
+            )
+        },
+    }  # fmt: skip
+
+
+def _admin_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {"get": _operation("liveness", auth=False)},
+        "/": {
+            "post": _operation(
+                "an admin-message CloudEvent or the plain /admin body", "202",
+                _ref(AdminRequest), extra=("403", "409", "429"), idempotent=True,
+            )
+        },
+        "/admin": {
+            "post": _operation(
+                "queue a message for a running bot", "202", _ref(AdminRequest),
+                extra=("403", "409", "429"), idempotent=True,
+            )
+        },
+        "/admin/messages/{message_id}": {
+            "parameters": _path_param("message_id"),
+            "get": _operation("a message's delivery status", extra=("403",)),
+        },
+        "/sessions": {"get": _operation("the tenant's active sessions", extra=("403",))},
+        "/sessions/{session_id}": {
+            "parameters": _path_param("session_id"),
+            "get": _operation("a session and the admin messages it handled", extra=("403",)),
+        },
+    }  # fmt: skip
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [
+        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
+        AdminRequest, OtherMessage, *KNOWN.values(),
+    ]  # fmt: skip
+    _, top = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+    )
+    schemas: dict[str, Any] = top["$defs"]
+    # What `message` may be: one of the known types, or another type a newer bot may know.
+    kinds: list[type[BaseModel]] = [*KNOWN.values(), OtherMessage]
+    message = {"anyOf": [_ref(m) for m in kinds]}
+    schemas["AdminRequest"]["properties"]["message"] = message
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": {"type": "string"}, "field": {"type": "string"}},
+            }
+        },
+    }
+    return schemas
+
+
+_FUNCTIONS = {
+    "gateway": ("voicefleet gateway function", _gateway_paths),
+    "admin": ("voicefleet admin function", _admin_paths),
+}
+
+
+def document_path(function: str) -> Path:
+    return DOCS / f"openapi-{function}.json"
+
+
+def document(function: str) -> dict[str, Any]:
+    """The function's paths (each function serves its own at its own root)."""
+    title, paths = _FUNCTIONS[function]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": "1",
+            "description": (
+                'Errors are JSON `{"error": {"message", "field"?}}` with a 4xx status; '
+                "a 429 or 503 carries Retry-After."
+            ),
+        },
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                }
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": paths(),
+    }
+
+
+def rendered(function: str) -> str:
+    return json.dumps(document(function), indent=1, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    """Write docs/openapi-gateway.json and docs/openapi-admin.json."""
+    for function in _FUNCTIONS:
+        document_path(function).write_text(rendered(function))
+
+
+if __name__ == "__main__":
+    main()
