@@ -74,10 +74,16 @@ def measure(n: int, zygote: bool) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 8])
-    parser.add_argument("--no-plain", action="store_true", help="skip the --no-zygote pools")
+    parser.add_argument(
+        "--pools",
+        nargs="+",
+        choices=["zygote", "plain"],
+        default=["zygote", "plain"],
+        help="runners forked from the zygote, and/or started as their own processes",
+    )
     args = parser.parse_args()
     results: dict[tuple[bool, int], dict[str, float]] = {}
-    for zygote in (True, False) if not args.no_plain else (True,):
+    for zygote in [pool == "zygote" for pool in args.pools]:
         for n in args.sizes:
             results[(zygote, n)] = measure(n, zygote)
             print(f"zygote={zygote} N={n}: {results[(zygote, n)]}", flush=True)

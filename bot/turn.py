@@ -20,6 +20,7 @@ import onnxruntime as ort
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import TranscriptionFrame
 from pipecat.turns.user_stop import (
     SpeechTimeoutUserTurnStopStrategy,
     TurnAnalyzerUserTurnStopStrategy,
@@ -50,6 +51,25 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
         self._session = session
 
 
+class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-untyped-call]
+    """Pipecat's smart-turn stop, made safe for a segmented STT such as Whisper.
+
+    Whisper transcribes each stretch of speech when the VAD stops. When the user pauses
+    mid-sentence and goes on, the first stretch's transcript can arrive after they have
+    started speaking again; Pipecat's strategy takes it as the turn's final transcript, and
+    when the sentence ends, it ends the turn on that stale transcript before the second
+    stretch is transcribed: the LLM answers half a sentence. A transcript that arrives while
+    the user is speaking is kept as text but does not finalize the turn; the next stretch's
+    transcript does (or, if that stretch has none, the STT timeout).
+    """
+
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        if frame.finalized and self._vad_user_speaking:
+            self._text = frame.text
+            return
+        await super()._handle_transcription(frame)
+
+
 class TurnDetection:
     """One runner's turn detection: the VAD's parameters and each session's stop strategy."""
 
@@ -63,4 +83,4 @@ class TurnDetection:
         if self._session is None:
             return UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
         analyzer = SharedSmartTurn(self._session)
-        return UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)])
+        return UserTurnStrategies(stop=[SegmentedTurnStop(turn_analyzer=analyzer)])

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from devstack.manifests import RunnerScaling
 from devstack.ports import free_port
 from devstack.runner_process import RunnerProcess
-from devstack.zygote import Zygote
+from devstack.zygote import Zygote, ZygoteError
 from voicefleet.http_client import async_client
 
 # Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
@@ -72,7 +72,11 @@ class RunnerPool:
     async def start(self) -> None:
         """Start the warm pool and wait until every warm runner is ready."""
         if self.zygote is not None:
-            await self.zygote.start()
+            try:
+                await self.zygote.start()
+            except ZygoteError as exc:  # still a working pool, only a slower one
+                logger.warning("no runner zygote ({}): starting each runner as a process", exc)
+                self.zygote = None
         warm = [await self._spawn() for _ in range(self.scaling.min_scale)]
         await asyncio.gather(*(r.ready.wait() for r in warm))
         self._reaper = asyncio.create_task(self._reap_idle())

@@ -16,7 +16,7 @@ import time
 from loguru import logger
 
 from devstack.child_output import relay
-from devstack.zygote import Zygote
+from devstack.zygote import Zygote, ZygoteError
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -47,8 +47,14 @@ class RunnerProcess:
         env["RUNNER_HOST"] = "127.0.0.1"
         env["RUNNER_AUTO_START"] = "0"
         self.started_at = time.monotonic()
+        forked: tuple[int, asyncio.StreamReader] | None = None
         if self._zygote is not None and self._zygote.alive:
-            self.pid, output = await self._zygote.fork(env)
+            try:
+                forked = await self._zygote.fork(env)
+            except ZygoteError as exc:
+                logger.warning("{}: not forked ({}); starting a process", self.name, exc)
+        if forked is not None:
+            self.pid, output = forked
             self.forked = True
         else:
             self._proc = await asyncio.create_subprocess_exec(

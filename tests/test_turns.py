@@ -13,7 +13,7 @@ from pipecat.turns.user_stop import (
 )
 
 from bot.config import BotSettings
-from bot.turn import SharedSmartTurn, TurnDetection
+from bot.turn import SegmentedTurnStop, SharedSmartTurn, TurnDetection
 from tests.support.speech import make_wav
 from voicefleet.client.webrtc import read_wav
 
@@ -43,7 +43,7 @@ async def test_smart_turn_tells_a_finished_question_from_a_pause_mid_sentence(
     strategies = turns.strategies()
     assert strategies.stop is not None
     (stop,) = strategies.stop
-    assert isinstance(stop, TurnAnalyzerUserTurnStopStrategy)
+    assert isinstance(stop, SegmentedTurnStop)
     finished = make_wav("What can you do?", tmp_path / "done.wav", pad_s=0)
     paused = make_wav("Could you tell me about", tmp_path / "half.wav", pad_s=0)
     assert await verdict(SharedSmartTurn(turns._session), finished) is EndOfTurnState.COMPLETE  # type: ignore[arg-type]

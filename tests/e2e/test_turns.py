@@ -45,9 +45,8 @@ async def test_a_pause_mid_sentence_does_not_end_the_turn(
         assert await call.wait_for_text("sunny", 15)
     heard = [words(t) for t in fake_llm.user_texts()]
     # One turn, both halves: the LLM never saw the first half on its own.
-    assert [t for t in heard if "tell me about" in t] == [
-        "could you tell me about the weather in paris tomorrow"
-    ], heard
+    turns = [t for t in heard if "tell me about" in t]
+    assert len(turns) == 1 and "weather" in turns[0] and "tomorrow" in turns[0], heard
 
 
 async def test_barge_in_the_bot_goes_quiet_and_answers_the_new_question(
