@@ -30,6 +30,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import asyncio  # noqa: E402
+import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -104,6 +105,7 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os.close(out_fd)
         os.environ.clear()
         os.environ.update(env)
+        _name_process(env.get("RUNNER_ID", "runner"))
         from bot.config import BotSettings
         from runner.__main__ import standby
         from runner.settings import RunnerSettings
@@ -118,6 +120,15 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _name_process(name: str) -> None:
+    """A forked runner keeps the zygote's command line and starting environment in /proc;
+    its name (`/proc/PID/comm`, what `ps` and `top` show) says which runner it is."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
 
 
 def _reap() -> None:

@@ -37,14 +37,16 @@ def stack() -> Iterator[RunningStack]:
 
 
 def runner_pid(stack: RunningStack, name: str) -> int:
-    """The process of the dev pool's runner called `name` (its RUNNER_ID)."""
+    """The process of the dev pool's runner called `name` (its RUNNER_ID): a started runner
+    has it in its environment, one forked from the zygote as its process name."""
     wanted = f"RUNNER_ID={name}".encode()
     for pid in _children(stack.process.pid):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
-        if wanted in environ and _alive(pid):
+        if (wanted in environ or comm == name[:15]) and _alive(pid):
             return pid
     raise LookupError(f"no runner process {name}")
 
