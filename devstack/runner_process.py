@@ -8,6 +8,7 @@ logs, and end of file when it exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -92,8 +93,10 @@ class RunnerProcess:
         return self.pid is not None and not self.exited.is_set()
 
     def _signal(self, sig: int) -> None:
+        """Signal the runner; one that already exited (its output not yet at its end) is gone."""
         if self.pid is not None and not self.exited.is_set():
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     async def stop(self, grace_s: float) -> None:
         """SIGTERM (the runner drains its session), then SIGKILL after the grace period."""

@@ -158,6 +158,7 @@ class DevStack:
         self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
         broker_server = await _serve("broker", self.broker.app, opts.host, 0)
         self._servers.append(broker_server)
+        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
 
         # The functions read their settings from the environment, as they do in a container.
         os.environ.update(

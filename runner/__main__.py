@@ -8,9 +8,8 @@ import sys
 from voicefleet import observability
 
 # Before Pipecat is imported: its import logs a banner, which must already be in our format.
-# Tracing waits for standby(): this module is also imported by the zygote, which must fork
-# with no exporter thread alive.
-observability.setup("runner", tracing_on=False)
+# Logs only: a zygote imports this before it forks, and traces start a thread (see standby).
+observability.setup("runner", traces=False)
 
 import uvicorn  # noqa: E402
 from loguru import logger  # noqa: E402
@@ -45,9 +44,11 @@ async def standby(
     settings: RunnerSettings, bot_settings: BotSettings, models: Models | None = None
 ) -> None:
     """Serve launches; `models` are a zygote's, already loaded (else they load here)."""
+    # This process's own environment (a zygote's child has just been given it), and traces.
+    reporting = observability.setup("runner", reread=True)
     service = RunnerService(settings, bot_settings)
     config = uvicorn.Config(
-        create_app(service, metrics_token=observability.setup("runner").metrics_token),
+        create_app(service, metrics_token=reporting.metrics_token),
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -68,6 +69,7 @@ async def standby(
 
 
 async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int:
+    observability.setup("runner")  # traces, now that this process will not fork
     if not settings.session:
         logger.error("RUNNER_AUTO_START=1 needs RUNNER_SESSION (a launch payload as JSON)")
         return 2
@@ -85,7 +87,6 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
 
 
 def main() -> int:
-    observability.setup("runner")  # now with tracing: this process forks no runner
     event_loop.install()
     settings = RunnerSettings()
     bot_settings = BotSettings()

@@ -53,6 +53,8 @@ def native_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+_PR_SET_NAME = 15
+
 # Everything a runner imports on its way to serving a call, so that no child imports it.
 PRELOADED_MODULES = (
     "aiortc",
@@ -92,6 +94,16 @@ def check_fork_safe(allowed_native_threads: int) -> None:
         )
 
 
+def _name_process(name: str) -> None:
+    """Show the runner's name in ps and top (and /proc/PID/comm): a forked runner's command
+    line and environment are the zygote's, so nothing else there tells them apart."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is a convenience
+
+
 def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any) -> None:
     """Become a standby runner; never returns."""
     code = 1
@@ -120,15 +132,6 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-
-
-def _name_process(name: str) -> None:
-    """A forked runner keeps the zygote's command line and starting environment in /proc;
-    its name (`/proc/PID/comm`, what `ps` and `top` show) says which runner it is."""
-    try:
-        ctypes.CDLL("libc.so.6").prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
 
 
 def _reap() -> None:
@@ -177,7 +180,7 @@ def main() -> int:
 
     # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
     # thread must not cross a fork): each runner starts its own after the fork.
-    observability.setup("runner", tracing_on=False)
+    observability.setup("runner", traces=False)
     preload_imports()
     imported = time.perf_counter()
     allowed = native_threads()

@@ -15,31 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests.support.servers import serving
 from tests.support.services import GATEWAY_KEY, apps
-from voicefleet import cloudevents_codec
+from tests.support.sink import CountingSink
 from voicefleet.redis_conn import connect
 
 BURST = 1000
 AUTH = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-
-
-class CountingSink:
-    """The broker's ingress: accepts every launch and counts them."""
-
-    def __init__(self) -> None:
-        self.session_ids: set[str] = set()
-        self.app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
-
-    async def _receive(self, request: Request) -> Response:
-        event = cloudevents_codec.parse(request.headers, await request.body())
-        self.session_ids.add(cloudevents_codec.data_of(event)["session_id"])
-        return Response(status_code=202)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.servers import serving
 from tests.support.services import GATEWAY_KEY, apps
-from tests.test_burst import CountingSink
+from tests.support.sink import CountingSink
 from voicefleet.contracts import SessionStatus
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore

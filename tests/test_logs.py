@@ -77,6 +77,7 @@ def test_standard_library_loggers_join_the_format(lines: io.StringIO) -> None:
     from voicefleet.observability.logs import _ToLoguru
 
     stdlib = logging.getLogger("tests.stdlib")
+    stdlib.propagate = False  # the root logger may hold one too, once a service configured logs
     handler = _ToLoguru()
     stdlib.addHandler(handler)
     # Only this handler: another test in the process may have routed the root logger here too.

@@ -188,6 +188,13 @@ def test_runner_probes_mean_what_knative_needs() -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
 
 
+@pytest.mark.parametrize("name", [GATEWAY_SERVICE, ADMIN_SERVICE])
+def test_functions_are_ready_when_they_serve(name: str) -> None:
+    service = _one([d for _, d in build(KNATIVE)], "Service", name)
+    (container,) = service["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"] == {"httpGet": {"path": "/healthz"}}
+
+
 def test_the_dev_stack_reads_an_overlay_and_its_settings() -> None:
     assert overlay_dir("dev") == KNATIVE / "overlays" / "dev"
     assert load_config_env(overlay_dir("dev"))["RUNNER_SESSION_MAX_SECONDS"] == "600"

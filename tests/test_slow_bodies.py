@@ -20,7 +20,7 @@ from tests.support.services import (
     apps,
     served,
 )
-from tests.test_burst import CountingSink
+from tests.support.sink import CountingSink
 from voicefleet import body_deadline
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -1,6 +1,5 @@
 """The bot's turn metrics as Pipecat's frames produce them: stages classified by the kind of
-service that reported them, interruptions counted only when the user speaks over the bot, and
-the call's first audio reported once."""
+service that reported them, and interruptions counted only when the user speaks over the bot."""
 
 from __future__ import annotations
 

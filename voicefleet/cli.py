@@ -63,9 +63,10 @@ def _function(args: argparse.Namespace) -> int:
     """An HTTP function on functions-framework, as its container runs it."""
     name = args.command
     source = function_source(name)
-    argv = ["functions-framework", "--target", name, "--source", str(source), "--asgi"]
-    argv += ["--host", args.host, "--port", str(args.port)]
-    os.execvp(argv[0], argv)
+    # This interpreter's functions-framework, whether or not its scripts are on PATH.
+    argv = [sys.executable, "-m", "functions_framework", "--target", name]
+    argv += ["--source", str(source), "--asgi", "--host", args.host, "--port", str(args.port)]
+    os.execv(argv[0], argv)
 
 
 def _mesh(_: argparse.Namespace) -> int:

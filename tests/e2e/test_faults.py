@@ -38,7 +38,7 @@ def stack() -> Iterator[RunningStack]:
 
 def runner_pid(stack: RunningStack, name: str) -> int:
     """The process of the dev pool's runner called `name` (its RUNNER_ID): a started runner
-    has it in its environment, one forked from the zygote as its process name."""
+    has it in its environment, a forked one (the zygote's) in its process name."""
     wanted = f"RUNNER_ID={name}".encode()
     for pid in _children(stack.process.pid):
         try:

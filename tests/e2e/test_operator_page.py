@@ -14,38 +14,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Response, async_playwright, expect
+from playwright.async_api import Browser, Page, Response, expect
 from playwright.async_api import Error as PlaywrightError
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
 from tests.e2e.conftest import ADMIN_KEY, RunningStack
 from tests.e2e.test_launch_path import wait_status
+from tests.support.chromium import chromium
 from tests.support.servers import serving
 from voicefleet.client.webrtc import WebRTCCall
 from voicefleet.web import Page as BuiltPage
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not BuiltPage("operator").built:
         pytest.fail("the operator page is not built: run `npm ci && npm run build` in web/")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 class Seen:

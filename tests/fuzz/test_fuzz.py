@@ -33,7 +33,7 @@ from tests.support.services import (
     MESH_USER_TOKEN,
     apps,
 )
-from tests.test_burst import CountingSink
+from tests.support.sink import CountingSink
 from tests.test_gateway import FakeDaily
 from voicefleet.contracts import Keys, SessionRecord
 from voicefleet.redis_conn import connect

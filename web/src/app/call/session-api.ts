@@ -1,5 +1,7 @@
 // The gateway's session API (Pipecat's `POST /start`), called from the page's own origin: in
 // the dev stack the browser's HttpOnly cookie stands in for the API key, which stays server-side.
+// The page posts it itself rather than through the SDK's startBot(), which reports a refusal by
+// its HTTP status text (it reads `info`/`detail`) and would lose the gateway's own message.
 
 export type TransportChoice = "webrtc" | "daily";
 
