@@ -150,6 +150,7 @@ class RunnerService:
             )
         async with self._lock:
             self.current = launch.session_id
+            ran = False
             try:
                 runner = SessionRunner(
                     self.settings,
@@ -161,11 +162,15 @@ class RunnerService:
                     pubsub_redis=self.blocking_redis,
                     ready_at=self.ready_at,
                 )
-                return await runner.run(launch)
+                ended = await runner.run(launch)
+                ran = ended.status != "duplicate"
+                return ended
             finally:
-                # Ready again only once the next session's parts are made (off its start).
+                # Ready again only once the next session's parts are made (off its start),
+                # and what a session that ran freed is handed back (a duplicate ran nothing).
                 await preloaded.vad.refill()
-                release_freed_memory()
+                if ran:
+                    release_freed_memory()
                 self.current = None
 
     def ended_event(self, ended: SessionEnded) -> Response:
