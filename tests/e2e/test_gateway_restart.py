@@ -8,7 +8,6 @@ broker: the call's signalling goes through it, its media straight to the runner.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import API_KEY, RunningStack, start_stack, stop_stack
+from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
 from voicefleet.client.webrtc import WebRTCCall
 
@@ -107,13 +107,9 @@ async def test_gateway_killed_and_restarted_mid_call(stack: RunningStack) -> Non
             gateway = start_gateway(stack, port)
             record = await call.session()  # through the restarted gateway
             assert record["status"] == "joined", record
-        deadline = time.monotonic() + 20
-        async with httpx.AsyncClient(base_url=url, headers=stack.headers) as http:
-            while time.monotonic() < deadline:
-                record = (await http.get(f"/sessions/{call.session_id}")).json()
-                if record["status"] != "joined":
-                    break
-                await asyncio.sleep(0.2)
+        record = await wait_status(
+            stack, call.session_id or "", "ended", "failed", timeout_s=20, gateway_url=url
+        )
         assert (record["status"], record["reason"]) == ("ended", "client left"), record
     finally:
         kill(gateway)

@@ -16,9 +16,16 @@ pytestmark = pytest.mark.e2e
 
 
 async def wait_status(
-    stack: RunningStack, session_id: str, *wanted: str, timeout_s: float = 15
+    stack: RunningStack,
+    session_id: str,
+    *wanted: str,
+    timeout_s: float = 15,
+    gateway_url: str | None = None,
 ) -> dict:
-    async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers) as http:
+    """The session's record once its status is one of `wanted` (or at the timeout), asked of
+    the stack's gateway or of `gateway_url` (another gateway process on the same Redis)."""
+    base_url = gateway_url or stack.url
+    async with httpx.AsyncClient(base_url=base_url, headers=stack.headers) as http:
         deadline = time.monotonic() + timeout_s
         while True:
             record = (await http.get(f"/sessions/{session_id}")).json()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
 from voicefleet.client.webrtc import WebRTCCall
 from voicefleet.redis_conn import EmbeddedRedis
@@ -98,13 +99,7 @@ async def test_redis_restarted_mid_call(stack: RunningStack, valkey: Valkey) -> 
                     break
                 await asyncio.sleep(0.3)
             assert statuses == ["processed"] * len(acknowledged), statuses
-        async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers) as http:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                record = (await http.get(f"/sessions/{call.session_id}")).json()
-                if record["status"] != "joined":
-                    break
-                await asyncio.sleep(0.2)
+        record = await wait_status(stack, call.session_id or "", "ended", "failed", timeout_s=20)
         assert (record["status"], record["reason"]) == ("ended", "client left"), record
     finally:
         await admin.aclose()
