@@ -122,11 +122,16 @@ def stop_stack(stack: RunningStack) -> tuple[int, set[int]]:
     return code, {p for p in children if _alive(p)}
 
 
+def stop_stack_cleanly(stack: RunningStack) -> None:
+    """Ctrl-C, and check the stack exited 0 and left no process behind."""
+    code, left = stop_stack(stack)
+    assert code == 0, "".join(stack.output[-40:])
+    assert not left, f"processes left behind: {left}"
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     """One warm runner and room for one cold start."""
     running = start_stack("--warm", "1", "--max", "2")
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +33,7 @@ def stack() -> Iterator[RunningStack]:
         },
     )  # fmt: skip
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 async def test_a_burst_of_launches_gets_only_deliberate_answers(stack: RunningStack) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, _alive, _children, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, _alive, _children, start_stack, stop_stack_cleanly
 from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
@@ -31,9 +31,7 @@ def stack() -> Iterator[RunningStack]:
         env={"RUNNER_LEASE_MS": str(int(LEASE_S * 1000)), "RUNNER_HEARTBEAT_S": "0.5"},
     )  # fmt: skip
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 def runner_pid(stack: RunningStack, name: str) -> int:

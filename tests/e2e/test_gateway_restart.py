@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import API_KEY, RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import API_KEY, RunningStack, start_stack, stop_stack_cleanly
 from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
 from voicefleet.client.webrtc import WebRTCCall
@@ -31,9 +31,7 @@ pytestmark = pytest.mark.e2e
 def stack() -> Iterator[RunningStack]:
     running = start_stack("--warm", "1", "--max", "1")
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 def _logged(stack: RunningStack, pattern: str) -> str:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from mesh.app import create_app
 from mesh.settings import MeshSettings
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.servers import free_port, serving
 from voicefleet.client.webrtc import WebRTCCall
@@ -67,9 +67,7 @@ def stack() -> Iterator[RunningStack]:
         },
     )  # fmt: skip
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 @pytest.fixture

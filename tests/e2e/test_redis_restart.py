@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
 from voicefleet.client.webrtc import WebRTCCall
@@ -58,9 +58,7 @@ def stack(valkey: Valkey) -> Iterator[RunningStack]:
         "--warm", "1", "--max", "1", env={"REDIS_URL": f"redis://127.0.0.1:{PORT}/0"}
     )
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 async def test_redis_restarted_mid_call(stack: RunningStack, valkey: Valkey) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.memory import children_of, memory_of
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
@@ -23,9 +23,7 @@ SHARED_WITH_ZYGOTE_KB = 100 * 1024
 def pool_stack() -> Iterator[RunningStack]:
     running = start_stack("--warm", "2", "--max", "3")
     yield running
-    code, left = stop_stack(running)
-    assert code == 0, "".join(running.output[-40:])
-    assert not left, f"processes left behind: {left}"
+    stop_stack_cleanly(running)
 
 
 def zygote_of(stack: RunningStack) -> int:
