@@ -27,19 +27,11 @@ from devstack.manifests import (
     parse_go_duration,
     parse_iso8601_duration,
 )
+from tests.support.schemas import crd_errors
 from voicefleet.contracts import LAUNCH_EVENT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KNATIVE_DIR = REPO_ROOT / "knative"
-CRD_DIR = REPO_ROOT.parent / "shared" / "knative-crds"
-
-# (API group, kind) -> CRD file in CRD_DIR.
-CRD_FILES = {
-    ("serving.knative.dev", "Service"): "serving-service.yaml",
-    ("eventing.knative.dev", "Broker"): "eventing-broker.yaml",
-    ("eventing.knative.dev", "Trigger"): "eventing-trigger.yaml",
-    ("sources.knative.dev", "SinkBinding"): "eventing-sinkbindings.yaml",
-}
 # ConfigMap is core Kubernetes (no CRD): its shape as the API server enforces it.
 CONFIGMAP_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -71,26 +63,13 @@ def _session_max_seconds() -> int:
     return int(_doc("ConfigMap", "voicefleet-config")["data"]["RUNNER_SESSION_MAX_SECONDS"])
 
 
-def _validator(doc: Doc) -> Draft7Validator:
-    if doc["apiVersion"] == "v1" and doc["kind"] == "ConfigMap":
-        return Draft7Validator(CONFIGMAP_SCHEMA)
-    if not CRD_DIR.is_dir():
-        pytest.skip(f"Knative CRD schemas not found at {CRD_DIR}")
-    group, _, version = doc["apiVersion"].rpartition("/")
-    crd_file = CRD_FILES.get((group, doc["kind"]))
-    assert crd_file is not None, f"no CRD mapped for {doc['apiVersion']} {doc['kind']}"
-    crd = yaml.safe_load((CRD_DIR / crd_file).read_text(encoding="utf-8"))
-    assert (crd["spec"]["group"], crd["spec"]["names"]["kind"]) == (group, doc["kind"])
-    versions = {v["name"]: v for v in crd["spec"]["versions"] if v.get("served")}
-    assert version in versions, f"{doc['apiVersion']} is not a served version of {crd_file}"
-    return Draft7Validator(versions[version]["schema"]["openAPIV3Schema"])
-
-
 def _errors(doc: Doc) -> list[str]:
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in _validator(doc).iter_errors(doc)
-    ]
+    if doc["apiVersion"] == "v1" and doc["kind"] == "ConfigMap":
+        return [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in Draft7Validator(CONFIGMAP_SCHEMA).iter_errors(doc)
+        ]
+    return crd_errors(doc)
 
 
 @pytest.mark.parametrize(
