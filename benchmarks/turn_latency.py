@@ -7,8 +7,11 @@ SmolLM2-135M on llama.cpp, Piper); calls alternate between them, so machine nois
 both alike:
 
 - pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s stop) and its
-  speech timeout (0.6 s more), Whisper decoded as Pipecat's `WhisperSTTService` does;
-- voicefleet: smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without timestamps.
+  speech timeout (0.6 s more), Whisper decoded as Pipecat's `WhisperSTTService` does, after
+  the VAD stops, and TTS by whole sentences;
+- voicefleet: smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without timestamps that
+  starts when the user pauses (bot/stt/whisper.py), and a reply's first clause spoken
+  before its first sentence is done (bot/tts/first_clause.py).
 
 Each call, after the greeting, (1) asks "What can you do?" and times from the end of the
 speech to the turn end (RTVI `user-stopped-speaking`), per stage (Pipecat's metrics over
@@ -39,8 +42,18 @@ from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
 CONFIGS = {
-    "pipecat defaults": {"BOT_SMART_TURN": "0", "BOT_WHISPER_FAST": "0"},
-    "voicefleet": {"BOT_SMART_TURN": "1", "BOT_WHISPER_FAST": "1"},
+    "pipecat defaults": {
+        "BOT_SMART_TURN": "0",
+        "BOT_WHISPER_FAST": "0",
+        "BOT_WHISPER_EARLY": "0",
+        "BOT_TTS_FIRST_CLAUSE": "0",
+    },
+    "voicefleet": {
+        "BOT_SMART_TURN": "1",
+        "BOT_WHISPER_FAST": "1",
+        "BOT_WHISPER_EARLY": "1",
+        "BOT_TTS_FIRST_CLAUSE": "1",
+    },
 }
 STAGES = (
     ("turn_end", "end of speech -> turn end"),

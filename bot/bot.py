@@ -42,6 +42,7 @@ from bot.preload import Preloaded, RenderedSpeech
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
+from bot.tts.first_clause import speak_first_clause_early
 from bot.turn_metrics import TurnMetricsObserver, turn_latency_observer
 from voicefleet.observability import tracing
 
@@ -180,21 +181,25 @@ async def run_bot(
     llm = make_llm(settings, system_instruction=system_instruction)
     toolbox.register(llm)
     context = LLMContext(tools=toolbox.schema())
+    vad = preloaded.vad.take()
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=preloaded.vad.take(), user_turn_strategies=preloaded.turns.strategies()
+            vad_analyzer=vad, user_turn_strategies=preloaded.turns.strategies()
         ),
     )
     output = transport.output()
+    tts = preloaded.tts.service()
+    if settings.tts_first_clause:
+        speak_first_clause_early(tts)
     pipeline = Pipeline(
         [
             transport.input(),
-            preloaded.stt(),
+            preloaded.stt(vad),
             events,
             aggregators.user(),
             llm,
-            preloaded.tts.service(),
+            tts,
             output,
             aggregators.assistant(),
         ]

@@ -38,6 +38,8 @@ class BotSettings(BaseSettings):
     # Greedy decoding without timestamps (bot/stt/whisper.py); 0 gives Pipecat's decoding.
     whisper_fast: bool = True
     whisper_cpu_threads: int = 0  # 0: CTranslate2 uses every core
+    # Start transcribing when the user pauses, not after the VAD's stop window (whisper.py).
+    whisper_early: bool = True
 
     # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
     smart_turn: bool = True
@@ -50,6 +52,8 @@ class BotSettings(BaseSettings):
     piper_voice: str = "en_US-joe-medium"
     openai_tts_voice: str = "alloy"
     openai_tts_model: str = "gpt-4o-mini-tts"
+    # Speak a reply's first clause before its sentence is done (bot/tts/first_clause.py).
+    tts_first_clause: bool = True
 
     enable_metrics: bool = True
     timezone: str = "UTC"

@@ -21,6 +21,7 @@ from bot.config import BotSettings
 from bot.llm import LLMUnavailable, check_llm, make_llm
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
+from bot.vad import PauseAwareVAD
 from tests.support.speech import make_wav, words
 from voicefleet.client.webrtc import read_wav
 
@@ -32,13 +33,13 @@ def settings(**values: Any) -> BotSettings:
 def test_stt_is_offline_whisper_without_a_key() -> None:
     name, factory = select_stt(settings(DEEPGRAM_API_KEY=None))
     assert name == "whisper"
-    assert isinstance(factory(), PreloadedWhisperSTTService)
+    assert isinstance(factory(PauseAwareVAD()), PreloadedWhisperSTTService)
 
 
 def test_deepgram_key_selects_deepgram() -> None:
     name, factory = select_stt(settings(DEEPGRAM_API_KEY="dg-test"))
     assert name == "deepgram"
-    assert isinstance(factory(), DeepgramSTTService)
+    assert isinstance(factory(PauseAwareVAD()), DeepgramSTTService)
 
 
 def test_llm_is_the_openai_client_pointed_at_the_configured_server() -> None:
@@ -65,7 +66,7 @@ async def test_whisper_transcribes_a_spoken_question(tmp_path: Path) -> None:
         for i in range(0, len(pcm16), step)
     ]
     down, _ = await run_test(
-        factory(),
+        factory(PauseAwareVAD()),
         frames_to_send=[
             VADUserStartedSpeakingFrame(),
             *audio,

@@ -8,8 +8,10 @@ from typing import Any
 from pipecat.services.stt_service import STTService
 
 from bot.config import BotSettings
+from bot.vad import PauseAwareVAD
 
-STTFactory = Callable[[], STTService]
+# One session's service, given the session's VAD (a segmented STT follows its pauses).
+STTFactory = Callable[[PauseAwareVAD], STTService]
 
 
 def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
@@ -19,7 +21,7 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
 
         key, url = settings.deepgram_api_key, settings.deepgram_base_url
 
-        def deepgram() -> STTService:
+        def deepgram(vad: PauseAwareVAD) -> STTService:  # streams: no VAD segments
             kwargs: dict[str, Any] = {"api_key": key}
             if url:
                 kwargs["base_url"] = url
@@ -30,5 +32,9 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     from bot.stt.whisper import PreloadedWhisperSTTService, load_model
 
     model = load_model(settings.whisper_model_path, cpu_threads=settings.whisper_cpu_threads)
-    fast = settings.whisper_fast
-    return "whisper", lambda: PreloadedWhisperSTTService(model=model, fast=fast)
+    fast, early = settings.whisper_fast, settings.whisper_early
+
+    def whisper(vad: PauseAwareVAD) -> STTService:
+        return PreloadedWhisperSTTService(model=model, fast=fast, speculate=early, vad=vad)
+
+    return "whisper", whisper

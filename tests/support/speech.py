@@ -20,11 +20,13 @@ def make_wav(
     by a breath: a turn detector must wait for the second half)."""
     voice = load_voice("en_US-joe-medium")
     rate = voice.config.sample_rate
-    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text))
+    # Piper's own edge silence (up to ~0.2 s) trimmed: the speech starts and ends where the
+    # padding does, so a benchmark times from the real end of speech.
+    pcm = _trim(b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text)))
     if then:
         rest = b"".join(c.audio_int16_bytes for c in voice.synthesize(then))
         pause = np.zeros(int(rate * pause_s), dtype=np.int16).tobytes()
-        pcm = _trim(pcm) + pause + _trim(rest)  # Piper's own edge silence would lengthen it
+        pcm = pcm + pause + _trim(rest)
     silence = np.zeros(int(rate * pad_s), dtype=np.int16).tobytes()
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)

@@ -1,0 +1,111 @@
+"""Whisper starts on a turn's audio when the user pauses, and never answers with stale text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+
+from bot.config import BotSettings
+from bot.stt.selection import select_stt
+from bot.stt.whisper import PreloadedWhisperSTTService
+from bot.vad import PauseAwareVAD
+from tests.support.speech import make_wav, words
+from voicefleet.client.webrtc import read_wav
+
+_STEP = 640  # 20 ms at 16 kHz, 16-bit
+
+
+def pcm16(wav: Path) -> bytes:
+    return bytes(read_wav(wav)[::3].astype(np.int16).tobytes())  # 48 kHz -> 16 kHz
+
+
+def whisper(early: bool) -> tuple[PreloadedWhisperSTTService, PauseAwareVAD]:
+    values = {"DEEPGRAM_API_KEY": None, "whisper_early": early}
+    _, factory = select_stt(BotSettings.model_validate(values))
+    vad = PauseAwareVAD(params=VADParams(stop_secs=0.2))
+    stt = factory(vad)
+    assert isinstance(stt, PreloadedWhisperSTTService)
+    return stt, vad
+
+
+async def heard(stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes) -> str:
+    """What the user's side of the pipeline puts in the LLM's context, fed in real time."""
+    user = LLMContextAggregatorPair(
+        LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=vad)
+    ).user()
+    frames: list[Frame] = []
+    for i in range(0, len(pcm), _STEP):
+        frames.append(
+            InputAudioRawFrame(audio=pcm[i : i + _STEP], sample_rate=16000, num_channels=1)
+        )
+        frames.append(SleepFrame(0.02))
+    await run_test(Pipeline([stt, user]), frames_to_send=[*frames, SleepFrame(2)])
+    return " ".join(str(m.get("content", "")) for m in user._context.get_messages())
+
+
+@pytest.mark.parametrize("early", [True, False])
+async def test_a_question_is_transcribed_once_early_or_after_the_stop_window(
+    tmp_path: Path, early: bool
+) -> None:
+    stt, vad = whisper(early)
+    text = await heard(stt, vad, pcm16(make_wav("What can you do?", tmp_path / "q.wav")))
+    assert words(text) == "what can you do"
+    assert stt._transcriber.early_hits == (1 if early else 0)
+
+
+async def test_each_stretch_of_a_paused_sentence_is_decoded_once_and_early(
+    tmp_path: Path,
+) -> None:
+    stt, vad = whisper(True)
+    wav = make_wav(
+        "Could you tell me about", tmp_path / "p.wav", then="the weather in Paris tomorrow?"
+    )
+    text = words(await heard(stt, vad, pcm16(wav)))
+    # Whisper hears the halves apart (tiny.en may garble the first); both reach the LLM.
+    assert text.startswith("could you tell me") and "the weather in" in text
+    assert stt._transcriber.early_hits == 2
+
+
+async def test_speech_after_the_pause_drops_the_early_transcript(tmp_path: Path) -> None:
+    stt, _ = whisper(True)
+    first = pcm16(make_wav("Could you tell me about", tmp_path / "a.wav", pad_s=0))
+    rest = pcm16(make_wav("the weather in Paris tomorrow?", tmp_path / "b.wav", pad_s=0))
+    stt._user_speaking = True
+    stt._audio_buffer = bytearray(first)
+    stt.on_pause()  # a breath mid-sentence...
+    stt._audio_buffer += rest
+    stt.on_resume()  # ...and the user goes on
+    text = await transcribe(stt, first + rest)
+    assert "could you tell me about the weather in paris tomorrow" in words(text)
+    assert (stt._transcriber.early_hits, stt._transcriber.early_wasted) == (0, 1)
+
+
+async def test_an_early_transcript_of_other_audio_is_not_taken(tmp_path: Path) -> None:
+    stt, _ = whisper(True)
+    stt._user_speaking = True
+    stt._audio_buffer = bytearray(pcm16(make_wav("Good morning.", tmp_path / "a.wav")))
+    stt.on_pause()
+    text = await transcribe(stt, pcm16(make_wav("What time is it?", tmp_path / "b.wav")))
+    assert words(text) == "what time is it"
+    assert stt._transcriber.early_hits == 0
+
+
+async def transcribe(stt: PreloadedWhisperSTTService, pcm: bytes) -> str:
+    """The segment as Pipecat's run_stt hands it to the model (padded, as float)."""
+    options: dict[str, Any] = {"language": "en", "hotwords": None, "initial_prompt": None}
+    audio = stt._as_float(pcm + stt._trailing_silence())
+    segments, _ = stt._transcriber.transcribe(audio, **options)
+    stt._transcriber.close()
+    return " ".join(s.text for s in segments)
