@@ -6,18 +6,22 @@ Two dev stacks run side by side with the same offline models (Silero, Whisper ti
 SmolLM2-135M on llama.cpp, Piper); calls alternate between them, so machine noise falls on
 both alike:
 
-- pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s stop) and its
-  speech timeout (0.6 s more), Whisper decoded as Pipecat's `WhisperSTTService` does, after
-  the VAD stops, and TTS by whole sentences;
+- pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s start and stop,
+  Pipecat's volume smoothing) and its speech timeout (0.6 s more), Whisper decoded as
+  Pipecat's `WhisperSTTService` does, after the VAD stops, and TTS by whole sentences;
 - voicefleet: smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without timestamps that
-  starts when the user pauses (bot/stt/whisper.py), and a reply's first clause spoken
-  before its first sentence is done (bot/tts/first_clause.py).
+  starts when the user pauses (bot/stt/whisper.py), a reply's first clause spoken before
+  its first sentence is done (bot/tts/first_clause.py), and a faster volume gate in front
+  of the VAD's 0.2 s start (bot/vad.py).
 
 Each call, after the greeting, (1) asks "What can you do?" and times from the end of the
 speech to the turn end (RTVI `user-stopped-speaking`), per stage (Pipecat's metrics over
 RTVI) and to the first bot audio; (2) says one sentence with a 400 ms pause in the middle
 and counts a false turn end if the turn ended before the sentence did; (3) asks for a story
-and talks over the answer, timing the start of its speech to the bot's last audio frame.
+and talks over the answer, timing the start of its speech to the bot's last audio frame;
+(4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
+bot stops for it). The WAVs'
+speech starts and ends exactly where their padding does (tests/support/speech.py).
 """
 
 from __future__ import annotations
@@ -47,12 +51,16 @@ CONFIGS = {
         "BOT_WHISPER_FAST": "0",
         "BOT_WHISPER_EARLY": "0",
         "BOT_TTS_FIRST_CLAUSE": "0",
+        "BOT_VAD_START_S": "0.2",
+        "BOT_VAD_VOLUME_SMOOTHING": "0.2",
     },
     "voicefleet": {
         "BOT_SMART_TURN": "1",
         "BOT_WHISPER_FAST": "1",
         "BOT_WHISPER_EARLY": "1",
         "BOT_TTS_FIRST_CLAUSE": "1",
+        "BOT_VAD_START_S": "0.2",
+        "BOT_VAD_VOLUME_SMOOTHING": "0.5",
     },
 }
 STAGES = (
@@ -71,6 +79,7 @@ class Speech:
     paused: Path
     story: Path
     interruption: Path
+    filler: Path
 
 
 @dataclass
@@ -78,6 +87,8 @@ class Tally:
     samples: dict[str, list[float]] = field(default_factory=dict)
     paused_turns: int = 0
     false_turn_ends: int = 0
+    fillers: int = 0
+    false_interruptions: int = 0
     failures: int = 0
 
     def add(self, key: str, seconds: float | None) -> None:
@@ -140,12 +151,30 @@ async def barge_in(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     await call.wait_for_silence(1.0, 60)
 
 
+async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    ended_at = await call.say(speech.story) - PAD_S
+    await call.wait_for_audio_after(ended_at, 60)
+    await asyncio.sleep(0.5)  # the bot is into its answer: an "uh" must not stop it
+    if call.last_audio_before_gap(ended_at, 0.3) is not None:
+        return
+    first = len(call.recording.messages)
+    await call.say(speech.filler)
+    await asyncio.sleep(0.5)
+    tally.fillers += 1
+    if any(
+        isinstance(m, dict) and m.get("type") == "user-started-speaking"
+        for m in call.recording.messages[first:]
+    ):
+        tally.false_interruptions += 1
+    await call.wait_for_silence(1.0, 60)
+
+
 async def one_call(url: str, speech: Speech, tally: Tally) -> None:
     try:
         async with WebRTCCall(url, api_key=API_KEY) as call:
             await call.wait_for_audio(30)
             await call.wait_for_silence(0.8, 30)
-            for step in (timed_turn, paused_turn, barge_in):
+            for step in (timed_turn, paused_turn, barge_in, filler):
                 await step(call, speech, tally)
                 if VERBOSE:
                     print(f"  {url} {step.__name__} done", flush=True)
@@ -191,6 +220,7 @@ def report(tallies: dict[str, Tally]) -> None:
         counts = {k: len(v) for k, v in t.samples.items()}
         print(
             f"{name}: false turn ends {t.false_turn_ends}/{t.paused_turns} paused sentences, "
+            f"false interruptions {t.false_interruptions}/{t.fillers} 'uh's, "
             f"failed calls {t.failures}, samples {counts}"
         )
     del base, ours
@@ -215,6 +245,7 @@ def main() -> int:
             "Tell me a long story about a brave knight and a dragon.", tmp / "story.wav"
         ),
         interruption=make_wav("Stop. What time is it?", tmp / "interruption.wav"),
+        filler=make_wav("Uh.", tmp / "filler.wav"),
     )
     urls: dict[str, str] = {}
     with ExitStack() as stack:

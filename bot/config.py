@@ -45,6 +45,7 @@ class BotSettings(BaseSettings):
     smart_turn: bool = True
     vad_stop_s: float = 0.2
     vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
+    vad_volume_smoothing: float = 0.5  # per 32 ms frame; Pipecat's is 0.2 (bot/vad.py)
 
     # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
     # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).

@@ -78,7 +78,7 @@ def load_models(settings: BotSettings) -> Models:
         vad_stop_s=settings.vad_stop_s,
         vad_start_s=settings.vad_start_s,
     )
-    vad = SpareVAD(turns.vad_params)
+    vad = SpareVAD(turns.vad_params, settings.vad_volume_smoothing)
     vad.fill()
     if not uses_piper(settings):
         return Models(turns=turns, vad=vad)
