@@ -26,6 +26,7 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.types import assert_given
 
 from bot.vad import PauseAwareVAD
+from voicefleet.observability.metrics import EARLY_TRANSCRIPTS
 
 # Options for WhisperModel.transcribe on a voice turn's segment.
 FAST_DECODING: dict[str, Any] = {
@@ -84,6 +85,7 @@ class _Transcriber:
         if self._speculation is not None:
             self._speculation = None
             self.early_wasted += 1
+            EARLY_TRANSCRIPTS.labels("wasted").inc()
 
     def transcribe(self, audio: np.ndarray, **options: Any) -> Decoded:
         """Pipecat calls this in a worker thread with the whole padded segment."""
@@ -96,6 +98,7 @@ class _Transcriber:
         ):
             self._speculation = None
             self.early_hits += 1
+            EARLY_TRANSCRIPTS.labels("used").inc()
             return early.decoded.result()
         return self._decode(audio, options)
 

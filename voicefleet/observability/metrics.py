@@ -137,6 +137,12 @@ INTERRUPTIONS = Counter(
     "voicefleet_bot_interruptions_total",
     "Bot turns cut short by the user speaking over them.",
 )
+EARLY_TRANSCRIPTS = Counter(
+    "voicefleet_bot_early_transcripts_total",
+    "Whisper decodes started when the user paused (BOT_WHISPER_EARLY), by outcome: used (the "
+    "turn took it), wasted (the user went on speaking; the CPU it took is the feature's cost).",
+    ["outcome"],
+)
 TOOL_CALLS = Counter(
     "voicefleet_bot_tool_calls_total",
     "Tool calls by tool (the toolbox's names; anything else is `unknown`) and outcome (ok, "
