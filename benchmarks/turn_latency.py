@@ -9,10 +9,10 @@ both alike:
 - pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s start and stop,
   Pipecat's volume smoothing) and its speech timeout (0.6 s more), Whisper decoded as
   Pipecat's `WhisperSTTService` does, after the VAD stops, and TTS by whole sentences;
-- voicefleet: smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without timestamps that
-  starts when the user pauses (bot/stt/whisper.py), a reply's first clause spoken before
-  its first sentence is done (bot/tts/first_clause.py), and a faster volume gate in front
-  of the VAD's 0.2 s start (bot/vad.py).
+- voicefleet (our defaults): smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without
+  timestamps, and a reply's first clause spoken before its first sentence is done
+  (bot/tts/first_clause.py). `--ours BOT_WHISPER_EARLY=1 --ours BOT_VAD_VOLUME_SMOOTHING=0.5`
+  adds the opt-in early Whisper and faster volume gate (README, Benchmarks).
 
 Each call, after the greeting, (1) asks "What can you do?" and times from the end of the
 speech to the turn end (RTVI `user-stopped-speaking`), per stage (Pipecat's metrics over
@@ -57,10 +57,7 @@ CONFIGS = {
     "voicefleet": {
         "BOT_SMART_TURN": "1",
         "BOT_WHISPER_FAST": "1",
-        "BOT_WHISPER_EARLY": "1",
         "BOT_TTS_FIRST_CLAUSE": "1",
-        "BOT_VAD_START_S": "0.2",
-        "BOT_VAD_VOLUME_SMOOTHING": "0.5",
     },
 }
 STAGES = (

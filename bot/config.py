@@ -39,13 +39,14 @@ class BotSettings(BaseSettings):
     whisper_fast: bool = True
     whisper_cpu_threads: int = 0  # 0: CTranslate2 uses every core
     # Start transcribing when the user pauses, not after the VAD's stop window (whisper.py).
-    whisper_early: bool = True
+    # Off by default until a false turn end it made more likely is understood (README).
+    whisper_early: bool = False
 
     # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
     smart_turn: bool = True
     vad_stop_s: float = 0.2
     vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
-    vad_volume_smoothing: float = 0.5  # per 32 ms frame; Pipecat's is 0.2 (bot/vad.py)
+    vad_volume_smoothing: float = 0.2  # per 32 ms frame, Pipecat's; 0.5 reacts sooner (vad.py)
 
     # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
     # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).
