@@ -35,6 +35,6 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     fast, early = settings.whisper_fast, settings.whisper_early
 
     def whisper(vad: PauseAwareVAD) -> STTService:
-        return PreloadedWhisperSTTService(model=model, fast=fast, speculate=early, vad=vad)
+        return PreloadedWhisperSTTService(model=model, fast=fast, vad=vad if early else None)
 
     return "whisper", whisper

@@ -6,7 +6,7 @@ decodes the way a turn needs (`benchmarks/whisper_decode.py` measures each optio
 short segment, English, greedy, no timestamps, no temperature fallback. Beam search and
 timestamps buy nothing for a one-sentence voice turn and cost most of the decode.
 
-With `speculate`, transcription starts when the user pauses (the VAD's stop window begins,
+Given the session's VAD, transcription starts when the user pauses (the VAD's stop window begins,
 bot/vad.py) rather than when the window has passed: with smart turn, the turn cannot end
 before its transcript, so the transcript is on the critical path and the window (0.2 s)
 is time Whisper can already use. If the user goes on speaking, the early transcript is
@@ -75,11 +75,11 @@ class _Transcriber:
         segments, info = self._model.transcribe(audio, **{**options, **self._decoding})
         return list(segments), info
 
-    def speculate(self, speech: np.ndarray, padded: np.ndarray, options: dict[str, Any]) -> None:
+    def speculate(self, padded: np.ndarray, speech_samples: int, options: dict[str, Any]) -> None:
         if self._executor is None:  # one worker: early decodes never compete with each other
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="whisper-early")
         decoded = self._executor.submit(self._decode, padded, options)
-        self._speculation = _Speculation(speech, options, decoded)
+        self._speculation = _Speculation(padded[:speech_samples], options, decoded)
 
     def drop(self) -> None:
         if self._speculation is not None:
@@ -114,7 +114,6 @@ class PreloadedWhisperSTTService(WhisperSTTService):
         *,
         model: Any,
         fast: bool = True,
-        speculate: bool = False,
         vad: PauseAwareVAD | None = None,
         **kwargs: Any,
     ) -> None:
@@ -124,7 +123,7 @@ class PreloadedWhisperSTTService(WhisperSTTService):
             settings=WhisperSTTService.Settings(model="tiny.en", no_speech_prob=0.6),
             **kwargs,
         )
-        if speculate and vad is not None:
+        if vad is not None:  # decode early, at the VAD's pauses
             vad.add_listener(self)
 
     def _load(self) -> None:
@@ -138,16 +137,15 @@ class PreloadedWhisperSTTService(WhisperSTTService):
     def on_pause(self) -> None:
         if not self._user_speaking or not self.is_usable:
             return
-        speech = bytes(self._audio_buffer)
+        speech = bytes(self._audio_buffer)  # 16-bit: two bytes a sample
         settings: Any = self._settings  # as run_stt reads them, so that the options match
         options = {
             "language": assert_given(settings.language),
             "hotwords": assert_given(settings.hotwords),
             "initial_prompt": assert_given(settings.initial_prompt),
         }
-        self._transcriber.speculate(
-            self._as_float(speech), self._as_float(speech + self._trailing_silence()), options
-        )
+        padded = self._as_float(speech + self._trailing_silence())
+        self._transcriber.speculate(padded, len(speech) // 2, options)
 
     def on_resume(self) -> None:
         self._transcriber.drop()

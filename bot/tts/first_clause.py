@@ -2,10 +2,10 @@
 
 Pipecat's TTS services wait for a whole sentence before synthesizing, so the first audio of
 a reply waits for the LLM to write the first sentence and for the TTS to render all of it.
-Here the first aggregation of each reply also ends at a clause boundary (a comma,
-semicolon, colon or dash followed by a space) once it holds `min_words` words; everything
-after it is aggregated into sentences as Pipecat does. The first clause is short to write
-and short to render, and it plays while the rest of the sentence is written and rendered.
+Here the first aggregation of each reply also ends at its first clause boundary (a comma,
+semicolon, colon or dash followed by a space); everything after it is aggregated into
+sentences as Pipecat does. The first clause is short to write and short to render, and it
+plays while the rest of the sentence is written and rendered.
 `benchmarks/turn_latency.py` measures what it buys; `BOT_TTS_FIRST_CLAUSE=0` turns it off.
 """
 
@@ -26,9 +26,8 @@ _CLAUSE_END = re.compile(r"[,;:\u2013\u2014](?=\s)")
 class FirstClauseAggregator(SimpleTextAggregator):
     """Pipecat's sentence aggregator, except that a reply's first clause is let go early."""
 
-    def __init__(self, *, min_words: int = 1, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
-        self._min_words = min_words
         self._first = True
 
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
@@ -40,12 +39,11 @@ class FirstClauseAggregator(SimpleTextAggregator):
             yield clause
 
     def _first_clause(self) -> Aggregation | None:
-        for match in _CLAUSE_END.finditer(self._text):
-            head = self._text[: match.end()]
-            if len(head.split()) >= self._min_words:
-                self._text = self._text[match.end() :]
-                return Aggregation(text=head.strip(), type=TextType.SENTENCE)
-        return None
+        match = _CLAUSE_END.search(self._text)
+        if match is None:
+            return None
+        head, self._text = self._text[: match.end()], self._text[match.end() :]
+        return Aggregation(text=head.strip(), type=TextType.SENTENCE)
 
     async def flush(self) -> Aggregation | None:
         self._first = True  # the reply is over: the next one starts with a clause again
