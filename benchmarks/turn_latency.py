@@ -20,8 +20,8 @@ RTVI) and to the first bot audio; (2) says one sentence with a 400 ms pause in t
 and counts a false turn end if the turn ended before the sentence did; (3) asks for a story
 and talks over the answer, timing the start of its speech to the bot's last audio frame;
 (4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
-bot stops for it). The WAVs'
-speech starts and ends exactly where their padding does (tests/support/speech.py).
+bot stops for it). The WAVs' speech starts and ends exactly where their padding does
+(tests/support/speech.py).
 """
 
 from __future__ import annotations
@@ -102,13 +102,18 @@ def metric(messages: list[Any], kind: str, processor: str) -> float | None:
     return None
 
 
-def turn_ends(call: WebRTCCall, since: int) -> list[float]:
+def arrivals(call: WebRTCCall, since: int, kind: str) -> list[float]:
+    """When each RTVI message of `kind` arrived, from message number `since` on."""
     rec = call.recording
     return [
         t
         for m, t in zip(rec.messages[since:], rec.message_times[since:], strict=True)
-        if isinstance(m, dict) and m.get("type") == "user-stopped-speaking"
+        if isinstance(m, dict) and m.get("type") == kind
     ]
+
+
+def turn_ends(call: WebRTCCall, since: int) -> list[float]:
+    return arrivals(call, since, "user-stopped-speaking")
 
 
 async def timed_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
@@ -158,10 +163,7 @@ async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     await call.say(speech.filler)
     await asyncio.sleep(0.5)
     tally.fillers += 1
-    if any(
-        isinstance(m, dict) and m.get("type") == "user-started-speaking"
-        for m in call.recording.messages[first:]
-    ):
+    if arrivals(call, first, "user-started-speaking"):
         tally.false_interruptions += 1
     await call.wait_for_silence(1.0, 60)
 
