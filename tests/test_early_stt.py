@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame, InputAudioRawFrame
@@ -21,14 +20,9 @@ from bot.config import BotSettings
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.vad import PauseAwareVAD
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import read_wav
+from tests.support.speech import make_wav, pcm_16k, words
 
 _STEP = 640  # 20 ms at 16 kHz, 16-bit
-
-
-def pcm16(wav: Path) -> bytes:
-    return bytes(read_wav(wav)[::3].astype(np.int16).tobytes())  # 48 kHz -> 16 kHz
 
 
 def whisper(early: bool) -> tuple[PreloadedWhisperSTTService, PauseAwareVAD]:
@@ -60,7 +54,7 @@ async def test_a_question_is_transcribed_once_early_or_after_the_stop_window(
     tmp_path: Path, early: bool
 ) -> None:
     stt, vad = whisper(early)
-    text = await heard(stt, vad, pcm16(make_wav("What can you do?", tmp_path / "q.wav")))
+    text = await heard(stt, vad, pcm_16k(make_wav("What can you do?", tmp_path / "q.wav")))
     assert words(text) == "what can you do"
     assert stt._transcriber.early_hits == (1 if early else 0)
 
@@ -72,7 +66,7 @@ async def test_each_stretch_of_a_paused_sentence_is_decoded_once_and_early(
     wav = make_wav(
         "Could you tell me about", tmp_path / "p.wav", then="the weather in Paris tomorrow?"
     )
-    text = words(await heard(stt, vad, pcm16(wav)))
+    text = words(await heard(stt, vad, pcm_16k(wav)))
     # Whisper hears the halves apart (tiny.en may garble the first); both reach the LLM.
     assert text.startswith("could you tell me") and "the weather in" in text
     assert stt._transcriber.early_hits == 2
@@ -80,8 +74,8 @@ async def test_each_stretch_of_a_paused_sentence_is_decoded_once_and_early(
 
 async def test_speech_after_the_pause_drops_the_early_transcript(tmp_path: Path) -> None:
     stt, _ = whisper(True)
-    first = pcm16(make_wav("Could you tell me about", tmp_path / "a.wav", pad_s=0))
-    rest = pcm16(make_wav("the weather in Paris tomorrow?", tmp_path / "b.wav", pad_s=0))
+    first = pcm_16k(make_wav("Could you tell me about", tmp_path / "a.wav", pad_s=0))
+    rest = pcm_16k(make_wav("the weather in Paris tomorrow?", tmp_path / "b.wav", pad_s=0))
     stt._user_speaking = True
     stt._audio_buffer = bytearray(first)
     stt.on_pause()  # a breath mid-sentence...
@@ -95,9 +89,9 @@ async def test_speech_after_the_pause_drops_the_early_transcript(tmp_path: Path)
 async def test_an_early_transcript_of_other_audio_is_not_taken(tmp_path: Path) -> None:
     stt, _ = whisper(True)
     stt._user_speaking = True
-    stt._audio_buffer = bytearray(pcm16(make_wav("Good morning.", tmp_path / "a.wav")))
+    stt._audio_buffer = bytearray(pcm_16k(make_wav("Good morning.", tmp_path / "a.wav")))
     stt.on_pause()
-    text = await transcribe(stt, pcm16(make_wav("What time is it?", tmp_path / "b.wav")))
+    text = await transcribe(stt, pcm_16k(make_wav("What time is it?", tmp_path / "b.wav")))
     assert words(text) == "what time is it"
     assert stt._transcriber.early_hits == 0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from pipecat.frames.frames import (
     InputAudioRawFrame,
@@ -22,8 +21,7 @@ from bot.llm import LLMUnavailable, check_llm, make_llm
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.vad import PauseAwareVAD
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import read_wav
+from tests.support.speech import make_wav, pcm_16k, words
 
 
 def settings(**values: Any) -> BotSettings:
@@ -58,8 +56,7 @@ def test_no_llm_configured_is_a_clear_error() -> None:
 
 async def test_whisper_transcribes_a_spoken_question(tmp_path: Path) -> None:
     _, factory = select_stt(settings(DEEPGRAM_API_KEY=None))
-    pcm48 = read_wav(make_wav("What can you do?", tmp_path / "q.wav"))
-    pcm16 = pcm48[::3].astype(np.int16).tobytes()  # 48 kHz -> 16 kHz
+    pcm16 = pcm_16k(make_wav("What can you do?", tmp_path / "q.wav"))
     step = 16000 * 2 // 50  # 20 ms frames
     audio = [
         InputAudioRawFrame(audio=pcm16[i : i + step], sample_rate=16000, num_channels=1)

@@ -14,8 +14,7 @@ from pipecat.turns.user_stop import (
 
 from bot.config import BotSettings
 from bot.turn import SegmentedTurnStop, SharedSmartTurn, TurnDetection
-from tests.support.speech import make_wav
-from voicefleet.client.webrtc import read_wav
+from tests.support.speech import make_wav, pcm_16k
 
 _FRAME = 320  # 20 ms at 16 kHz
 
@@ -27,7 +26,7 @@ def turns() -> TurnDetection:
 
 async def verdict(analyzer: SharedSmartTurn, wav: Path) -> EndOfTurnState:
     """What the analyzer says once the VAD reports a pause after `wav`'s speech."""
-    pcm = read_wav(wav)[::3].astype(np.int16)  # 48 kHz -> 16 kHz
+    pcm = np.frombuffer(pcm_16k(wav), dtype=np.int16)
     analyzer.set_sample_rate(16000)
     for i in range(0, len(pcm), _FRAME):
         analyzer.append_audio(pcm[i : i + _FRAME].tobytes(), True)

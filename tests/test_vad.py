@@ -11,7 +11,7 @@ from piper import SynthesisConfig
 from bot.config import BotSettings
 from bot.tts.piper import load_voice
 from bot.vad import PIPECAT_VOLUME_SMOOTHING, PauseAwareVAD
-from tests.support.speech import PAD_S
+from tests.support.speech import PAD_S, trim_silence
 
 _CHUNK = 640  # 20 ms at 16 kHz, as a WebRTC transport delivers it
 
@@ -20,11 +20,8 @@ def steady_speech(text: str, pad_s: float = PAD_S) -> bytes:
     """`text` spoken the same way every time (Piper without its noise), padded, at 16 kHz."""
     voice = load_voice("en_US-joe-medium")
     plain = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    pcm = np.frombuffer(
-        b"".join(c.audio_int16_bytes for c in voice.synthesize(text, plain)), np.int16
-    )
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
-    speech = soxr.resample(pcm[loud[0] : loud[-1] + 1], voice.config.sample_rate, 16000)
+    spoken = trim_silence(b"".join(c.audio_int16_bytes for c in voice.synthesize(text, plain)))
+    speech = soxr.resample(np.frombuffer(spoken, np.int16), voice.config.sample_rate, 16000)
     pad = np.zeros(int(16000 * pad_s), np.int16)
     return bytes(np.concatenate([pad, speech.astype(np.int16), pad]).tobytes())
 
