@@ -6,22 +6,19 @@ from __future__ import annotations
 import numpy as np
 import soxr
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
-from piper import SynthesisConfig
 
 from bot.config import BotSettings
 from bot.tts.piper import load_voice
 from bot.vad import PIPECAT_VOLUME_SMOOTHING, PauseAwareVAD
-from tests.support.speech import PAD_S, trim_silence
+from tests.support.speech import PAD_S, VOICE, spoken
 
 _CHUNK = 640  # 20 ms at 16 kHz, as a WebRTC transport delivers it
 
 
 def steady_speech(text: str, pad_s: float = PAD_S) -> bytes:
     """`text` spoken the same way every time (Piper without its noise), padded, at 16 kHz."""
-    voice = load_voice("en_US-joe-medium")
-    plain = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    spoken = trim_silence(b"".join(c.audio_int16_bytes for c in voice.synthesize(text, plain)))
-    speech = soxr.resample(np.frombuffer(spoken, np.int16), voice.config.sample_rate, 16000)
+    rate = load_voice(VOICE).config.sample_rate
+    speech = soxr.resample(np.frombuffer(spoken(text), np.int16), rate, 16000)
     pad = np.zeros(int(16000 * pad_s), np.int16)
     return bytes(np.concatenate([pad, speech.astype(np.int16), pad]).tobytes())
 

@@ -7,11 +7,26 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from piper import SynthesisConfig
 
 from bot.tts.piper import load_voice
 from voicefleet.client.webrtc import read_wav
 
 PAD_S = 0.4  # silence before and after the words
+# Piper without its sampling noise: the same words sound the same in every run, so a test
+# on a model's verdict (smart turn, the VAD) cannot flip on how one synthesis came out.
+STEADY = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+
+
+VOICE = "en_US-joe-medium"
+
+
+def spoken(text: str) -> bytes:
+    """`text` in the test voice at its own rate, without Piper's edge silence (up to ~0.2 s),
+    so the speech starts and ends where a test's padding says and a benchmark times from the
+    real end of speech."""
+    voice = load_voice(VOICE)
+    return trim_silence(b"".join(c.audio_int16_bytes for c in voice.synthesize(text, STEADY)))
 
 
 def make_wav(
@@ -19,15 +34,11 @@ def make_wav(
 ) -> Path:
     """`text` spoken; with `then`, a pause of `pause_s` and `then` (one sentence, interrupted
     by a breath: a turn detector must wait for the second half)."""
-    voice = load_voice("en_US-joe-medium")
-    rate = voice.config.sample_rate
-    # Piper's own edge silence (up to ~0.2 s) trimmed: the speech starts and ends where the
-    # padding does, so a benchmark times from the real end of speech.
-    pcm = trim_silence(b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text)))
+    rate = load_voice(VOICE).config.sample_rate
+    pcm = spoken(text)
     if then:
-        rest = b"".join(c.audio_int16_bytes for c in voice.synthesize(then))
         pause = np.zeros(int(rate * pause_s), dtype=np.int16).tobytes()
-        pcm = pcm + pause + trim_silence(rest)
+        pcm = pcm + pause + spoken(then)
     silence = np.zeros(int(rate * pad_s), dtype=np.int16).tobytes()
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
