@@ -165,6 +165,8 @@ async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     tally.fillers += 1
     if arrivals(call, first, "user-started-speaking"):
         tally.false_interruptions += 1
+    else:  # end the story rather than wait it out (it can run past a minute)
+        await call.say(speech.interruption)
     await call.wait_for_silence(1.0, 60)
 
 

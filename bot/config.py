@@ -45,6 +45,8 @@ class BotSettings(BaseSettings):
     # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
     smart_turn: bool = True
     vad_stop_s: float = 0.2
+    # Silence more before a turn ends on an unsure "complete" (p < turn.SURE); 0: none.
+    smart_turn_unsure_hold_s: float = 0.4
     vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
     vad_volume_smoothing: float = 0.2  # per 32 ms frame, Pipecat's; 0.5 reacts sooner (vad.py)
 

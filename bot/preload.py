@@ -77,6 +77,7 @@ def load_models(settings: BotSettings) -> Models:
         smart_turn=settings.smart_turn,
         vad_stop_s=settings.vad_stop_s,
         vad_start_s=settings.vad_start_s,
+        unsure_hold_s=settings.smart_turn_unsure_hold_s,
     )
     vad = SpareVAD(turns.vad_params, settings.vad_volume_smoothing)
     vad.fill()

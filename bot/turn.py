@@ -13,6 +13,7 @@ the turn's audio. Pipecat's own default would load the model again in every sess
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import TranscriptionFrame
+from pipecat.metrics.metrics import MetricsData, TurnMetricsData
 from pipecat.turns.user_stop import (
     SpeechTimeoutUserTurnStopStrategy,
     TurnAnalyzerUserTurnStopStrategy,
@@ -28,6 +30,7 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 _MODEL = "smart-turn-v3.2-cpu.onnx"
+SURE = 0.8  # a "complete" verdict at least this probable ends the turn at once
 
 
 def load_smart_turn_session() -> ort.InferenceSession:
@@ -52,7 +55,8 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 
 
 class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-untyped-call]
-    """Pipecat's smart-turn stop, made safe for a segmented STT such as Whisper.
+    """Pipecat's smart-turn stop, made safe for a segmented STT such as Whisper and for the
+    model's unsure calls.
 
     Whisper transcribes each stretch of speech when the VAD stops. When the user pauses
     mid-sentence and goes on, the first stretch's transcript can arrive after they have
@@ -61,7 +65,20 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
     stretch is transcribed: the LLM answers half a sentence. A transcript that arrives while
     the user is speaking is kept as text but does not finalize the turn; the next stretch's
     transcript does (or, if that stretch has none, the STT timeout).
+
+    The model calls a turn complete above p 0.5, and on a half sentence it is often just
+    over ("Could you tell me about the" scores 0.84, "What can you do?" 0.52 in the test
+    voice). Pipecat ends the turn as soon as the transcript is in, which a fast STT makes
+    about 0.2 s into the pause: too soon for the VAD to have heard the user go on (it needs
+    its start window of speech). So a complete verdict under `SURE` waits `unsure_hold_s`
+    more of silence first; the user resuming within it keeps the turn open.
     """
+
+    def __init__(self, *, unsure_hold_s: float = 0.4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._unsure_hold_s = unsure_hold_s
+        self._unsure = False
+        self._hold: asyncio.Task[None] | None = None
 
     async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
         if frame.finalized and self._vad_user_speaking:
@@ -69,12 +86,54 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
             return
         await super()._handle_transcription(frame)
 
+    async def _handle_prediction_result(self, result: MetricsData | None) -> None:
+        self._unsure = (
+            isinstance(result, TurnMetricsData) and result.is_complete and result.probability < SURE
+        )
+        await super()._handle_prediction_result(result)
+
+    async def _maybe_trigger_user_turn_stopped(self) -> None:
+        if self._turn_complete and self._unsure and self._unsure_hold_s > 0:
+            # Not complete until the hold is out: every path that would end the turn sees
+            # an open one until then.
+            self._turn_complete = self._unsure = False
+            self._hold = self.task_manager.create_task(self._hold_out(), f"{self}::hold")
+            return
+        await super()._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
+
+    async def _hold_out(self) -> None:
+        await asyncio.sleep(self._unsure_hold_s)
+        self._hold = None
+        self._turn_complete = True
+        await self._maybe_trigger_user_turn_stopped()
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        self._unsure = False
+        if self._hold:
+            await self.task_manager.cancel_task(self._hold)
+            self._hold = None
+        await super()._discard_pending_end_of_turn()  # type: ignore[no-untyped-call]
+
+    async def cleanup(self) -> None:
+        if self._hold:
+            await self.task_manager.cancel_task(self._hold)
+            self._hold = None
+        await super().cleanup()  # type: ignore[no-untyped-call]
+
 
 class TurnDetection:
     """One runner's turn detection: the VAD's parameters and each session's stop strategy."""
 
-    def __init__(self, *, smart_turn: bool, vad_stop_s: float, vad_start_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        *,
+        smart_turn: bool,
+        vad_stop_s: float,
+        vad_start_s: float = 0.2,
+        unsure_hold_s: float = 0.4,
+    ) -> None:
         self.smart_turn = smart_turn
+        self.unsure_hold_s = unsure_hold_s
         self.vad_params = VADParams(start_secs=vad_start_s, stop_secs=vad_stop_s)
         self._session = load_smart_turn_session() if smart_turn else None
 
@@ -83,4 +142,5 @@ class TurnDetection:
         if self._session is None:
             return UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
         analyzer = SharedSmartTurn(self._session)
-        return UserTurnStrategies(stop=[SegmentedTurnStop(turn_analyzer=analyzer)])
+        stop = SegmentedTurnStop(turn_analyzer=analyzer, unsure_hold_s=self.unsure_hold_s)
+        return UserTurnStrategies(stop=[stop])

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
+from pipecat.clocks.system_clock import SystemClock
+from pipecat.frames.frames import (
+    STTMetadataFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.metrics.metrics import MetricsData, TurnMetricsData
+from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.turns.user_stop import (
     SpeechTimeoutUserTurnStopStrategy,
     TurnAnalyzerUserTurnStopStrategy,
 )
+from pipecat.utils.asyncio.task_manager import TaskManager, TaskManagerParams
 
 from bot.config import BotSettings
 from bot.turn import SegmentedTurnStop, SharedSmartTurn, TurnDetection
@@ -70,3 +81,94 @@ def test_smart_turn_is_on_by_default_and_a_setting_turns_it_off(
     stops = off.strategies().stop
     assert stops is not None and len(stops) == 1
     assert isinstance(stops[0], SpeechTimeoutUserTurnStopStrategy)
+
+
+class ModelThatSays(BaseTurnAnalyzer):
+    """A turn model with a fixed verdict, to put the stop strategy through each case."""
+
+    def __init__(self, probability: float) -> None:
+        super().__init__(sample_rate=16000)
+        self.probability = probability
+
+    @property
+    def speech_triggered(self) -> bool:
+        return True
+
+    @property
+    def params(self) -> BaseTurnParams:
+        return BaseTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, MetricsData | None]:
+        state = EndOfTurnState.COMPLETE if self.probability > 0.5 else EndOfTurnState.INCOMPLETE
+        verdict = TurnMetricsData(
+            processor="test",
+            is_complete=state is EndOfTurnState.COMPLETE,
+            probability=self.probability,
+            e2e_processing_time_ms=0,
+        )
+        return state, verdict
+
+    def clear(self) -> None:
+        pass
+
+
+class Turn:
+    """One user turn through a `SegmentedTurnStop`: speech, a pause, its transcript."""
+
+    def __init__(self, stop: SegmentedTurnStop) -> None:
+        self.stop = stop
+        self.ended = asyncio.Event()
+
+        @stop.event_handler("on_user_turn_stopped")
+        async def on_stopped(_strategy: object, _params: object) -> None:
+            self.ended.set()
+
+    @classmethod
+    async def over(cls, probability: float, hold_s: float = 0.2) -> Turn:
+        stop = SegmentedTurnStop(turn_analyzer=ModelThatSays(probability), unsure_hold_s=hold_s)
+        tasks = TaskManager()
+        tasks.setup(TaskManagerParams(loop=asyncio.get_running_loop()))
+        setup = FrameProcessorSetup(clock=SystemClock(), task_manager=tasks, pipeline_worker=None)  # type: ignore[arg-type]
+        await stop.setup(setup)
+        await stop.process_frame(STTMetadataFrame(service_name="stt", ttfs_p99_latency=1.0))
+        turn = cls(stop)
+        await stop.process_frame(VADUserStartedSpeakingFrame())
+        return turn
+
+    async def pause(self, transcript: str) -> None:
+        await self.stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+        text = TranscriptionFrame(text=transcript, user_id="u", timestamp="", finalized=True)
+        await self.stop.process_frame(text)
+
+    async def ends(self) -> bool:
+        try:
+            await asyncio.wait_for(self.ended.wait(), 3)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def test_a_sure_verdict_ends_the_turn_on_its_transcript() -> None:
+    turn = await Turn.over(probability=0.95, hold_s=60)
+    await turn.pause("What time is it?")
+    assert turn.ended.is_set()
+
+
+async def test_an_unsure_verdict_waits_for_more_silence_before_the_turn_ends() -> None:
+    turn = await Turn.over(probability=0.6)
+    await turn.pause("What can you do?")
+    assert not turn.ended.is_set()
+    assert await turn.ends()
+
+
+async def test_going_on_within_the_hold_keeps_the_turn_open() -> None:
+    turn = await Turn.over(probability=0.6)
+    await turn.pause("Could you tell me about")
+    await turn.stop.process_frame(VADUserStartedSpeakingFrame())
+    assert not await turn.ends()
+    await turn.pause("Could you tell me about the weather in Paris tomorrow?")
+    assert await turn.ends()
+    assert turn.stop._text == "Could you tell me about the weather in Paris tomorrow?"
