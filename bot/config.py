@@ -39,7 +39,7 @@ class BotSettings(BaseSettings):
     whisper_fast: bool = True
     whisper_cpu_threads: int = 0  # 0: CTranslate2 uses every core
     # Start transcribing when the user pauses, not after the VAD's stop window (whisper.py).
-    # Off by default until a false turn end it made more likely is understood (README).
+    # Opt-in: fewer benchmark runs behind it than the defaults (README, Benchmarks).
     whisper_early: bool = False
 
     # Turns (bot/turn.py): smart-turn v3 over a short VAD stop, or a fixed silence without it.
