@@ -107,17 +107,18 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
         self._turn_complete = True
         await self._maybe_trigger_user_turn_stopped()
 
-    async def _discard_pending_end_of_turn(self) -> None:
-        self._unsure = False
+    async def _cancel_hold(self) -> None:
         if self._hold:
             await self.task_manager.cancel_task(self._hold)
             self._hold = None
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        self._unsure = False
+        await self._cancel_hold()
         await super()._discard_pending_end_of_turn()  # type: ignore[no-untyped-call]
 
     async def cleanup(self) -> None:
-        if self._hold:
-            await self.task_manager.cancel_task(self._hold)
-            self._hold = None
+        await self._cancel_hold()
         await super().cleanup()  # type: ignore[no-untyped-call]
 
 

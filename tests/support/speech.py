@@ -15,9 +15,7 @@ from voicefleet.client.webrtc import read_wav
 PAD_S = 0.4  # silence before and after the words
 # Piper without its sampling noise: the same words sound the same in every run, so a test
 # on a model's verdict (smart turn, the VAD) cannot flip on how one synthesis came out.
-STEADY = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-
-
+_STEADY = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 VOICE = "en_US-joe-medium"
 
 
@@ -26,7 +24,7 @@ def spoken(text: str) -> bytes:
     so the speech starts and ends where a test's padding says and a benchmark times from the
     real end of speech."""
     voice = load_voice(VOICE)
-    return trim_silence(b"".join(c.audio_int16_bytes for c in voice.synthesize(text, STEADY)))
+    return _trim_silence(b"".join(c.audio_int16_bytes for c in voice.synthesize(text, _STEADY)))
 
 
 def make_wav(
@@ -48,7 +46,7 @@ def make_wav(
     return path
 
 
-def trim_silence(pcm: bytes, threshold: int = 300) -> bytes:
+def _trim_silence(pcm: bytes, threshold: int = 300) -> bytes:
     samples = np.frombuffer(pcm, dtype=np.int16)
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
     return samples[loud[0] : loud[-1] + 1].tobytes() if loud.size else pcm
