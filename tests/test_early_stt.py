@@ -1,7 +1,9 @@
-"""Whisper starts on a turn's audio when the user pauses, and never answers with stale text."""
+"""Whisper starts on a turn's audio when the user pauses, never answers with stale text, and
+reports its time to transcript however long a decode takes."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +11,19 @@ import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.task import PipelineParams
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
 from pipecat.tests.utils import SleepFrame, run_test
+from prometheus_client import REGISTRY
 
 from bot.config import BotSettings
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
+from bot.turn_metrics import TurnMetricsObserver
 from bot.vad import PauseAwareVAD
 from tests.support.speech import make_wav, pcm_16k, words
 
@@ -34,7 +39,9 @@ def whisper(early: bool) -> tuple[PreloadedWhisperSTTService, PauseAwareVAD]:
     return stt, vad
 
 
-async def heard(stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes) -> str:
+async def heard(
+    stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes, **run: Any
+) -> str:
     """What the user's side of the pipeline puts in the LLM's context, fed in real time."""
     user = LLMContextAggregatorPair(
         LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=vad)
@@ -45,7 +52,7 @@ async def heard(stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes)
             InputAudioRawFrame(audio=pcm[i : i + _STEP], sample_rate=16000, num_channels=1)
         )
         frames.append(SleepFrame(0.02))
-    await run_test(Pipeline([stt, user]), frames_to_send=[*frames, SleepFrame(2)])
+    await run_test(Pipeline([stt, user]), frames_to_send=[*frames, SleepFrame(2)], **run)
     return " ".join(str(m.get("content", "")) for m in user._context.get_messages())
 
 
@@ -103,3 +110,32 @@ async def transcribe(stt: PreloadedWhisperSTTService, pcm: bytes) -> str:
     segments, _ = stt._transcriber.transcribe(audio, **options)
     stt._transcriber.close()
     return " ".join(s.text for s in segments)
+
+
+class _SlowModel:
+    """The model on a host so loaded that a decode outlasts Pipecat's 2 s STT timeout."""
+
+    def __init__(self, model: Any, delay_s: float) -> None:
+        self._model, self._delay_s = model, delay_s
+
+    def transcribe(self, audio: Any, **options: Any) -> Any:
+        time.sleep(self._delay_s)
+        return self._model.transcribe(audio, **options)
+
+
+async def test_a_decode_slower_than_pipecats_stt_timeout_still_gives_the_turn_its_stt_figure(
+    tmp_path: Path,
+) -> None:
+    stt, vad = whisper(False)
+    stt._transcriber._model = _SlowModel(stt._transcriber._model, delay_s=2.5)
+    before = REGISTRY.get_sample_value("voicefleet_bot_stage_seconds_count", {"stage": "stt"})
+    text = await heard(
+        stt,
+        vad,
+        pcm_16k(make_wav("What can you do?", tmp_path / "q.wav")),
+        observers=[TurnMetricsObserver()],
+        pipeline_params=PipelineParams(enable_metrics=True),
+    )
+    assert words(text) == "what can you do"
+    after = REGISTRY.get_sample_value("voicefleet_bot_stage_seconds_count", {"stage": "stt"})
+    assert (after or 0) - (before or 0) == 1

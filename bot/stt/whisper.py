@@ -13,6 +13,12 @@ is time Whisper can already use. If the user goes on speaking, the early transcr
 dropped; when the VAD does stop, a segment that begins with exactly the audio transcribed
 early (the rest being the stop window's silence) takes the early transcript instead of
 being decoded again. The cost is a decode wasted on each pause the user speaks through.
+
+Pipecat gives up on a turn's STT time to first byte when no transcript came within
+`stt_ttfb_timeout` (2 s) of the VAD stop. A segmented decode on a loaded host takes longer
+than that, and the turn would then have no `stt` figure at all, just when the figure
+matters; every segment ends in a transcript, which closes the measurement itself, so the
+timeout is set long enough that only a segment with no transcript meets it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from pipecat.utils.types import assert_given
 
 from bot.vad import PauseAwareVAD
 from voicefleet.observability.metrics import EARLY_TRANSCRIPTS
+
+# Longer than any decode; a segment's own (finalized) transcript ends the measurement.
+TTFB_TIMEOUT_S = 30.0
 
 # Options for WhisperModel.transcribe on a voice turn's segment.
 FAST_DECODING: dict[str, Any] = {
@@ -121,6 +130,7 @@ class PreloadedWhisperSTTService(WhisperSTTService):
         super().__init__(
             device="cpu",
             settings=WhisperSTTService.Settings(model="tiny.en", no_speech_prob=0.6),
+            stt_ttfb_timeout=TTFB_TIMEOUT_S,
             **kwargs,
         )
         if vad is not None:  # decode early, at the VAD's pauses
