@@ -21,13 +21,16 @@ import onnxruntime as ort
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import TranscriptionFrame
+from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.metrics.metrics import MetricsData, TurnMetricsData
+from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import (
     SpeechTimeoutUserTurnStopStrategy,
     TurnAnalyzerUserTurnStopStrategy,
 )
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 
 _MODEL = "smart-turn-v3.2-cpu.onnx"
 SURE = 0.8  # a "complete" verdict at least this probable ends the turn at once
@@ -59,12 +62,14 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
     model's unsure calls.
 
     Whisper transcribes each stretch of speech when the VAD stops. When the user pauses
-    mid-sentence and goes on, the first stretch's transcript can arrive after they have
-    started speaking again; Pipecat's strategy takes it as the turn's final transcript, and
-    when the sentence ends, it ends the turn on that stale transcript before the second
-    stretch is transcribed: the LLM answers half a sentence. A transcript that arrives while
-    the user is speaking is kept as text but does not finalize the turn; the next stretch's
-    transcript does (or, if that stretch has none, the STT timeout).
+    mid-sentence and goes on, Pipecat's strategy takes whatever transcript it has as the
+    turn's: the first stretch's, if it arrives once the sentence has ended (a decode longer
+    than the rest of the sentence, as on a loaded host), or as soon as its STT timeout
+    (1 s from the end of speech) passes with the second stretch still being decoded. Either
+    way the LLM answers half a sentence. With an STT that marks each segment done
+    (bot/stt/segments.py), the turn ends only once every stretch the VAD stopped on is
+    transcribed. With any STT, a transcript that arrives while the user is speaking is kept
+    as text but does not finalize the turn; the next stretch's transcript does.
 
     The model calls a turn complete above p 0.5, and on a half sentence it is often just
     over ("Could you tell me about the" scores 0.84, "What can you do?" 0.52 in the test
@@ -79,6 +84,27 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
         self._unsure_hold_s = unsure_hold_s
         self._unsure = False
         self._hold: asyncio.Task[None] | None = None
+        self._segmented = False  # the STT marks each segment done
+        self._untranscribed = 0  # segments the VAD stopped on this turn, not yet transcribed
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, SegmentedSTTMetadataFrame):
+            self._segmented = True
+        elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._segmented:
+            self._untranscribed += 1
+        elif isinstance(frame, SegmentTranscribedFrame):
+            self._untranscribed = max(0, self._untranscribed - 1)
+            if not self._untranscribed and not self._vad_user_speaking:
+                # Every stretch is in, so the text in hand is the turn's, even if the last
+                # stretch had no words of its own.
+                self._transcript_finalized = True
+            await self._maybe_trigger_user_turn_stopped()
+        result: ProcessFrameResult = await super().process_frame(frame)
+        return result
+
+    async def _reset(self) -> None:
+        self._untranscribed = 0
+        await super()._reset()  # type: ignore[no-untyped-call]
 
     async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
         if frame.finalized and self._vad_user_speaking:
@@ -99,6 +125,8 @@ class SegmentedTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-un
             self._turn_complete = self._unsure = False
             self._hold = self.task_manager.create_task(self._hold_out(), f"{self}::hold")
             return
+        if self._untranscribed:
+            return  # the segment's SegmentTranscribedFrame calls again
         await super()._maybe_trigger_user_turn_stopped()  # type: ignore[no-untyped-call]
 
     async def _hold_out(self) -> None:

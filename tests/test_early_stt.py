@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, STTMetadataFrame, TranscriptionFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.task import PipelineParams
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -21,6 +22,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from prometheus_client import REGISTRY
 
 from bot.config import BotSettings
+from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.turn_metrics import TurnMetricsObserver
@@ -39,9 +41,7 @@ def whisper(early: bool) -> tuple[PreloadedWhisperSTTService, PauseAwareVAD]:
     return stt, vad
 
 
-async def heard(
-    stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes, **run: Any
-) -> str:
+async def heard(stt: PreloadedWhisperSTTService, vad: PauseAwareVAD, pcm: bytes, **run: Any) -> str:
     """What the user's side of the pipeline puts in the LLM's context, fed in real time."""
     user = LLMContextAggregatorPair(
         LLMContext(), user_params=LLMUserAggregatorParams(vad_analyzer=vad)
@@ -139,3 +139,33 @@ async def test_a_decode_slower_than_pipecats_stt_timeout_still_gives_the_turn_it
     assert words(text) == "what can you do"
     after = REGISTRY.get_sample_value("voicefleet_bot_stage_seconds_count", {"stage": "stt"})
     assert (after or 0) - (before or 0) == 1
+
+
+class _FromTheSTT(BaseObserver):
+    """The frames the STT pushes that a turn's stop strategy reads."""
+
+    def __init__(self, stt: PreloadedWhisperSTTService) -> None:
+        super().__init__()
+        self._stt = stt
+        self.seen: list[Frame] = []
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        kinds = (TranscriptionFrame, SegmentTranscribedFrame, STTMetadataFrame)
+        if data.source is self._stt and isinstance(data.frame, kinds):
+            self.seen.append(data.frame)
+
+
+async def test_each_segment_is_marked_done_after_its_transcript(tmp_path: Path) -> None:
+    stt, vad = whisper(False)
+    wav = make_wav(
+        "Could you tell me about", tmp_path / "p.wav", then="the weather in Paris tomorrow?"
+    )
+    observer = _FromTheSTT(stt)
+    await heard(stt, vad, pcm_16k(wav), observers=[observer])
+    kinds = [type(frame) for frame in observer.seen]
+    # The strategy learns at the start that it must wait for the marks, then gets one per
+    # segment, each behind its transcript.
+    assert kinds[0] is SegmentedSTTMetadataFrame
+    assert [k for k in kinds if k is not SegmentedSTTMetadataFrame] == [
+        TranscriptionFrame, SegmentTranscribedFrame, TranscriptionFrame, SegmentTranscribedFrame,
+    ]  # fmt: skip

@@ -24,6 +24,7 @@ from pipecat.turns.user_stop import (
 from pipecat.utils.asyncio.task_manager import TaskManager, TaskManagerParams
 
 from bot.config import BotSettings
+from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.turn import SegmentedTurnStop, SharedSmartTurn, TurnDetection
 from tests.support.speech import make_wav, pcm_16k
 
@@ -127,19 +128,27 @@ class Turn:
             self.ended.set()
 
     @classmethod
-    async def over(cls, probability: float, hold_s: float = 0.2) -> Turn:
+    async def over(
+        cls, probability: float, hold_s: float = 0.2, *, segmented: bool = False, stt_s: float = 1
+    ) -> Turn:
+        """A turn over an STT that marks its segments done (Whisper's) or not (Deepgram's);
+        `stt_s` is the STT's p99 time to transcript, Pipecat's timeout for it."""
         stop = SegmentedTurnStop(turn_analyzer=ModelThatSays(probability), unsure_hold_s=hold_s)
         tasks = TaskManager()
         tasks.setup(TaskManagerParams(loop=asyncio.get_running_loop()))
         setup = FrameProcessorSetup(clock=SystemClock(), task_manager=tasks, pipeline_worker=None)  # type: ignore[arg-type]
         await stop.setup(setup)
-        await stop.process_frame(STTMetadataFrame(service_name="stt", ttfs_p99_latency=1.0))
+        metadata = SegmentedSTTMetadataFrame if segmented else STTMetadataFrame
+        await stop.process_frame(metadata(service_name="stt", ttfs_p99_latency=stt_s))
         turn = cls(stop)
         await stop.process_frame(VADUserStartedSpeakingFrame())
         return turn
 
     async def pause(self, transcript: str) -> None:
         await self.stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+        await self.transcribed(transcript)
+
+    async def transcribed(self, transcript: str) -> None:
         text = TranscriptionFrame(text=transcript, user_id="u", timestamp="", finalized=True)
         await self.stop.process_frame(text)
 
@@ -172,3 +181,45 @@ async def test_going_on_within_the_hold_keeps_the_turn_open() -> None:
     await turn.pause("Could you tell me about the weather in Paris tomorrow?")
     assert await turn.ends()
     assert turn.stop._text == "Could you tell me about the weather in Paris tomorrow?"
+
+
+async def test_a_turn_ends_on_its_last_stretch_not_on_a_late_transcript_of_the_first() -> None:
+    # A loaded host: the first half's decode outlasts the second half of the sentence.
+    turn = await Turn.over(probability=0.95, segmented=True)
+    stop = turn.stop
+    await stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))  # "Could you tell me"
+    await stop.process_frame(VADUserStartedSpeakingFrame())
+    await stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))  # "about the weather?"
+    await turn.transcribed("Could you tell me")
+    await stop.process_frame(SegmentTranscribedFrame())
+    assert not turn.ended.is_set()
+    await turn.transcribed("about the weather?")
+    assert not turn.ended.is_set()  # the frame that says the segment is done is behind it
+    await stop.process_frame(SegmentTranscribedFrame())
+    assert turn.ended.is_set()
+
+
+async def test_pipecats_stt_timeout_does_not_end_a_turn_on_an_earlier_stretchs_text() -> None:
+    turn = await Turn.over(probability=0.95, segmented=True, stt_s=0.3)
+    stop = turn.stop
+    await stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await stop.process_frame(VADUserStartedSpeakingFrame())
+    await turn.transcribed("Could you tell me")  # while the user speaks on
+    await stop.process_frame(SegmentTranscribedFrame())
+    await stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    assert not await turn.ends()  # the timeout is long gone; the second stretch is not in
+    await turn.transcribed("about the weather?")
+    await stop.process_frame(SegmentTranscribedFrame())
+    assert turn.ended.is_set()
+    assert stop._text == "about the weather?"
+
+
+async def test_a_stretch_with_no_words_does_not_hold_the_turn_open() -> None:
+    turn = await Turn.over(probability=0.95, segmented=True)
+    await turn.pause("What time is it?")
+    await turn.stop.process_frame(VADUserStartedSpeakingFrame())  # a cough
+    await turn.stop.process_frame(SegmentTranscribedFrame())
+    await turn.stop.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    assert not turn.ended.is_set()
+    await turn.stop.process_frame(SegmentTranscribedFrame())  # Whisper heard no words
+    assert turn.ended.is_set()

@@ -23,14 +23,17 @@ timeout is set long enough that only a segment with no transcript meets it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pipecat.frames.frames import Frame, STTMetadataFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.types import assert_given
 
+from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.vad import PauseAwareVAD
 from voicefleet.observability.metrics import EARLY_TRANSCRIPTS
 
@@ -143,6 +146,19 @@ class PreloadedWhisperSTTService(WhisperSTTService):
     def _as_float(pcm: bytes) -> np.ndarray:
         # As Pipecat's run_stt converts it, so that an early segment compares equal.
         return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+
+    def service_metadata_frame(self) -> STTMetadataFrame:
+        metadata = super().service_metadata_frame()
+        return SegmentedSTTMetadataFrame(
+            service_name=metadata.service_name, ttfs_p99_latency=metadata.ttfs_p99_latency
+        )
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        try:
+            async for frame in super().run_stt(audio):
+                yield frame
+        finally:  # after the transcript, or in place of one (no words, or a failed decode)
+            await self.push_frame(SegmentTranscribedFrame())
 
     def on_pause(self) -> None:
         if not self._user_speaking or not self.is_usable:
