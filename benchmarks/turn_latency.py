@@ -20,8 +20,9 @@ RTVI) and to the first bot audio; (2) says one sentence with a 400 ms pause in t
 and counts a false turn end if the turn ended before the sentence did; (3) asks for a story
 and talks over the answer, timing the start of its speech to the bot's last audio frame;
 (4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
-bot stops for it). The WAVs' speech starts and ends exactly where their padding does
-(tests/support/speech.py).
+bot stops for it; if not, the longest gap in the bot's voice in the second from the "uh" on,
+which the onset hold, `--ours BOT_BARGE_IN_HOLD_S=0.3`, lengthens). The WAVs' speech starts
+and ends exactly where their padding does (tests/support/speech.py).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ STAGES = (
     ("tts_ttfb", "TTS first audio (Piper)"),
     ("first_audio", "end of speech -> first bot audio"),
     ("barge_in", "user starts talking -> bot quiet"),
+    ("filler_gap", "'uh' over the bot -> its longest gap"),
 )
 
 
@@ -110,6 +112,13 @@ def arrivals(call: WebRTCCall, since: int, kind: str) -> list[float]:
         for m, t in zip(rec.messages[since:], rec.message_times[since:], strict=True)
         if isinstance(m, dict) and m.get("type") == kind
     ]
+
+
+def longest_gap(call: WebRTCCall, start: float, end: float) -> float:
+    """The longest silence in the bot's audio between `start` and `end`: a pause for an
+    "uh" (the onset hold's cost), or a sentence break (the same for both stacks)."""
+    times = [t for t in call.recording.audible_at if start <= t <= end]
+    return max((b - a for a, b in zip([start, *times], [*times, end], strict=True)), default=0)
 
 
 def turn_ends(call: WebRTCCall, since: int) -> list[float]:
@@ -160,12 +169,14 @@ async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     if call.last_audio_before_gap(ended_at, 0.3) is not None:
         return
     first = len(call.recording.messages)
-    await call.say(speech.filler)
+    started_at = await call.start_saying(speech.filler) + PAD_S
+    await call.microphone.finished.wait()
     await asyncio.sleep(0.5)
     tally.fillers += 1
     if arrivals(call, first, "user-started-speaking"):
         tally.false_interruptions += 1
-    else:  # end the story rather than wait it out (it can run past a minute)
+    else:  # the bot talked on: how long it paused for the "uh", then end the story
+        tally.add("filler_gap", longest_gap(call, started_at, started_at + 1.0))
         await call.say(speech.interruption)
     await call.wait_for_silence(1.0, 60)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from loguru import logger
 from pipecat.frames.frames import Frame, OutputAudioRawFrame
@@ -25,11 +25,13 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
 from bot.actions.html import LLMAppletWriter
 from bot.actions.prompts import load_prompts
 from bot.admin_channel import AdminChannel
+from bot.barge_in import SpeechOnsetHold
 from bot.config import BotSettings, SessionConfig
 from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft, SessionEnding
 from bot.eventbus.bridge import PipelineEvents
@@ -189,6 +191,10 @@ async def run_bot(
         ),
     )
     output = transport.output()
+    if settings.barge_in_hold_s > 0:
+        hold = SpeechOnsetHold(longest_s=settings.barge_in_hold_s)
+        vad.add_listener(hold)
+        hold.pause(cast(BaseOutputTransport, output))  # what both transports' output() is
     tts = preloaded.tts.service()
     if settings.tts_first_clause:
         speak_first_clause_early(tts)

@@ -49,6 +49,9 @@ class BotSettings(BaseSettings):
     smart_turn_unsure_hold_s: float = 0.4
     vad_start_s: float = 0.2  # speech this long starts a turn, and interrupts the bot
     vad_volume_smoothing: float = 0.2  # per 32 ms frame, Pipecat's; 0.5 reacts sooner (vad.py)
+    # Pause the bot's voice at the first frame of the user's speech, for at most this long
+    # while the VAD decides (bot/barge_in.py); 0: off, the bot talks on until interrupted.
+    barge_in_hold_s: float = 0.0
 
     # TTS. auto: OpenAI's speech API when OPENAI_API_KEY is set for OpenAI itself (no
     # OPENAI_BASE_URL, which points at an LLM server), else Piper (offline).

@@ -3,9 +3,11 @@
 Building one takes ~0.1 s of CPU on the event loop; a session takes the spare made in
 standby and the runner makes the next spare after the session, never during a call's start.
 
-`PauseAwareVAD` also tells listeners the moment speech gives way to silence (the VAD's
-stopping window begins) and the moment speech resumes within it: a segmented STT can start
-transcribing at the pause instead of after the stop window (bot/stt/whisper.py).
+`PauseAwareVAD` also tells listeners each change of its state as it happens, which Pipecat
+reports only once a window has passed: a segmented STT can start transcribing when speech
+gives way to silence instead of after the stop window (bot/stt/whisper.py), and the bot can
+hold its voice at the first frame of speech instead of after the start window
+(bot/barge_in.py).
 
 Its volume gate reacts faster than Pipecat's. The VAD counts a frame as speech only if the
 volume (loudness over the last 0.4 s) clears `min_volume`, and Pipecat smooths that volume
@@ -25,10 +27,8 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
 
-class PauseListener(Protocol):
-    def on_pause(self) -> None: ...
-
-    def on_resume(self) -> None: ...
+class VADListener(Protocol):
+    def on_vad_state(self, previous: VADState, state: VADState) -> None: ...
 
 
 PIPECAT_VOLUME_SMOOTHING = 0.2
@@ -40,21 +40,18 @@ class PauseAwareVAD(SileroVADAnalyzer):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._smoothing_factor = volume_smoothing  # Pipecat's own name for it, set in __init__
-        self._listeners: list[PauseListener] = []
+        self._listeners: list[VADListener] = []
         self._last_state = VADState.QUIET
 
-    def add_listener(self, listener: PauseListener) -> None:
+    def add_listener(self, listener: VADListener) -> None:
         self._listeners.append(listener)
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         state = await super().analyze_audio(buffer)
         previous, self._last_state = self._last_state, state
-        if previous == VADState.SPEAKING and state == VADState.STOPPING:
+        if state != previous:
             for listener in self._listeners:
-                listener.on_pause()
-        elif previous == VADState.STOPPING and state == VADState.SPEAKING:
-            for listener in self._listeners:
-                listener.on_resume()
+                listener.on_vad_state(previous, state)
         return state
 
 

@@ -48,14 +48,16 @@ class Listener:
     def __init__(self) -> None:
         self.events: list[str] = []
 
-    def on_pause(self) -> None:
-        self.events.append("pause")
+    def on_vad_state(self, previous: VADState, state: VADState) -> None:
+        if previous == VADState.SPEAKING and state == VADState.STOPPING:
+            self.events.append("pause")
+        elif previous == VADState.STOPPING and state == VADState.SPEAKING:
+            self.events.append("resume")
+        elif previous == VADState.QUIET and state == VADState.STARTING:
+            self.events.append("onset")
 
-    def on_resume(self) -> None:
-        self.events.append("resume")
 
-
-async def test_listeners_hear_each_pause_and_each_resumption() -> None:
+async def test_listeners_hear_the_onset_each_pause_and_each_resumption() -> None:
     breath = bytes(int(16000 * 0.1) * 2)
     halves = steady_speech("Could you tell me about", 0), steady_speech("the weather?", 0)
     pcm = bytes(int(16000 * PAD_S) * 2) + breath.join(halves) + bytes(int(16000 * PAD_S) * 2)
@@ -66,6 +68,7 @@ async def test_listeners_hear_each_pause_and_each_resumption() -> None:
     assert seen[-1] == VADState.QUIET
     # The 0.1 s breath is shorter than the stop window: the user paused and went on, then
     # paused for good at the end.
+    assert listener.events[0] == "onset"  # the first frame of speech, before the start window
     assert listener.events[-1] == "pause"
     assert "resume" in listener.events
     assert listener.events.count("pause") == listener.events.count("resume") + 1

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import Frame, STTMetadataFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.types import assert_given
@@ -159,6 +160,12 @@ class PreloadedWhisperSTTService(WhisperSTTService):
                 yield frame
         finally:  # after the transcript, or in place of one (no words, or a failed decode)
             await self.push_frame(SegmentTranscribedFrame())
+
+    def on_vad_state(self, previous: VADState, state: VADState) -> None:
+        if previous == VADState.SPEAKING and state == VADState.STOPPING:
+            self.on_pause()
+        elif previous == VADState.STOPPING and state == VADState.SPEAKING:
+            self.on_resume()
 
     def on_pause(self) -> None:
         if not self._user_speaking or not self.is_usable:

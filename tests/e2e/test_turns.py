@@ -1,13 +1,15 @@
 """Turns over real WebRTC: a pause mid-sentence is not the end of the turn, and the caller
-can talk over a long answer (barge-in): the bot goes quiet and answers the new question."""
+can talk over a long answer (barge-in): the bot goes quiet and answers the new question,
+with Pipecat's interruption alone and with the onset hold before it (bot/barge_in.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.speech import PAD_S, make_wav, words
 from voicefleet.client.webrtc import WebRTCCall
@@ -49,9 +51,21 @@ async def test_a_pause_mid_sentence_does_not_end_the_turn(
     assert len(turns) == 1 and "weather" in turns[0] and "tomorrow" in turns[0], heard
 
 
+@pytest.fixture(scope="module")
+def held_stack() -> Iterator[RunningStack]:
+    running = start_stack("--warm", "1", "--max", "1", env={"BOT_BARGE_IN_HOLD_S": "0.3"})
+    yield running
+    stop_stack_cleanly(running)
+
+
+@pytest.mark.parametrize("stack_name", ["stack", "held_stack"])
 async def test_barge_in_the_bot_goes_quiet_and_answers_the_new_question(
-    stack: RunningStack, fake_llm: FakeOpenAI, speech: dict[str, Path]
+    stack_name: str,
+    request: pytest.FixtureRequest,
+    fake_llm: FakeOpenAI,
+    speech: dict[str, Path],
 ) -> None:
+    stack: RunningStack = request.getfixturevalue(stack_name)
     fake_llm.script += [Reply(text=LONG_ANSWER), Reply(text="It is three o'clock.")]
     async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
         await call.wait_for_audio(10)
