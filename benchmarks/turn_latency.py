@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/turn_latency.py [--rounds 10]
 
 Two dev stacks run side by side with the same offline models (Silero, Whisper tiny.en,
-SmolLM2-135M on llama.cpp, Piper); calls alternate between them, so machine noise falls on
-both alike:
+SmolLM2-135M on llama.cpp at temperature 0, so that both stacks speak the same replies, Piper);
+calls alternate between them, so machine noise falls on both alike:
 
 - pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s start and stop,
   Pipecat's volume smoothing) and its speech timeout (0.6 s more), Whisper decoded as
@@ -265,6 +265,7 @@ def main() -> int:
             port = free_port()
             env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING",
                    "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "DEEPGRAM_API_KEY": "",
+                   "BOT_LLM_TEMPERATURE": "0",
                    **overrides}  # fmt: skip
             stack.enter_context(process(dev_stack(port, "--warm", "1"), "dev stack is up", env=env))
             urls[name] = f"http://127.0.0.1:{port}"

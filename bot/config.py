@@ -30,6 +30,9 @@ class BotSettings(BaseSettings):
     openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    # Sampling temperature; none: the server's default. 0 makes replies repeatable, which a
+    # benchmark comparing two stacks needs (benchmarks/turn_latency.py).
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)
 
     # STT: Deepgram when its key is set, else faster-whisper with the bundled tiny.en model.
     deepgram_api_key: str | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")

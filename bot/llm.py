@@ -28,10 +28,13 @@ def check_llm(settings: BotSettings) -> None:
 
 def make_llm(settings: BotSettings, *, system_instruction: str) -> OpenAILLMService:
     check_llm(settings)
+    llm_settings = OpenAILLMService.Settings(
+        model=settings.openai_model, system_instruction=system_instruction
+    )
+    if settings.llm_temperature is not None:
+        llm_settings.temperature = settings.llm_temperature
     return OpenAILLMService(
         api_key=settings.openai_api_key or LOCAL_API_KEY,
         base_url=settings.openai_base_url,
-        settings=OpenAILLMService.Settings(
-            model=settings.openai_model, system_instruction=system_instruction
-        ),
+        settings=llm_settings,
     )

@@ -49,6 +49,18 @@ def test_llm_is_the_openai_client_pointed_at_the_configured_server() -> None:
     assert str(llm._client.base_url).startswith("http://127.0.0.1:8000/v1")
 
 
+def test_the_llm_temperature_is_the_servers_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}
+    default = make_llm(settings(**local), system_instruction="Be brief.")
+    assert not isinstance(default._settings.temperature, float)  # not sent: the server's
+    monkeypatch.setenv("BOT_LLM_TEMPERATURE", "0")
+    greedy = make_llm(settings(**local), system_instruction="Be brief.")
+    assert greedy._settings.temperature == 0
+    monkeypatch.setenv("BOT_LLM_TEMPERATURE", "3")
+    with pytest.raises(ValueError, match="llm_temperature"):
+        settings(**local)
+
+
 def test_no_llm_configured_is_a_clear_error() -> None:
     with pytest.raises(LLMUnavailable, match="OPENAI_BASE_URL"):
         check_llm(settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None))
