@@ -3,8 +3,11 @@
     .venv/bin/python benchmarks/turn_latency.py [--rounds 10]
 
 Two dev stacks run side by side with the same offline models (Silero, Whisper tiny.en,
-SmolLM2-135M on llama.cpp at temperature 0, so that both stacks speak the same replies, Piper);
-calls alternate between them, so machine noise falls on both alike:
+SmolLM2-135M on llama.cpp, Piper); calls alternate between them, so machine noise falls on
+both alike. The LLM samples its replies, so their first sentences differ in length from call
+to call and so does the TTS's first audio; `--both BOT_LLM_TEMPERATURE=0` makes both stacks
+speak the same replies (but the greedy reply to the story is too short to talk over, so that
+run has no barge-in figure):
 
 - pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s start and stop,
   Pipecat's volume smoothing) and its speech timeout (0.6 s more), Whisper decoded as
@@ -21,7 +24,7 @@ and counts a false turn end if the turn ended before the sentence did; (3) asks 
 and talks over the answer, timing the start of its speech to the bot's last audio frame;
 (4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
 bot stops for it; if not, the longest gap in the bot's voice in the second from the "uh" on,
-which the onset hold, `--ours BOT_BARGE_IN_HOLD_S=0.3`, lengthens). The WAVs' speech starts
+which the onset hold, `--ours BOT_BARGE_IN_HOLD_S=0.3`, can lengthen). The WAVs' speech starts
 and ends exactly where their padding does (tests/support/speech.py).
 """
 
@@ -245,8 +248,13 @@ def main() -> int:
     parser.add_argument(
         "--ours", action="append", default=[], metavar="NAME=VALUE", help="extra runner setting"
     )
+    parser.add_argument(
+        "--both", action="append", default=[], metavar="NAME=VALUE", help="for both stacks"
+    )
     args = parser.parse_args()
     CONFIGS["voicefleet"].update(item.split("=", 1) for item in args.ours)
+    for overrides in CONFIGS.values():
+        overrides.update(item.split("=", 1) for item in args.both)
     tmp = Path(tempfile.mkdtemp())
     speech = Speech(
         question=make_wav("What can you do?", tmp / "question.wav"),
@@ -265,7 +273,6 @@ def main() -> int:
             port = free_port()
             env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING",
                    "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "DEEPGRAM_API_KEY": "",
-                   "BOT_LLM_TEMPERATURE": "0",
                    **overrides}  # fmt: skip
             stack.enter_context(process(dev_stack(port, "--warm", "1"), "dev stack is up", env=env))
             urls[name] = f"http://127.0.0.1:{port}"
