@@ -24,6 +24,8 @@ from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import OutputAudioRawFrame
 from pipecat.transports.base_output import BaseOutputTransport
 
+from voicefleet.observability.metrics import BARGE_IN_HOLDS
+
 
 class SpeechOnsetHold:
     """A VAD listener (bot/vad.py) that pauses one session's output transport."""
@@ -46,7 +48,10 @@ class SpeechOnsetHold:
             # The hold stays while Pipecat's interruption drains the answer; if the bot
             # cannot be interrupted just now, `longest_s` lets it go on.
             self._speech = True
+            BARGE_IN_HOLDS.labels("speech").inc()
         elif state == VADState.QUIET:  # it was not speech, or the speech is over
+            if previous == VADState.STARTING:
+                BARGE_IN_HOLDS.labels("not_speech").inc()
             self._let_go()
 
     def _hold(self) -> None:

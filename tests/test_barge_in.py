@@ -8,10 +8,17 @@ import asyncio
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import OutputAudioRawFrame
+from prometheus_client import REGISTRY
 
 from bot.barge_in import SpeechOnsetHold
 from bot.vad import PauseAwareVAD
 from tests.test_vad import _CHUNK, steady_speech
+
+
+def holds(outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("voicefleet_bot_barge_in_holds_total", {"outcome": outcome}) or 0
+    )
 
 
 class Peer:
@@ -39,6 +46,7 @@ async def test_a_sound_that_is_not_speech_pauses_the_bot_and_it_goes_on_where_it
 ) -> None:
     hold = SpeechOnsetHold(longest_s=5)
     hold.pause(peer)  # type: ignore[arg-type]
+    stutters = holds("not_speech")
     await peer.write_audio_frame(chunk(1))
     hold.on_vad_state(VADState.QUIET, VADState.STARTING)  # a click
     waiting = asyncio.create_task(peer.write_audio_frame(chunk(2)))
@@ -47,6 +55,7 @@ async def test_a_sound_that_is_not_speech_pauses_the_bot_and_it_goes_on_where_it
     hold.on_vad_state(VADState.STARTING, VADState.QUIET)  # not speech after all
     await waiting
     assert peer.heard == [chunk(1).audio, chunk(2).audio]
+    assert holds("not_speech") == stutters + 1  # what the operator sees the hold cost
 
 
 async def test_speech_holds_the_bot_and_drops_the_held_chunk_with_the_answer(
@@ -54,6 +63,7 @@ async def test_speech_holds_the_bot_and_drops_the_held_chunk_with_the_answer(
 ) -> None:
     hold = SpeechOnsetHold(longest_s=0.3)
     hold.pause(peer)  # type: ignore[arg-type]
+    interruptions = holds("speech")
     hold.on_vad_state(VADState.QUIET, VADState.STARTING)
     waiting = asyncio.create_task(peer.write_audio_frame(chunk(1)))
     hold.on_vad_state(VADState.STARTING, VADState.SPEAKING)
@@ -65,6 +75,7 @@ async def test_speech_holds_the_bot_and_drops_the_held_chunk_with_the_answer(
     assert not peer.heard and not hold.holding
     await peer.write_audio_frame(chunk(2))  # the next answer
     assert peer.heard == [chunk(2).audio]
+    assert holds("speech") == interruptions + 1
 
 
 async def test_audio_that_must_not_be_interrupted_waits_out_the_hold_and_plays(

@@ -137,6 +137,13 @@ INTERRUPTIONS = Counter(
     "voicefleet_bot_interruptions_total",
     "Bot turns cut short by the user speaking over them.",
 )
+BARGE_IN_HOLDS = Counter(
+    "voicefleet_bot_barge_in_holds_total",
+    "Pauses of the bot's voice at a first sound from the user (BOT_BARGE_IN_HOLD_S), by "
+    "outcome: speech (an interruption followed), not_speech (the bot went on after a gap: "
+    "the feature's cost, a stutter per rejected sound).",
+    ["outcome"],
+)
 EARLY_TRANSCRIPTS = Counter(
     "voicefleet_bot_early_transcripts_total",
     "Whisper decodes started when the user paused (BOT_WHISPER_EARLY), by outcome: used (the "
