@@ -41,11 +41,16 @@ def peer() -> Peer:
     return Peer()
 
 
+def holding_back(peer: Peer, longest_s: float) -> SpeechOnsetHold:
+    hold = SpeechOnsetHold(longest_s=longest_s)
+    hold.pause(peer)  # type: ignore[arg-type]
+    return hold
+
+
 async def test_a_sound_that_is_not_speech_pauses_the_bot_and_it_goes_on_where_it_was(
     peer: Peer,
 ) -> None:
-    hold = SpeechOnsetHold(longest_s=5)
-    hold.pause(peer)  # type: ignore[arg-type]
+    hold = holding_back(peer, longest_s=5)
     stutters = holds("not_speech")
     await peer.write_audio_frame(chunk(1))
     hold.on_vad_state(VADState.QUIET, VADState.STARTING)  # a click
@@ -61,8 +66,7 @@ async def test_a_sound_that_is_not_speech_pauses_the_bot_and_it_goes_on_where_it
 async def test_speech_holds_the_bot_and_drops_the_held_chunk_with_the_answer(
     peer: Peer,
 ) -> None:
-    hold = SpeechOnsetHold(longest_s=0.3)
-    hold.pause(peer)  # type: ignore[arg-type]
+    hold = holding_back(peer, longest_s=0.3)
     interruptions = holds("speech")
     hold.on_vad_state(VADState.QUIET, VADState.STARTING)
     waiting = asyncio.create_task(peer.write_audio_frame(chunk(1)))
@@ -81,8 +85,7 @@ async def test_speech_holds_the_bot_and_drops_the_held_chunk_with_the_answer(
 async def test_audio_that_must_not_be_interrupted_waits_out_the_hold_and_plays(
     peer: Peer,
 ) -> None:
-    hold = SpeechOnsetHold(longest_s=0.2)
-    hold.pause(peer)  # type: ignore[arg-type]
+    hold = holding_back(peer, longest_s=0.2)
     hold.on_vad_state(VADState.QUIET, VADState.STARTING)
     hold.on_vad_state(VADState.STARTING, VADState.SPEAKING)
     frame = chunk(1)
