@@ -17,8 +17,8 @@ being decoded again. The cost is a decode wasted on each pause the user speaks t
 Pipecat gives up on a turn's STT time to first byte when no transcript came within
 `stt_ttfb_timeout` (2 s) of the VAD stop. A segmented decode on a loaded host takes longer
 than that, and the turn would then have no `stt` figure at all, just when the figure
-matters; every segment ends in a transcript, which closes the measurement itself, so the
-timeout is set long enough that only a segment with no transcript meets it.
+matters. A segment's transcript closes the measurement itself, so the timeout is set long
+enough that only a segment with no words meets it.
 """
 
 from __future__ import annotations
