@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+from kubernetes.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict
 
 from devstack.kustomize import KustomizeError, build
@@ -66,6 +67,9 @@ class RunnerScaling(BaseModel):
     scale_down_delay_s: float
     container_concurrency: int
     timeout_s: int
+    # CPUs the runner container requests (`resources.requests.cpu`); a node fits only as many
+    # runners as its cores cover, and so does the dev pool on one host.
+    cpu_request: float | None = None
 
 
 class TriggerSpec(BaseModel):
@@ -197,7 +201,27 @@ def load_runner_scaling(knative_dir: Path, service_name: str = RUNNER_SERVICE) -
         scale_down_delay_s=delay_s,
         container_concurrency=_field(path, doc, "spec.template.spec.containerConcurrency", int),
         timeout_s=_field(path, doc, "spec.template.spec.timeoutSeconds", int),
+        cpu_request=_cpu_request(path, doc),
     )
+
+
+def _cpu_request(path: Path, doc: Document) -> float | None:
+    containers = _dig(doc, "spec.template.spec.containers") or []
+    if not isinstance(containers, list) or not containers:
+        return None
+    # The serving container is the one with a port (Knative allows sidecars beside it).
+    index = next((i for i, c in enumerate(containers) if isinstance(c, dict) and c.get("ports")), 0)
+    field = f"spec.template.spec.containers.{index}.resources.requests.cpu"
+    cpu = _dig(doc, field)
+    if cpu is None:
+        return None
+    try:
+        value = float(parse_quantity(cpu))  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise ManifestError(path, field, f"need a CPU quantity (1, 500m), got {cpu!r}") from None
+    if value <= 0:
+        raise ManifestError(path, field, f"must be above 0, got {cpu!r}")
+    return value
 
 
 def load_triggers(knative_dir: Path) -> list[TriggerSpec]:

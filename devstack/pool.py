@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 
 import httpx
@@ -29,6 +30,27 @@ from voicefleet.http_client import async_client
 # pods on a cluster; the path is outside what the runner Service serves, so it is never proxied.
 TARGETS_PATH = "/_pool/targets"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a container's cpuset narrows)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def fit_to_host(scaling: RunnerScaling, cores: int) -> RunnerScaling:
+    """The scaling one host can honour when every runner lives on it.
+
+    A Kubernetes node schedules only as many runners as its cores cover their CPU requests;
+    the manifest's `max-scale` counts a cluster's nodes. Past that, calls on one host slow each
+    other down (README, Load: on 2 cores four calls take 2.9x as long to answer as one), so the
+    dev pool stops where a node would. Warm runners asked for are kept even past it.
+    """
+    if scaling.cpu_request is None:
+        return scaling
+    fits = max(1, int(cores / scaling.cpu_request))
+    if scaling.max_scale <= fits:
+        return scaling
+    return scaling.model_copy(update={"max_scale": max(fits, scaling.min_scale)})
 
 
 class RunnerPool:

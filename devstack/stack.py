@@ -31,7 +31,7 @@ from devstack.manifests import (
     load_triggers,
 )
 from devstack.mesh_proxy import MeshProxy, beside
-from devstack.pool import TARGETS_PATH, RunnerPool
+from devstack.pool import TARGETS_PATH, RunnerPool, fit_to_host, usable_cores
 from devstack.ports import free_port
 from devstack.same_origin import SameOriginCookies
 from voicefleet.redis_conn import EmbeddedRedis
@@ -135,6 +135,18 @@ class DevStack:
         if opts.scale_down_delay_s is not None:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
         scaling = scaling.model_copy(update=updates)
+        if opts.max is None:
+            cores, manifest_max = usable_cores(), scaling.max_scale
+            scaling = fit_to_host(scaling, cores)
+            if scaling.max_scale < manifest_max:
+                logger.info(
+                    "at most {} runners: this host has {} cores and a runner requests {} CPU"
+                    " (the manifest's max-scale {} counts a cluster; --max overrides)",
+                    scaling.max_scale,
+                    cores,
+                    f"{scaling.cpu_request:g}",
+                    manifest_max,
+                )
 
         # The settings ConfigMap, as the Services' envFrom gives it; the shell's own values win.
         config_env = {

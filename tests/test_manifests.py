@@ -235,6 +235,7 @@ def test_loader_reads_the_shipped_manifests() -> None:
         "scale_down_delay_s": 60.0,
         "container_concurrency": 1,
         "timeout_s": 3900,
+        "cpu_request": 1.0,
     }
     (trigger,) = load_triggers(default_knative_dir())
     assert (trigger.retry, trigger.backoff_policy, trigger.backoff_delay_s) == (
@@ -265,6 +266,11 @@ def _runner_spec(doc: Doc) -> Doc:
     return spec
 
 
+def _runner_container(service: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = service["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
 @pytest.mark.parametrize(
     "target, change, file, field",
     [
@@ -289,6 +295,18 @@ def _runner_spec(doc: Doc) -> Doc:
             ),
             "runner-service.yaml",
             "annotations[autoscaling.knative.dev/scale-down-delay]",
+        ),
+        (
+            f"Service/{RUNNER_SERVICE}",
+            lambda d: _runner_container(d)["resources"]["requests"].update({"cpu": "a lot"}),
+            "runner-service.yaml",
+            "spec.template.spec.containers.0.resources.requests.cpu",
+        ),
+        (
+            f"Service/{RUNNER_SERVICE}",
+            lambda d: _runner_container(d)["resources"]["requests"].update({"cpu": "0"}),
+            "runner-service.yaml",
+            "spec.template.spec.containers.0.resources.requests.cpu",
         ),
         (
             "Trigger/runner-launch",

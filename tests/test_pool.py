@@ -10,7 +10,7 @@ import httpx
 from redis.asyncio import Redis
 
 from devstack.manifests import RunnerScaling
-from devstack.pool import RunnerPool
+from devstack.pool import RunnerPool, fit_to_host
 from tests.support.servers import serving
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
@@ -51,6 +51,29 @@ async def wait_for(predicate: object, timeout_s: float) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def _scaling(min_scale: int, max_scale: int, cpu: float | None) -> RunnerScaling:
+    return RunnerScaling(
+        min_scale=min_scale,
+        max_scale=max_scale,
+        scale_down_delay_s=60,
+        container_concurrency=1,
+        timeout_s=60,
+        cpu_request=cpu,
+    )
+
+
+def test_one_host_holds_as_many_runners_as_its_cores_cover() -> None:
+    # The shipped manifest (min 2, max 20, one CPU each) on a 2-core dev machine: 2 runners.
+    assert fit_to_host(_scaling(2, 20, 1.0), cores=2).max_scale == 2
+    assert fit_to_host(_scaling(1, 20, 0.5), cores=2).max_scale == 4
+    assert fit_to_host(_scaling(1, 20, 1.5), cores=2).max_scale == 1
+    assert fit_to_host(_scaling(1, 20, 4.0), cores=2).max_scale == 1, "never none at all"
+    # Within what the host covers, the manifest stands; warm runners asked for are kept.
+    assert fit_to_host(_scaling(1, 3, 1.0), cores=8).max_scale == 3
+    assert fit_to_host(_scaling(4, 20, 1.0), cores=2).max_scale == 4
+    assert fit_to_host(_scaling(1, 20, None), cores=2).max_scale == 20, "no request, no limit"
 
 
 async def test_warm_cold_scale_down_and_self_heal(redis_url: str, redis: Redis) -> None:
