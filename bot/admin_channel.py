@@ -82,7 +82,7 @@ class AdminChannel:
                     await self._queue.recover(self.address, self.session_id)
                 await self.drain(handle)
         finally:
-            await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+            await asyncio.shield(pubsub.aclose())
 
     async def drain(self, handle: AdminHandle) -> None:
         """Handle every waiting message, oldest first."""
