@@ -9,6 +9,7 @@ copies), and the fuzz suite generates its requests from them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
-from voicefleet.contracts import LaunchPayload
+from voicefleet.contracts import LaunchPayload, SessionRecord
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -37,9 +38,17 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _responses(ok: str, description: str, *extra: str) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _responses(
+    ok: str, description: str, *extra: str, returns: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    error = _json({"$ref": "#/components/schemas/Error"})
     answers: dict[str, Any] = {ok: {"description": description}}
+    if returns is not None:
+        answers[ok].update(_json(_ref(returns)))
     for code in ("400", "401", "404", "405", "408", "413", "422", "503", *extra):
         answers[code] = {"description": _ERRORS.get(code, code), **error}
     return answers
@@ -53,13 +62,14 @@ def _operation(
     auth: bool = True,
     extra: tuple[str, ...] = (),
     idempotent: bool = False,
+    returns: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": _responses(ok, summary, *extra)}
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "responses": _responses(ok, summary, *extra, returns=returns),
+    }
     if body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": body}},
-        }
+        operation["requestBody"] = {"required": True, **_json(body)}
     if not auth:
         operation["security"] = []
     if idempotent:
@@ -74,6 +84,11 @@ def _path_param(name: str) -> list[dict[str, Any]]:
 def _gateway_paths() -> dict[str, Any]:
     launch = ("409", "429")
     session = {"parameters": _path_param("session_id")}
+    end = _operation("end the session", "202", returns=SessionRecord)
+    end["responses"]["200"] = {
+        "description": "the session had already ended: its record, unchanged",
+        **_json(_ref(SessionRecord)),
+    }
     return {
         "/healthz": {"get": _operation("liveness", auth=False)},
         "/": {
@@ -117,8 +132,8 @@ def _gateway_paths() -> dict[str, Any]:
         },
         "/sessions/{session_id}": {
             **session,
-            "get": _operation("the session record"),
-            "delete": _operation("end the session", "202"),
+            "get": _operation("the session record", returns=SessionRecord),
+            "delete": end,
         },
         "/deadletter": {
             "post": _operation(
@@ -156,13 +171,14 @@ def _admin_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
         AdminRequest, OtherMessage, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(
-        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+        [*((m, "validation") for m in models), *((m, "serialization") for m in returned)],
+        ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = top["$defs"]
     # What `message` may be: one of the known types, or another type a newer bot may know.
@@ -183,9 +199,10 @@ def _schemas() -> dict[str, Any]:
     return schemas
 
 
-_FUNCTIONS = {
-    "gateway": ("voicefleet gateway function", _gateway_paths),
-    "admin": ("voicefleet admin function", _admin_paths),
+# Each function: its title, its paths, and the models its answers are documented by.
+_FUNCTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], tuple[type[BaseModel], ...]]] = {
+    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord,)),
+    "admin": ("voicefleet admin function", _admin_paths, ()),
 }
 
 
@@ -195,7 +212,7 @@ def document_path(function: str) -> Path:
 
 def document(function: str) -> dict[str, Any]:
     """The function's paths (each function serves its own at its own root)."""
-    title, paths = _FUNCTIONS[function]
+    title, paths, returned = _FUNCTIONS[function]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -207,7 +224,7 @@ def document(function: str) -> dict[str, Any]:
             ),
         },
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(returned),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "parameters": {
                 "IdempotencyKey": {

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from functions import asgi_app
 from functions.gateway import context as gateway_context
+from tests.support.documented import assert_documented
 from tests.support.sdp import AUDIO_OFFER_SDP, NOT_OFFERS
 from tests.support.servers import free_port, serving
 from voicefleet import cloudevents_codec
@@ -137,6 +138,7 @@ class Gateway:
         response = await self.http.get(f"/sessions/{session_id}", headers=headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        assert_documented("gateway", "GET", "/sessions/{session_id}", 200, body)
         return body
 
     async def start_webrtc(self) -> str:
@@ -974,6 +976,7 @@ async def test_delete_ends_a_queued_session(gateway: Gateway) -> None:
     response = await gateway.http.delete(f"/sessions/{session_id}", headers=ACME)
 
     assert response.status_code == 202, response.text
+    assert_documented("gateway", "DELETE", "/sessions/{session_id}", 202, response.json())
     assert (response.json()["status"], response.json()["reason"]) == ("ended", "ended by client")
     record = await gateway.session(session_id)
     assert (record["status"], record["reason"]) == ("ended", "ended by client")
@@ -986,6 +989,7 @@ async def test_delete_ends_a_queued_session(gateway: Gateway) -> None:
 
     again = await gateway.http.delete(f"/sessions/{session_id}", headers=ACME)
     assert again.status_code == 200, again.text
+    assert_documented("gateway", "DELETE", "/sessions/{session_id}", 200, again.json())
     assert again.json() == record
 
 

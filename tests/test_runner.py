@@ -29,6 +29,7 @@ from functions.gateway import context as gateway_context
 from runner.__main__ import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
+from tests.support.documented import assert_documented
 from tests.support.launches import (
     eventually,
     launch_event,
@@ -390,6 +391,7 @@ async def test_webrtc_call_hears_the_greeting_and_ends_when_the_client_leaves(
         # A warm runner (preloaded before the launch) took it; every start-up span is recorded
         # and shown by GET /sessions/{id}.
         assert record.cold_start is False and shown["cold_start"] is False
+        assert_documented("gateway", "GET", "/sessions/{session_id}", 200, shown)
         for span in ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms"):
             assert isinstance(shown[span], float) and shown[span] >= 0, (span, shown)
             assert getattr(record, span) == shown[span]

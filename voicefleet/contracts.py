@@ -97,14 +97,22 @@ class SessionRecord(BaseModel):
     started_at: float | None = None
     joined_at: float | None = None
     ended_at: float | None = None
-    # How the session started (runner/timings.py). cold_start: the launch waited for its
-    # runner to start (no warm runner was free); the three spans add up to request → first
-    # bot audio: launch created → runner claimed it → bot joined (transport connected,
-    # pipeline running) → first bot audio out.
-    cold_start: bool | None = None
-    launch_to_claimed_ms: float | None = None
-    claimed_to_ready_ms: float | None = None
-    ready_to_first_audio_ms: float | None = None
+    # How the session started (runner/timings.py); the three spans add up to request → first
+    # bot audio. The descriptions are the API's documentation (docs/openapi-gateway.json).
+    cold_start: bool | None = Field(
+        default=None,
+        description="the launch waited for a runner to start: no warm runner was free",
+    )
+    launch_to_claimed_ms: float | None = Field(
+        default=None, description="launch created → a runner claimed it"
+    )
+    claimed_to_ready_ms: float | None = Field(
+        default=None,
+        description="claimed → the bot joined (transport connected, pipeline running)",
+    )
+    ready_to_first_audio_ms: float | None = Field(
+        default=None, description="joined → the bot's first audio out"
+    )
 
     def to_redis(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump(mode="json").items() if v is not None}
