@@ -337,6 +337,8 @@ async def test_sessions_lists_the_tenants_active_sessions_only(
     http: httpx.AsyncClient, redis: Redis
 ) -> None:
     mine = await _session(redis, room_url=ROOM)
+    timings = {"launch_to_claimed_ms": 412.5, "claimed_to_ready_ms": 280.0}
+    await SessionStore(redis).record_timings(mine.session_id, cold_start=True, **timings)
     await _session(redis, tenant="globex")
     ended = await _session(redis)
     await SessionStore(redis).finish(ended.session_id, SessionStatus.ENDED, reason="client left")
@@ -353,6 +355,12 @@ async def test_sessions_lists_the_tenants_active_sessions_only(
         "runner-1",
     )
     assert listed["age_s"] >= 5
+    # How it started, as far as it has: a cold start, not yet speaking.
+    assert {k: listed[k] for k in ("cold_start", *timings, "ready_to_first_audio_ms")} == {
+        "cold_start": True,
+        **timings,
+        "ready_to_first_audio_ms": None,
+    }
 
 
 async def test_a_session_shows_the_admin_messages_it_processed(

@@ -105,6 +105,11 @@ def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
         "tenant": record.tenant,
         "runner": record.runner,
         "age_s": round(now - record.created_at, 3),
+        # How it started (None until known): what an operator reads to see cold starts.
+        "cold_start": record.cold_start,
+        "launch_to_claimed_ms": record.launch_to_claimed_ms,
+        "claimed_to_ready_ms": record.claimed_to_ready_ms,
+        "ready_to_first_audio_ms": record.ready_to_first_audio_ms,
     }
 
 

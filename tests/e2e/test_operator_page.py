@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -70,6 +71,10 @@ async def test_an_operator_sends_say_from_the_page_and_sees_it_processed(
         card = page.locator(f'[data-session="{session_id}"]')
         await expect(card.locator(".op-badge")).to_have_text("joined", timeout=10_000)
         await expect(card.locator(".op-runner")).not_to_have_text("—")
+        # A warm runner took the call; the greeting has played, so every start-up span is in.
+        start = card.locator(".op-start")
+        await expect(start).to_have_text(re.compile(r"^warm (\d+ ms|\d+\.\d s)$"))
+        await expect(start).to_have_attribute("title", re.compile(r"joined → first audio \d"))
         await expect(card).to_contain_text("webrtc")
 
         # A 422 from the API, named and marked next to the box.

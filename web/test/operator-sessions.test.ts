@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { parseSessions } from "../src/operator/api";
-import { closedRow, formatAge, reconcile, sessionRow } from "../src/operator/sessions";
+import { closedRow, formatAge, formatStart, reconcile, sessionRow } from "../src/operator/sessions";
 
 const LISTED = {
   sessions: [
@@ -14,6 +14,10 @@ const LISTED = {
       tenant: "default",
       runner: "runner-1",
       age_s: 65.4,
+      cold_start: true,
+      launch_to_claimed_ms: 438.2,
+      claimed_to_ready_ms: 286.0,
+      ready_to_first_audio_ms: 4.1,
     },
     {
       session_id: "b2",
@@ -38,13 +42,38 @@ test("the rows show each session's status, age, runner, transport and room", () 
   );
 });
 
+test("a row says how its session started: cold or warm, and how long until the bot spoke", () => {
+  const [cold, queued] = parseSessions(LISTED).map((s) => sessionRow(s));
+  assert.deepEqual(
+    [cold!.start, cold!.startDetail],
+    ["cold 728 ms", "launch → runner 438 ms, runner → joined 286 ms, joined → first audio 4 ms"],
+  );
+  assert.deepEqual([queued!.start, queued!.startDetail], ["—", ""]);
+  const [view] = parseSessions(LISTED);
+  const claimed = {
+    ...view!,
+    cold_start: false,
+    claimed_to_ready_ms: null,
+    ready_to_first_audio_ms: null,
+  };
+  assert.deepEqual(formatStart(claimed), { start: "warm", startDetail: "launch → runner 438 ms" });
+  const slow = { ...view!, launch_to_claimed_ms: 2950 };
+  assert.equal(formatStart(slow).start, "cold 3.2 s");
+});
+
 test("a malformed answer gives the rows it can, never throws", () => {
   assert.deepEqual(parseSessions(null), []);
   assert.deepEqual(parseSessions({ sessions: "nope" }), []);
-  const rows = parseSessions({ sessions: [{ status: "joined" }, 7, { session_id: "c3", age_s: "old" }] });
+  const rows = parseSessions({
+    sessions: [
+      { status: "joined" },
+      7,
+      { session_id: "c3", age_s: "old", cold_start: "yes", claimed_to_ready_ms: "1" },
+    ],
+  });
   assert.deepEqual(
-    rows.map((s) => [s.session_id, s.status, s.age_s, s.runner]),
-    [["c3", "unknown", 0, null]],
+    rows.map((s) => [s.session_id, s.status, s.age_s, s.runner, s.cold_start, s.claimed_to_ready_ms]),
+    [["c3", "unknown", 0, null, null, null]],
   );
   assert.equal(sessionRow(rows[0]!).tone, "unknown");
 });

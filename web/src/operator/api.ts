@@ -12,6 +12,12 @@ export interface SessionView {
   tenant: string;
   runner: string | null;
   age_s: number;
+  /** Whether the launch waited for a runner to start; null until a runner claimed it. */
+  cold_start: boolean | null;
+  /** The start-up spans, in ms, each null until it has happened. */
+  launch_to_claimed_ms: number | null;
+  claimed_to_ready_ms: number | null;
+  ready_to_first_audio_ms: number | null;
 }
 
 /** One admin message a session's bot has handled, from its record's log. */
@@ -89,6 +95,10 @@ export function parseSessions(body: unknown): SessionView[] {
         tenant: str(s.tenant),
         runner: optStr(s.runner),
         age_s: num(s.age_s) ?? 0,
+        cold_start: typeof s.cold_start === "boolean" ? s.cold_start : null,
+        launch_to_claimed_ms: num(s.launch_to_claimed_ms) ?? null,
+        claimed_to_ready_ms: num(s.claimed_to_ready_ms) ?? null,
+        ready_to_first_audio_ms: num(s.ready_to_first_audio_ms) ?? null,
       },
     ];
   });

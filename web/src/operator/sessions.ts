@@ -10,6 +10,10 @@ export interface SessionRow {
   /** A CSS modifier for the status badge: live, waiting, ended, failed or unknown. */
   tone: "live" | "waiting" | "ended" | "failed" | "unknown";
   age: string;
+  /** How it started: `warm 0.2 s`, `cold 1.3 s` (launch to first bot audio), `cold`, or `—`. */
+  start: string;
+  /** The spans behind `start`, for its tooltip. */
+  startDetail: string;
   runner: string;
   transport: string;
   room: string;
@@ -34,6 +38,26 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
 }
 
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** `cold 1.3 s`: whether the call waited for a runner to start, and how long until the bot spoke. */
+export function formatStart(view: SessionView): { start: string; startDetail: string } {
+  if (view.cold_start === null) return { start: "—", startDetail: "" };
+  const spans: [string, number | null][] = [
+    ["launch → runner", view.launch_to_claimed_ms],
+    ["runner → joined", view.claimed_to_ready_ms],
+    ["joined → first audio", view.ready_to_first_audio_ms],
+  ];
+  const kind = view.cold_start ? "cold" : "warm";
+  const known = spans.filter((span): span is [string, number] => span[1] !== null);
+  const startDetail = known.map(([name, ms]) => `${name} ${formatMs(ms)}`).join(", ");
+  if (known.length < spans.length) return { start: kind, startDetail };
+  const total = known.reduce((sum, [, ms]) => sum + ms, 0);
+  return { start: `${kind} ${formatMs(total)}`, startDetail };
+}
+
 export function sessionRow(view: SessionView, reason = ""): SessionRow {
   const tone = TONES[view.status] ?? "unknown";
   return {
@@ -41,6 +65,7 @@ export function sessionRow(view: SessionView, reason = ""): SessionRow {
     status: view.status,
     tone,
     age: formatAge(view.age_s),
+    ...formatStart(view),
     runner: view.runner ?? "—",
     transport: view.transport,
     room: view.room_url ?? "—",

@@ -6,7 +6,7 @@ import { h, setText } from "./dom";
 import { MessageList } from "./message_list_view";
 import type { SessionRow } from "./sessions";
 
-const COLUMNS = ["Session", "Status", "Age", "Runner", "Transport", "Room"] as const;
+const COLUMNS = ["Session", "Status", "Age", "Start", "Runner", "Transport", "Room"] as const;
 
 export class SessionCard {
   readonly element: HTMLTableSectionElement;
@@ -32,6 +32,7 @@ export class SessionCard {
       h("td", { class: "op-id" }, h("code", { text: row.id })),
       h("td", {}, this.badge, this.reason),
       h("td", { class: "op-num" }),
+      h("td", { class: "op-start" }),
       h("td", { class: "op-runner" }),
       h("td", {}),
       h("td", { class: "op-room" }),
@@ -52,13 +53,17 @@ export class SessionCard {
 
   update(row: SessionRow): void {
     this.row = row;
-    const [, , age, runner, transport, room] = this.cells;
+    const [, , age, start, runner, transport, room] = this.cells;
     this.element.dataset.status = row.status;
     this.element.classList.toggle("op-closed", !row.open);
     setText(this.badge, row.status);
     this.badge.className = `op-badge op-badge-${row.tone}`;
     setText(this.reason, row.reason);
     if (age) setText(age, row.open ? row.age : "");
+    if (start) {
+      setText(start, row.start);
+      start.title = row.startDetail;
+    }
     if (runner) setText(runner, row.runner);
     if (transport) setText(transport, row.transport);
     if (room) setText(room, row.room);
