@@ -9,7 +9,9 @@ scripted OpenAI-compatible server, so its cost is not the host's). It reports en
 → first bot audio p50/p95/p99, the runners' CPU per call (from /proc, as a share of one
 core), late audio frames (more than 60 ms after the previous one; the bot sends one every
 20 ms), packets lost (RTP receiver stats) and failed calls. The callers run on the same
-host, so their own CPU is part of the load.
+host, so their own CPU is part of the load: it is reported beside the runners' (the callers'
+per call, and how busy the whole host was: runners, callers and the stack's own process, as a
+share of all its cores), so that a server without callers on it can be sized from the runners'.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Level:
     lost: int = 0
     failed: int = 0
     cpu_s: float = 0.0
+    callers_cpu_s: float = 0.0
+    stack_cpu_s: float = 0.0
     wall_s: float = 0.0
 
 
@@ -93,13 +97,16 @@ def run_level(n: int, turns: int, question: Path, llm_url: str) -> Level:
     ) as proc:
         zygotes, runners = pool_pids(proc.pid)
         pids = zygotes + runners
-        cpu0, wall0 = cpu_seconds(pids), time.perf_counter()
+        cpu0, stack0, wall0 = cpu_seconds(pids), cpu_seconds([proc.pid]), time.perf_counter()
+        own0 = time.process_time()  # the callers: this process's threads
 
         async def calls() -> None:
             url = f"http://127.0.0.1:{port}"
             await asyncio.gather(*(caller(url, question, turns, level) for _ in range(n)))
 
         asyncio.run(calls())
+        level.callers_cpu_s = time.process_time() - own0
+        level.stack_cpu_s = cpu_seconds([proc.pid]) - stack0
         level.cpu_s = cpu_seconds(pids) - cpu0
         level.wall_s = time.perf_counter() - wall0
     return level
@@ -119,17 +126,21 @@ def main() -> int:
             print(f"N={n} done", flush=True)
     finally:
         llm.stop()
+    cores = len(os.sched_getaffinity(0))
     print(
-        f"\n{'N':>3}{'turn p50':>10}{'p95':>8}{'p99':>8}{'CPU/call':>10}"
-        f"{'late frames':>13}{'lost pkts':>11}{'failed':>8}   (ms; CPU as % of one core)"
+        f"\n{'N':>3}{'turn p50':>10}{'p95':>8}{'p99':>8}{'CPU/call':>10}{'callers':>9}"
+        f"{'host':>7}{'late frames':>13}{'lost pkts':>11}{'failed':>8}"
+        f"   (ms; CPU per call as % of one core, host as % of its {cores} cores)"
     )
     for n, lv in results.items():
         ms = [t * 1000 for t in lv.turns] or [float("nan")]
-        cpu = 100 * lv.cpu_s / lv.wall_s / n if lv.wall_s else float("nan")
+        wall = lv.wall_s or float("nan")
+        cpu, callers = 100 * lv.cpu_s / wall / n, 100 * lv.callers_cpu_s / wall / n
+        host = 100 * (lv.cpu_s + lv.callers_cpu_s + lv.stack_cpu_s) / wall / cores
         late = 100 * lv.late / lv.frames if lv.frames else float("nan")
         print(
             f"{n:>3}{statistics.median(ms):10.0f}{pct(ms, 0.95):8.0f}{pct(ms, 0.99):8.0f}"
-            f"{cpu:9.0f}%{late:12.2f}%{lv.lost:11d}{lv.failed:>5d}/{n}"
+            f"{cpu:9.0f}%{callers:8.0f}%{host:6.0f}%{late:12.2f}%{lv.lost:11d}{lv.failed:>5d}/{n}"
         )
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
@@ -45,6 +46,9 @@ class AdminChannel:
         self.session_id = session_id
         self.tenant = tenant
         self._poll_s = poll_s
+        # This channel's claims, told apart from a twin's in the same session (a retried
+        # bot, say), so that its recovery never takes back what the twin is handling.
+        self._holder = f"{session_id}/{uuid.uuid4().hex[:12]}"
         # Handled, but Redis went away before it was told: told first after reconnecting,
         # so that recovery does not hand the message out again.
         self._unreported: list[tuple[AdminMessage, AdminStatus, str | None]] = []
@@ -74,19 +78,21 @@ class AdminChannel:
             while self._unreported:
                 await self._report(*self._unreported[0])
                 self._unreported.pop(0)
-            await self._queue.recover(self.address, self.session_id)
+            await self._queue.recover(self.address, self.session_id, holder=self._holder)
             await self.drain(handle)
             while True:
                 woken = await pubsub.get_message(timeout=self._poll_s)
                 if woken is None:  # quiet: recover what a dead bot left behind
-                    await self._queue.recover(self.address, self.session_id)
+                    await self._queue.recover(self.address, self.session_id, holder=self._holder)
                 await self.drain(handle)
         finally:
             await asyncio.shield(pubsub.aclose())
 
     async def drain(self, handle: AdminHandle) -> None:
         """Handle every waiting message, oldest first."""
-        while (message := await self._queue.claim(self.address, self.session_id)) is not None:
+        while (
+            message := await self._queue.claim(self.address, self.session_id, holder=self._holder)
+        ) is not None:
             ADMIN_DELIVERY.observe(max(time.time() - message.created_at, 0.0))
             status, reason = await self._handle(handle, message)
             ADMIN_HANDLED.labels(type=admin_type(message.type), outcome=status.value).inc()

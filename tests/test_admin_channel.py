@@ -110,6 +110,7 @@ async def test_concurrent_sends_and_competing_drains_handle_each_message_exactly
     redis, blocking = clients
     queue, address = AdminQueue(redis), _address()
     sid = uuid.uuid4().hex
+    await _lease(redis, sid)
     handle = Recorder()
     # Two channels on the same address (a bot and its stale twin, say) race for every message,
     # and each is woken by pub/sub and drains on its own schedule too.
@@ -181,6 +182,22 @@ async def test_a_message_held_by_a_live_bot_is_left_to_it(clients: tuple[Redis, 
     assert await queue.claim(address, "busy") is not None
     assert await queue.recover(address, "another") == 0
     assert await queue.claim(address, "another") is None
+
+
+async def test_a_twin_of_the_session_leaves_what_the_other_is_handling(
+    clients: tuple[Redis, Redis],
+) -> None:
+    redis, _ = clients
+    queue, address = AdminQueue(redis), _address()
+    await queue.send(tenant="acme", address=address, message={"type": "say", "text": "x"})
+    await _lease(redis, "s1")
+    assert await queue.claim(address, "s1", holder="s1/a") is not None
+    # Idle, the twin recovers: what "a" holds stays with it, however often the twin looks.
+    assert await queue.recover(address, "s1", holder="s1/b") == 0
+    assert await queue.claim(address, "s1", holder="s1/b") is None
+    # "a" itself, with nothing in hand (its handler was cancelled), takes it back.
+    assert await queue.recover(address, "s1", holder="s1/a") == 1
+    assert await queue.claim(address, "s1", holder="s1/b") is not None
 
 
 async def test_unknown_and_refused_messages_are_recorded_as_rejected_with_the_reason(

@@ -81,7 +81,7 @@ if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[4]) end
 return ARGV[1]
 """
 
-# KEYS: queue, processing. ARGV: message key prefix, session id, now.
+# KEYS: queue, processing. ARGV: message key prefix, session id, now, holder.
 # Moves ids until one is still queued and young enough; expired ones are marked on the way.
 _CLAIM = """
 while true do
@@ -91,7 +91,8 @@ while true do
   local fields = redis.call('HMGET', key, 'status', 'expires_at')
   if fields[1] == 'queued' then
     if tonumber(fields[2]) >= tonumber(ARGV[3]) then
-      redis.call('HSET', key, 'status', 'processing', 'session_id', ARGV[2], 'claimed_at', ARGV[3])
+      redis.call('HSET', key, 'status', 'processing', 'session_id', ARGV[2], 'claimed_at', ARGV[3],
+        'holder', ARGV[4])
       return id
     end
     redis.call('HSET', key, 'status', 'expired', 'reason', 'not delivered before it expired')
@@ -113,22 +114,23 @@ return 1
 """
 
 # KEYS: processing, queue. ARGV: message key prefix, lease key prefix, lease key suffix,
-# the calling session's id. Requeues (at the head, in order) what a dead session held, and
-# what the caller holds: it calls this only when it has nothing in hand.
+# the calling session's id, the caller's holder id. Requeues (at the head, in order) what a
+# dead session held, and what the caller itself took: it calls this only when it has nothing
+# in hand. A live twin of the same session (another holder) keeps what it is handling.
 _RECOVER = """
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local requeued = 0
 for i = #ids, 1, -1 do
   local id = ids[i]
   local key = ARGV[1] .. id
-  local owner = redis.call('HGET', key, 'session_id')
-  local dead = (not owner) or owner == ARGV[4]
+  local owner, holder = unpack(redis.call('HMGET', key, 'session_id', 'holder'))
+  local dead = (not owner) or holder == ARGV[5] or ((not holder) and owner == ARGV[4])
     or redis.call('EXISTS', ARGV[2] .. owner .. ARGV[3]) == 0
   if dead then
     redis.call('LREM', KEYS[1], 1, id)
     if redis.call('HGET', key, 'status') == 'processing' then
       redis.call('HSET', key, 'status', 'queued')
-      redis.call('HDEL', key, 'session_id', 'claimed_at')
+      redis.call('HDEL', key, 'session_id', 'claimed_at', 'holder')
       redis.call('LPUSH', KEYS[2], id)
       requeued = requeued + 1
     end
@@ -237,11 +239,17 @@ class AdminQueue:
             )
         return record
 
-    async def claim(self, address: str, session_id: str) -> AdminMessage | None:
-        """The next message for this address, now held by `session_id`; None when empty."""
+    async def claim(
+        self, address: str, session_id: str, *, holder: str | None = None
+    ) -> AdminMessage | None:
+        """The next message for this address, now held by `session_id`; None when empty.
+
+        `holder` names the claimant within the session (an admin channel), so that its
+        `recover` puts back only what it took itself; it defaults to the session id.
+        """
         message_id = await self._claim(
             keys=[Keys.admin_queue(address), Keys.admin_processing(address)],
-            args=[_MESSAGE_PREFIX, session_id, time.time()],
+            args=[_MESSAGE_PREFIX, session_id, time.time(), holder or session_id],
         )
         if not message_id:
             return None
@@ -280,13 +288,19 @@ class AdminQueue:
             ],
         )
 
-    async def recover(self, address: str, session_id: str) -> int:
-        """Put back what a dead bot (or this one, with nothing in hand) took and did not
+    async def recover(self, address: str, session_id: str, *, holder: str | None = None) -> int:
+        """Put back what a dead bot (or this holder, with nothing in hand) took and did not
         finish; returns how many."""
         return int(
             await self._recover(
                 keys=[Keys.admin_processing(address), Keys.admin_queue(address)],
-                args=[_MESSAGE_PREFIX, _LEASE_PREFIX, _LEASE_SUFFIX, session_id],
+                args=[
+                    _MESSAGE_PREFIX,
+                    _LEASE_PREFIX,
+                    _LEASE_SUFFIX,
+                    session_id,
+                    holder or session_id,
+                ],
             )
         )
 
