@@ -107,7 +107,7 @@ def test_production_runner_is_sized_with_a_memory_limit_and_no_cpu_limit() -> No
     runner = _one(_docs("production"), "Service", RUNNER_SERVICE)
     (container,) = runner["spec"]["template"]["spec"]["containers"]
     resources = container["resources"]
-    assert resources["requests"] == {"cpu": "500m", "memory": "768Mi"}
+    assert resources["requests"] == {"cpu": "1", "memory": "768Mi"}
     assert resources["limits"] == {"memory": "1Gi"}
     # Everything else about the container is the base's (a JSON 6902 patch changed one field).
     base = _one([d for _, d in build(KNATIVE)], "Service", RUNNER_SERVICE)
