@@ -42,7 +42,7 @@ def fit_to_host(scaling: RunnerScaling, cores: int) -> RunnerScaling:
 
     A Kubernetes node schedules only as many runners as its cores cover their CPU requests;
     the manifest's `max-scale` counts a cluster's nodes. Past that, calls on one host slow each
-    other down (README, Load: on 2 cores four calls take 2.9x as long to answer as one), so the
+    other down (README, Load: on 2 cores four calls take 2.5-2.9x as long to answer as one), so the
     dev pool stops where a node would. Warm runners asked for are kept even past it.
     """
     if scaling.cpu_request is None:

@@ -86,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--admin-port", type=int, default=4445, help="admin port (default 4445)")
     dev.add_argument("--mesh-port", type=int, default=4446, help="Mesh port (default 4446)")
     dev.add_argument("--warm", type=int, help="warm runners (overrides the manifest's min-scale)")
-    dev.add_argument("--max", type=int, help="most runners (overrides the manifest's max-scale)")
+    dev.add_argument(
+        "--max",
+        type=int,
+        help="most runners (default: the manifest's max-scale, at most what this host's cores"
+        " cover of the runner's requests.cpu)",
+    )
     dev.add_argument(
         "--scale-down-delay", type=float, help="seconds an idle extra runner lives (manifest)"
     )
