@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from functions.admin.answers import SessionList, SessionWithMessages
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
 from voicefleet.contracts import LaunchPayload, SessionRecord
@@ -163,10 +164,15 @@ def _admin_paths() -> dict[str, Any]:
             "parameters": _path_param("message_id"),
             "get": _operation("a message's delivery status", extra=("403",)),
         },
-        "/sessions": {"get": _operation("the tenant's active sessions", extra=("403",))},
+        "/sessions": {
+            "get": _operation("the tenant's active sessions", extra=("403",), returns=SessionList)
+        },
         "/sessions/{session_id}": {
             "parameters": _path_param("session_id"),
-            "get": _operation("a session and the admin messages it handled", extra=("403",)),
+            "get": _operation(
+                "a session and the admin messages it handled", extra=("403",),
+                returns=SessionWithMessages,
+            ),
         },
     }  # fmt: skip
 
@@ -202,7 +208,7 @@ def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
 # Each function: its title, its paths, and the models its answers are documented by.
 _FUNCTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], tuple[type[BaseModel], ...]]] = {
     "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord,)),
-    "admin": ("voicefleet admin function", _admin_paths, ()),
+    "admin": ("voicefleet admin function", _admin_paths, (SessionList, SessionWithMessages)),
 }
 
 

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from functions import asgi_app
 from functions.admin import context as admin_context
+from tests.support.documented import assert_documented
 from tests.support.servers import serving
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminQueue, AdminStatus
@@ -345,6 +346,7 @@ async def test_sessions_lists_the_tenants_active_sessions_only(
 
     response = await http.get("/sessions", headers=ACME)
     assert response.status_code == 200
+    assert_documented("admin", "GET", "/sessions", 200, response.json())
     sessions = response.json()["sessions"]
     assert [s["session_id"] for s in sessions] == [mine.session_id]
     listed = sessions[0]
@@ -376,6 +378,8 @@ async def test_a_session_shows_the_admin_messages_it_processed(
     await queue.finish(claimed, AdminStatus.PROCESSED, session_id=session.session_id)
 
     view = (await http.get(f"/sessions/{session.session_id}", headers=ACME)).json()
+    assert_documented("admin", "GET", "/sessions/{session_id}", 200, view)
+    assert view["status"] == "joined"
     assert [(m["id"], m["type"], m["status"]) for m in view["admin_messages"]] == [
         (sent.json()["id"], "say", "processed")
     ]

@@ -82,23 +82,11 @@ class SessionOverrides(BaseModel):
     )
 
 
-class SessionRecord(BaseModel):
-    """The `session:{id}` hash: what `GET /sessions/{id}` shows."""
+class SessionStart(BaseModel):
+    """How a session started (runner/timings.py), each field None until it has happened; the
+    three spans add up to request → first bot audio. The descriptions are the APIs'
+    documentation (docs/openapi-*.json)."""
 
-    session_id: str
-    tenant: str
-    status: SessionStatus
-    transport: TransportKind
-    room_url: str | None = None
-    runner: str | None = None
-    reason: str | None = None
-    created_at: float
-    updated_at: float
-    started_at: float | None = None
-    joined_at: float | None = None
-    ended_at: float | None = None
-    # How the session started (runner/timings.py); the three spans add up to request → first
-    # bot audio. The descriptions are the API's documentation (docs/openapi-gateway.json).
     cold_start: bool | None = Field(
         default=None,
         description="the launch waited for a runner to start: no warm runner was free",
@@ -113,6 +101,23 @@ class SessionRecord(BaseModel):
     ready_to_first_audio_ms: float | None = Field(
         default=None, description="joined → the bot's first audio out"
     )
+
+
+class SessionRecord(SessionStart):
+    """The `session:{id}` hash: what `GET /sessions/{id}` shows."""
+
+    session_id: str
+    tenant: str
+    status: SessionStatus
+    transport: TransportKind
+    room_url: str | None = None
+    runner: str | None = None
+    reason: str | None = None
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    joined_at: float | None = None
+    ended_at: float | None = None
 
     def to_redis(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump(mode="json").items() if v is not None}

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from functions.admin.answers import SessionList, SessionSummary, SessionWithMessages
 from functions.admin.context import AdminContext
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
 from functions.http.body import idempotency_key, read_json, validate
@@ -16,7 +17,7 @@ from functions.http.events import read_cloudevent
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminMessage, QueueFull
-from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, SessionRecord, admin_address
+from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, admin_address
 from voicefleet.observability.metrics import ADMIN_MESSAGES, ADMIN_QUEUE_DEPTH, admin_type
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 
@@ -96,23 +97,6 @@ async def get_message(request: Request, ctx: AdminContext) -> Response:
     return JSONResponse(_message_view(message))
 
 
-def _session_view(record: SessionRecord, now: float) -> dict[str, Any]:
-    return {
-        "session_id": record.session_id,
-        "status": record.status.value,
-        "transport": record.transport.value,
-        "room_url": record.room_url,
-        "tenant": record.tenant,
-        "runner": record.runner,
-        "age_s": round(now - record.created_at, 3),
-        # How it started (None until known): what an operator reads to see cold starts.
-        "cold_start": record.cold_start,
-        "launch_to_claimed_ms": record.launch_to_claimed_ms,
-        "claimed_to_ready_ms": record.claimed_to_ready_ms,
-        "ready_to_first_audio_ms": record.ready_to_first_audio_ms,
-    }
-
-
 async def list_sessions(request: Request, ctx: AdminContext) -> Response:
     tenant = ctx.authenticate(request)
     now = time.time()
@@ -120,12 +104,13 @@ async def list_sessions(request: Request, ctx: AdminContext) -> Response:
     await ctx.store.expire_queued(ctx.settings.queue_timeout_s)
     await ctx.store.expire_all_lost()
     records = await ctx.store.active(tenant)
-    return JSONResponse({"sessions": [_session_view(r, now) for r in records]})
+    listed = SessionList(sessions=[SessionSummary.of(r, now) for r in records])
+    return JSONResponse(listed.model_dump(mode="json"))
 
 
 async def get_session(request: Request, ctx: AdminContext) -> Response:
     tenant = ctx.authenticate(request)
     record = await owned_session(ctx.store, tenant, str(request.path_params["session_id"]))
-    view = record.model_dump(mode="json")
-    view["admin_messages"] = await ctx.queue.log(record.session_id)
-    return JSONResponse(view)
+    handled = await ctx.queue.log(record.session_id)
+    view = SessionWithMessages.model_validate({**dict(record), "admin_messages": handled})
+    return JSONResponse(view.model_dump(mode="json"))
