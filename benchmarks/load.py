@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.density import pool_pids  # noqa: E402
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
+from devstack.pool import usable_cores  # noqa: E402
 from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.speech import PAD_S, make_wav  # noqa: E402
@@ -126,7 +127,7 @@ def main() -> int:
             print(f"N={n} done", flush=True)
     finally:
         llm.stop()
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     print(
         f"\n{'N':>3}{'turn p50':>10}{'p95':>8}{'p99':>8}{'CPU/call':>10}{'callers':>9}"
         f"{'host':>7}{'late frames':>13}{'lost pkts':>11}{'failed':>8}"

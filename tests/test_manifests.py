@@ -266,11 +266,6 @@ def _runner_spec(doc: Doc) -> Doc:
     return spec
 
 
-def _runner_container(service: dict[str, Any]) -> dict[str, Any]:
-    container: dict[str, Any] = service["spec"]["template"]["spec"]["containers"][0]
-    return container
-
-
 @pytest.mark.parametrize(
     "target, change, file, field",
     [
@@ -298,13 +293,13 @@ def _runner_container(service: dict[str, Any]) -> dict[str, Any]:
         ),
         (
             f"Service/{RUNNER_SERVICE}",
-            lambda d: _runner_container(d)["resources"]["requests"].update({"cpu": "a lot"}),
+            lambda d: _runner_spec(d)["containers"][0]["resources"]["requests"].update(cpu="a lot"),
             "runner-service.yaml",
             "spec.template.spec.containers.0.resources.requests.cpu",
         ),
         (
             f"Service/{RUNNER_SERVICE}",
-            lambda d: _runner_container(d)["resources"]["requests"].update({"cpu": "0"}),
+            lambda d: _runner_spec(d)["containers"][0]["resources"]["requests"].update(cpu="0"),
             "runner-service.yaml",
             "spec.template.spec.containers.0.resources.requests.cpu",
         ),
