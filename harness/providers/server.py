@@ -29,6 +29,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def bot_env(port: int) -> dict[str, str]:
+    """What a runner needs to use the stand-ins on `port` as its STT, LLM and TTS."""
+    return {
+        "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
+        "DEEPGRAM_BASE_URL": f"ws://127.0.0.1:{port}",
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "BOT_TTS_PROVIDER": "openai",
+    }
+
+
 def build_app(deepgram: DeepgramListen, openai: OpenAIStandIn) -> Starlette:
     return Starlette(
         routes=[
@@ -67,15 +79,7 @@ class ProviderServer:
 
     @property
     def bot_env(self) -> dict[str, str]:
-        """What a runner needs to use these as its STT, LLM and TTS."""
-        return {
-            "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
-            "DEEPGRAM_BASE_URL": f"ws://127.0.0.1:{self.port}",
-            "OPENAI_API_KEY": OPENAI_KEY,
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{self.port}/v1",
-            "OPENAI_MODEL": "gpt-4o-mini",
-            "BOT_TTS_PROVIDER": "openai",
-        }
+        return bot_env(self.port)
 
     def start(self) -> ProviderServer:
         self._thread.start()
