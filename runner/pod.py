@@ -156,7 +156,9 @@ class RunnerPod:
             await self._notify()
             if self.draining:
                 return
-            logger.warning("{} died ({}): forking a fresh one", slot.name, describe_exit(slot.exit_code))
+            logger.warning(
+                "{} died ({}): forking a fresh one", slot.name, describe_exit(slot.exit_code)
+            )
             if not slot.ready.is_set():
                 await asyncio.sleep(_RESTART_PAUSE_S)
             fresh = self._new_slot(index)
@@ -261,7 +263,9 @@ class RunnerPod:
                 return await self._clients[index].post(path, headers=sent, content=body)
             except httpx.TransportError as exc:
                 if not holds:
-                    raise Refused(503, "runner is busy with this session", retry_after=True) from exc
+                    raise Refused(
+                        503, "runner is busy with this session", retry_after=True
+                    ) from exc
                 return await self._died(slot, launch, exc)
         finally:
             if holds:
@@ -352,7 +356,11 @@ async def start_json(request: Request) -> Response:
             return _error(400, "invalid start request: send a JSON object")
         data.setdefault("session_id", uuid.uuid4().hex)
         launch = LaunchPayload.model_validate(
-            {"tenant": "default", "transport": "daily" if data.get("room_url") else "webrtc", **data}
+            {
+                "tenant": "default",
+                "transport": "daily" if data.get("room_url") else "webrtc",
+                **data,
+            }
         )
     except (ValueError, ValidationError) as exc:
         return _error(400, f"invalid start request: {exc}")

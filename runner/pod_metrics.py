@@ -33,9 +33,8 @@ def merge_expositions(by_slot: Mapping[str, str]) -> bytes:
                 merged = Metric(family.name, family.documentation, family.type, family.unit)
                 families[family.name] = merged
             merged.samples.extend(
-                sample._replace(labels={**sample.labels, "slot": slot})
-                for sample in family.samples
+                sample._replace(labels={**sample.labels, "slot": slot}) for sample in family.samples
             )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(list(families.values())))  # type: ignore[arg-type]
+    registry.register(_Families(list(families.values())))
     return generate_latest(registry)

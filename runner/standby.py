@@ -4,7 +4,6 @@ auto-start (run RUNNER_SESSION, then exit). `python -m runner` picks the mode.""
 from __future__ import annotations
 
 import asyncio
-import sys
 
 from voicefleet import observability
 
@@ -20,7 +19,6 @@ from bot.config import BotSettings  # noqa: E402
 from bot.preload import Models, preload  # noqa: E402
 from runner.service import RunnerService, create_app  # noqa: E402
 from runner.settings import RunnerSettings  # noqa: E402
-from voicefleet import event_loop  # noqa: E402
 from voicefleet.contracts import LaunchPayload  # noqa: E402
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"

@@ -121,8 +121,8 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os.environ.update(env)
         _name_process(env.get("RUNNER_ID", "runner"))
         from bot.config import BotSettings
-        from runner.standby import standby
         from runner.settings import RunnerSettings
+        from runner.standby import standby
         from voicefleet import event_loop
 
         event_loop.install()
