@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ OFFER_TIMEOUT_S = 0.5
 PREBUILT_START = {"createDailyRoom": False, "enableDefaultIceServers": True, "transport": "webrtc"}
 
 
+@dataclass
 class Gateway:
     http: httpx.AsyncClient
     sink: CaptureSink
