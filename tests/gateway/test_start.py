@@ -133,7 +133,7 @@ async def test_retried_create_daily_room_answers_with_the_sessions_room(
     assert [path for path, _, _ in daily.requests].count("/rooms") == 1
 
 
-async def test_concurrent_create_daily_room_duplicates_share_one_session_and_room(
+async def test_concurrent_create_daily_room_duplicates_make_one_session_and_room(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
@@ -146,9 +146,16 @@ async def test_concurrent_create_daily_room_duplicates_share_one_session_and_roo
             *(gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
               for _ in range(5))
         )  # fmt: skip
-    bodies = [a.json() for a in answers]
-    assert all(a.status_code == 200 for a in answers), bodies
-    assert len({(b["sessionId"], b["dailyRoom"], b["dailyToken"]) for b in bodies}) == 1
+        # The first makes the room; a duplicate arriving meanwhile is told to retry (409, as
+        # the IETF Idempotency-Key draft says), and its retry gets the same session and room.
+        retried = await gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
+    made = [a.json() for a in answers if a.status_code == 200]
+    waiting = [a for a in answers if a.status_code != 200]
+    assert made, [a.text for a in answers]
+    assert {(a.status_code, a.headers["retry-after"]) for a in waiting} <= {(409, "1")}
+    assert len({(b["sessionId"], b["dailyRoom"], b["dailyToken"]) for b in made}) == 1
+    assert retried.json() == made[0]
+    assert [path for path, _, _ in daily.requests].count("/rooms") == 1
     assert len(gw.sink.launches) == 1
 
 
