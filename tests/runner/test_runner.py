@@ -53,7 +53,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.session_store import SessionStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NO_OFFER = "no WebRTC offer arrived"
 
 
