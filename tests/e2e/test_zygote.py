@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from devstack.memory import children_of, memory_of
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from voicefleet.client.webrtc import WebRTCCall
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
