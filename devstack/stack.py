@@ -34,8 +34,8 @@ from devstack.mesh_proxy import MeshProxy, beside
 from devstack.pool import TARGETS_PATH, RunnerPool, fit_to_host, usable_cores
 from devstack.ports import free_port
 from devstack.same_origin import SameOriginCookies
+from devstack.web import page
 from voicefleet.redis_conn import EmbeddedRedis
-from voicefleet.web import page
 
 
 @dataclass
