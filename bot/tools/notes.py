@@ -34,6 +34,14 @@ async def get_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     return {"note": {"id": note["id"], "title": note["title"], "content": note["content"]}}
 
 
+async def _listed(found: list[dict[str, Any]], ctx: ToolContext) -> Result:
+    """Shows the interface which notes were found, and tells the LLM what they hold."""
+    await ctx.forwarder.emit_tool_event(
+        interface_events.NOTES_LISTED, {"ids": [n["id"] for n in found]}
+    )
+    return {"notes": [notes.summary(n) for n in found]}
+
+
 @tool(
     "bot_list_notes",
     "List the user's most recent notes.",
@@ -42,10 +50,7 @@ async def get_note(args: dict[str, Any], ctx: ToolContext) -> Result:
 )
 async def list_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
     found = await notes.list_notes(ctx.require_mesh(), args.get("limit", 10))
-    await ctx.forwarder.emit_tool_event(
-        interface_events.NOTES_LISTED, {"ids": [n["id"] for n in found]}
-    )
-    return {"notes": [notes.summary(n) for n in found]}
+    return await _listed(found, ctx)
 
 
 @tool(
@@ -57,10 +62,7 @@ async def list_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
 )
 async def search_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
     found = await notes.search_notes(ctx.require_mesh(), args["query"])
-    await ctx.forwarder.emit_tool_event(
-        interface_events.NOTES_LISTED, {"ids": [n["id"] for n in found]}
-    )
-    return {"notes": [notes.summary(n) for n in found]}
+    return await _listed(found, ctx)
 
 
 @tool(
