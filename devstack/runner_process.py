@@ -18,6 +18,7 @@ from loguru import logger
 
 from runner.child_output import relay
 from runner.forks import Zygote, ZygoteError
+from voicefleet.parent_death import ends_with_us
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -65,6 +66,7 @@ class RunnerProcess:
                 env=env,
                 stdout=asyncio.subprocess.PIPE,
                 start_new_session=True,  # Ctrl-C in the terminal reaches the stack, which drains us
+                preexec_fn=ends_with_us(),  # and the kernel ends us should the stack die first
             )
             assert self._proc.stdout is not None
             self.pid, output = self._proc.pid, self._proc.stdout
