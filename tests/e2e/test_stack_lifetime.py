@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, _alive, _children, start_stack
-from voicefleet.client.webrtc import WebRTCCall
+from harness.stack import RunningStack, alive, children, start_stack
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
@@ -36,20 +36,20 @@ def _command(pid: int) -> str:
 def _left(pids: set[int]) -> dict[int, str]:
     """Those of pids still alive once the kernel had time to end them."""
     deadline = time.monotonic() + GONE_WITHIN_S
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return {p: _command(p) for p in pids if _alive(p)}
+    return {p: _command(p) for p in pids if alive(p)}
 
 
 @pytest.fixture
 def stack() -> Iterator[RunningStack]:
     # With the local LLM (the suite otherwise points the stack at a fake OpenAI server).
     running = start_stack("--warm", "1", "--max", "2", env={"OPENAI_BASE_URL": ""})
-    started = _children(running.process.pid)
+    started = children(running.process.pid)
     yield running
     # Whatever a failed test left behind is ours to end (by pid, only what the stack started).
-    for pid in started | _children(running.process.pid):
-        if _alive(pid):
+    for pid in started | children(running.process.pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
     if running.process.poll() is None:
         running.process.kill()
@@ -64,7 +64,7 @@ def _in_a_call(stack: RunningStack) -> set[int]:
         await session.__aenter__()  # left open: the stack is stopped under it
         await session.wait_for_audio(20)
         assert (await session.session())["status"] == "joined"
-        return _children(stack.process.pid)
+        return children(stack.process.pid)
 
     return asyncio.run(call())
 
