@@ -20,7 +20,8 @@ TTS OpenAI's, each a local stand-in speaking its wire protocol (harness/provider
 like the services: interim results while speech streams and a final on silence, a first
 token after 300 ms then 50 tokens a second, speech in chunks), reached by the real SDK
 clients through DEEPGRAM_BASE_URL and OPENAI_BASE_URL. The N calls share one pod of N slots
-(`--slots N`: a zygote and a process forked from it per call), as production runs them. The
+(containerConcurrency N: a zygote and a process forked from it per call), as production
+runs them. The
 stand-ins run as a process of their own, since they stand for remote services: their CPU is
 reported apart and counted in neither the pod's nor the host's figures. It adds the pod's
 PSS (the pod process, its zygote and its slots: the largest sum seen while the calls run),
@@ -124,6 +125,22 @@ def pod_pids(stack_pid: int) -> list[int]:
     return found
 
 
+def pod_of(slots: int, cleanup: contextlib.ExitStack) -> Path:
+    """A kustomization of the repo's base whose runner pods hold `slots` calls
+    (containerConcurrency; the dev pool gives its pods as many slots)."""
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="voicefleet-pod-")))
+    base = os.path.relpath(ROOT / "knative" / "base", folder)
+    (folder / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {base}\npatches:\n  - path: slots.yaml\n    target:\n"
+        "      kind: Service\n      name: voicefleet-runner\n"
+    )
+    (folder / "slots.yaml").write_text(
+        f"- op: replace\n  path: /spec/template/spec/containerConcurrency\n  value: {slots}\n"
+    )
+    return folder
+
+
 def sample_pss(pids: list[int], level: Level, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         level.pss_mb = max(level.pss_mb, total_mb(pids))
@@ -189,8 +206,9 @@ def main() -> int:
             bot_env, providers_pid = {"OPENAI_BASE_URL": llm.url, "OPENAI_MODEL": "fake"}, None
         for n in args.levels:
             # Production: N calls in one pod of N slots; offline: N pods of one slot each.
-            pool = ["--warm", "1", "--max", "1", "--slots", str(n)] if args.providers else [
-                "--warm", str(n), "--max", str(n)]  # fmt: skip
+            pool = ["--warm", str(n), "--max", str(n)]
+            if args.providers:
+                pool = ["--warm", "1", "--max", "1", "--knative-dir", str(pod_of(n, services))]
             results[n] = run_level(n, args.turns, question, bot_env, providers_pid, pool)
             print(f"N={n} done", flush=True)
     report(results, providers=args.providers)
