@@ -210,8 +210,7 @@ def main() -> int:
             if args.providers:
                 pool = ["--warm", "1", "--max", "1", "--knative-dir", str(pod_of(n, services))]
             results[n] = run_level(n, args.turns, question, bot_env, providers_pid, pool)
-            print(f"N={n} done", flush=True)
-    report(results, providers=args.providers)
+            report(results, providers=args.providers)  # so far: a run cut short still tells
     return 0
 
 
@@ -238,8 +237,8 @@ def report(results: dict[int, Level], *, providers: bool) -> None:
     base_p95 = pct([t * 1000 for t in results[first].turns], 0.95)
     base_pss = results[first].pss_mb
     print(
-        f"\n{'N':>3}{'pool cores':>12}{'calls/core':>12}{'p95 / N=' + str(first):>12}"
-        f"{'pool PSS':>10}{'MB/call past 1st':>18}{'stand-ins CPU':>15}"
+        f"\n{'N':>3}{'pod cores':>12}{'calls/core':>12}{'p95 / N=' + str(first):>12}"
+        f"{'pod PSS':>10}{'MB/call past 1st':>18}{'stand-ins CPU':>15}"
     )
     for n, lv in results.items():
         wall = lv.wall_s or float("nan")
@@ -250,6 +249,7 @@ def report(results: dict[int, Level], *, providers: bool) -> None:
             f"{n:>3}{used:12.2f}{n / used:12.1f}{p95 / base_p95:12.2f}"
             f"{lv.pss_mb:9.0f}M{extra:17.1f}M{100 * lv.providers_cpu_s / wall:14.0f}%"
         )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
