@@ -23,6 +23,7 @@ from bot.bot import BotFailed, BotHooks, run_bot
 from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
+from runner.phone import run_phone_call
 from runner.settings import RunnerSettings
 from runner.timings import StartTimings
 from runner.webrtc_signalling import answer
@@ -173,6 +174,8 @@ class SessionRunner:
             async with asyncio.timeout(self._settings.session_max_s + CAP_GRACE_S):
                 if launch.transport is TransportKind.WEBRTC:
                     await self._run_webrtc(launch, config, hooks)
+                elif launch.transport.is_phone:
+                    await self._run_phone(launch, config, hooks)
                 else:
                     await self._run_daily(launch, config, hooks)
         except TimeoutError:
@@ -234,6 +237,22 @@ class SessionRunner:
         inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
         try:
             await run_bot(session, self._preloaded, config, hooks)
+        finally:
+            inbox.cancel()
+
+    async def _run_phone(
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+    ) -> None:
+        inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
+        try:
+            await run_phone_call(
+                launch,
+                config,
+                hooks,
+                self._preloaded,
+                self._pubsub_redis,
+                start_timeout_s=self._settings.first_offer_timeout_s,
+            )
         finally:
             inbox.cancel()
 

@@ -48,6 +48,13 @@ class SessionStatus(StrEnum):
 class TransportKind(StrEnum):
     WEBRTC = "webrtc"
     DAILY = "daily"
+    # Phone calls: the provider's media stream, relayed by the gateway (functions/gateway/media/).
+    TWILIO = "twilio"
+    TELNYX = "telnyx"
+
+    @property
+    def is_phone(self) -> bool:
+        return self in (TransportKind.TWILIO, TransportKind.TELNYX)
 
 
 class LaunchPayload(BaseModel):
@@ -113,6 +120,8 @@ class SessionRecord(SessionStart):
     room_url: str | None = None
     runner: str | None = None
     reason: str | None = None
+    # A phone call's caller, as its tenant chose to keep it: E.164 or masked (never otherwise).
+    caller: str | None = None
     created_at: float
     updated_at: float
     started_at: float | None = None
@@ -187,6 +196,21 @@ class Keys:
     @staticmethod
     def idempotency(tenant: str, key: str) -> str:
         return f"idempotency:{tenant}:{key}"
+
+    @staticmethod
+    def media_in(session_id: str) -> str:
+        """A phone call's provider messages (audio, DTMF, stop), gateway → runner (a stream)."""
+        return f"session:{session_id}:media:in"
+
+    @staticmethod
+    def media_out(session_id: str) -> str:
+        """The bot's messages for the provider (audio, clear), runner → gateway (a stream)."""
+        return f"session:{session_id}:media:out"
+
+    @staticmethod
+    def stream_token(token_hash: str) -> str:
+        """A phone call's one-time media stream token, by its SHA-256: the session it opens."""
+        return f"stream-token:{token_hash}"
 
     ACTIVE_SESSIONS = "sessions:active"
     # Sessions no runner has claimed yet, by creation time: what the queue-time bound sweeps.

@@ -137,9 +137,13 @@ return lost
 """
 
 
+# How the reason of a session no runner started begins (a phone caller hears "lines busy").
+NO_CAPACITY = "no capacity"
+
+
 def no_capacity(queue_timeout_s: float) -> str:
     """The reason a session records when no runner started it in time."""
-    return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
+    return f"{NO_CAPACITY}: no runner started the session within {queue_timeout_s:g}s"
 
 
 # KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a

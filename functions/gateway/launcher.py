@@ -69,6 +69,7 @@ class Launcher:
         idempotency_key: str | None = None,
         room_token: str | None = None,
         client_token: str | None = None,
+        caller: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         """Returns the session and whether this call created it (False: a duplicate)."""
         if not self._sink:
@@ -97,6 +98,7 @@ class Launcher:
                 idempotency_key=idempotency_key,
                 room_token=room_token,
                 client_token=client_token,
+                caller=caller,
             )
         except BaseException:
             if self._limiter is not None:
@@ -114,6 +116,7 @@ class Launcher:
         idempotency_key: str | None,
         room_token: str | None,
         client_token: str | None,
+        caller: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         now = time.time()
         record = SessionRecord(
@@ -122,6 +125,7 @@ class Launcher:
             status=SessionStatus.QUEUED,
             transport=transport,
             room_url=room_url,
+            caller=caller,
             created_at=now,
             updated_at=now,
         )

@@ -9,7 +9,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from functions.gateway import routes
+from functions.gateway import routes, telephony
 from functions.gateway.context import GatewayContext, context
 from functions.http.routing import Router
 from voicefleet import observability
@@ -29,6 +29,8 @@ router.add("/sessions/{session_id}/api/offer", routes.session_offer, ["POST", "P
 router.add("/sessions/{session_id}", routes.get_session, ["GET"])
 router.add("/sessions/{session_id}", routes.delete_session, ["DELETE"])
 router.add("/deadletter", routes.dead_letter, ["POST"])
+router.add("/telephony/twilio", telephony.twilio_call, ["POST"])
+router.add(telephony.TWILIO_AFTER_STREAM_PATH, telephony.twilio_after_stream, ["POST"])
 
 
 @functions_framework.aio.http

@@ -1,0 +1,42 @@
+"""The TwiML the gateway answers Twilio's call webhooks with (written by the `twilio` package).
+
+Every answer is deliberate: connect the call to its bot, or say that all lines are busy and
+hang up. None leaves a caller in silence.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+BUSY_MESSAGE = "All our lines are busy right now. Please call again later."
+TWIML = "application/xml"
+
+
+def _answer(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type=TWIML)
+
+
+def connect_stream(stream_url: str, token: str, *, action_url: str) -> Response:
+    """Open a bidirectional media stream to the bot; the one-time token travels as a stream
+    parameter (Twilio hands it back in the stream's `start` message), never in the URL. When
+    the stream ends, Twilio asks `action_url` what next (`after_stream`)."""
+    response = VoiceResponse()
+    connect = Connect(action=action_url)
+    stream = connect.stream(url=stream_url)
+    stream.parameter(name="token", value=token)
+    response.append(connect)
+    return _answer(response)
+
+
+def busy() -> Response:
+    response = VoiceResponse()
+    response.say(BUSY_MESSAGE)
+    response.hangup()
+    return _answer(response)
+
+
+def hang_up() -> Response:
+    response = VoiceResponse()
+    response.hangup()
+    return _answer(response)
