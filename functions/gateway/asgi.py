@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from functions import asgi_app
 from functions.gateway.media_stream import twilio_stream
-from functions.gateway.telephony import TWILIO_STREAM_PATH
+from functions.gateway.routes.telephony import TWILIO_STREAM_PATH
 
 media_streams = Starlette(routes=[WebSocketRoute(TWILIO_STREAM_PATH, twilio_stream)])
 

@@ -5,7 +5,7 @@ The socket proves which call it carries with the one-time token of its `start` m
 nothing is relayed before that, and a socket without a valid token is closed with 1008.
 When the caller hangs up (`stop`, or the socket closes) the runner is told `caller hung up`;
 when the bot ends the call, or the session ends without one, the socket is closed, and the
-provider goes on to the webhook answer's next step (functions/gateway/telephony.py).
+provider goes on to the webhook answer's next step (functions/gateway/routes/telephony.py).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class GatewaySettings(FunctionSettings):
         default=0, ge=0, validation_alias="VOICEFLEET_LAUNCHES_PER_MINUTE_PER_TENANT"
     )
     tenant_limits_json: str = Field(default="{}", validation_alias="VOICEFLEET_TENANT_LIMITS")
-    # Phone calls (functions/gateway/telephony.py). The URL the providers reach this gateway
+    # Phone calls (functions/gateway/routes/telephony.py). The URL the providers reach this gateway
     # at (webhook signatures cover it; media streams open on it), e.g. https://voice.example.com;
     # unset, each request's own URL.
     public_url: str | None = Field(default=None, validation_alias="VOICEFLEET_PUBLIC_URL")
