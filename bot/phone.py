@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.serializers.telnyx import TelnyxFrameSerializer
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from starlette.websockets import WebSocket
@@ -28,6 +29,16 @@ def serializer_for(kind: TransportKind, start: dict[str, Any]) -> FrameSerialize
             stream_sid=str(start.get("streamSid") or meta.get("streamSid") or ""),
             call_sid=meta.get("callSid"),
             params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
+        )
+    if kind is TransportKind.TELNYX:
+        meta = start.get("start") or {}
+        encoding = str((meta.get("media_format") or {}).get("encoding") or "PCMU")
+        return TelnyxFrameSerializer(
+            stream_id=str(start.get("stream_id") or ""),
+            outbound_encoding=encoding,
+            inbound_encoding=encoding,
+            call_control_id=meta.get("call_control_id"),
+            params=TelnyxFrameSerializer.InputParams(auto_hang_up=False),
         )
     raise ValueError(f"{kind.value} is not a phone transport")
 

@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.gateway.routes.calls import CallRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
 from voicefleet.contracts import LaunchPayload, SessionRecord
 
@@ -136,6 +137,13 @@ def _gateway_paths() -> dict[str, Any]:
             "get": _operation("the session record", returns=SessionRecord),
             "delete": end,
         },
+        "/calls": {
+            "post": _operation(
+                "place a phone call (Twilio); the answer is its session", "201",
+                _ref(CallRequest), extra=(*launch, "502"), idempotent=True,
+                returns=SessionRecord,
+            )
+        },
         "/deadletter": {
             "post": _operation(
                 "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
@@ -179,7 +187,7 @@ def _admin_paths() -> dict[str, Any]:
 
 def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
-        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
+        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, CallRequest, LaunchPayload,
         AdminRequest, OtherMessage, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(

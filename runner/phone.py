@@ -42,11 +42,21 @@ async def run_phone_call(
         on_hang_up=hooks.end,
     )
     try:
+        waiting = asyncio.create_task(socket.wait_for_start())
+        ended = asyncio.create_task(hooks.ended.wait())
         try:
-            async with asyncio.timeout(start_timeout_s):
-                start = await socket.wait_for_start()
-        except TimeoutError as exc:
-            raise BotFailed(f"no media stream arrived within {start_timeout_s:g}s") from exc
+            done, _ = await asyncio.wait(
+                (waiting, ended), timeout=start_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (waiting, ended):
+                task.cancel()
+        if waiting not in done:
+            if ended in done:
+                return  # ended before it was answered (not answered, an admin's end)
+            raise BotFailed(f"no media stream arrived within {start_timeout_s:g}s")
+        try:
+            start = waiting.result()
         except ConnectionError as exc:
             hooks.end(str(exc))  # hung up before the stream started
             return

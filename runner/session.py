@@ -232,7 +232,13 @@ class SessionRunner:
             raise BotFailed("a Daily session needs a room_url")
         token = await self._store.secret(launch.session_id)
         session: SessionTransport = daily_transport(
-            launch.room_url, token, sample_rate=self._bot_settings.audio_out_sample_rate
+            launch.room_url,
+            token,
+            sample_rate=self._bot_settings.audio_out_sample_rate,
+            dialin=config.dialin,
+            dialout=config.dialout,
+            api_url=self._bot_settings.daily_api_url,
+            api_key=self._bot_settings.daily_api_key or "",
         )
         inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
         try:

@@ -10,7 +10,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # CloudEvent types ---------------------------------------------------------------------------
 
@@ -74,6 +74,31 @@ class LaunchPayload(BaseModel):
     created_at: float = Field(default_factory=time.time)
 
 
+class DailyDialIn(BaseModel):
+    """A phone call Daily holds for the bot (its pinless dial-in webhook's `callId` and
+    `callDomain`): the bot forwards it into its room once joined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    call_domain: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class DailyDialOut(BaseModel):
+    """Whom the bot calls from its Daily room once joined: a phone number or a SIP URI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^sips?:[^\s]+$")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DailyDialOut:
+        if (self.phone_number is None) == (self.sip_uri is None):
+            raise ValueError("dialout needs exactly one of phone_number and sip_uri")
+        return self
+
+
 class SessionOverrides(BaseModel):
     """What a client may choose per session in its request's `body` (other keys are passed on
     untouched and ignored by the bot; a secret never travels here)."""
@@ -87,6 +112,10 @@ class SessionOverrides(BaseModel):
     user_id: str = Field(
         default="default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@:-]+$"
     )
+    # Phone calls through a Daily room (`createDailyRoom` sessions): forward a dial-in call, or
+    # dial out once joined.
+    dialin: DailyDialIn | None = None
+    dialout: DailyDialOut | None = None
 
 
 class SessionStart(BaseModel):
@@ -122,6 +151,8 @@ class SessionRecord(SessionStart):
     reason: str | None = None
     # A phone call's caller, as its tenant chose to keep it: E.164 or masked (never otherwise).
     caller: str | None = None
+    # A phone call's progress as its provider reports it (queued, ringing, in-progress, …).
+    call_status: str | None = None
     created_at: float
     updated_at: float
     started_at: float | None = None

@@ -364,6 +364,10 @@ class SessionStore:
         """Record that the bot joined, unless the session already ended (or is gone)."""
         await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
 
+    async def annotate(self, session_id: str, **fields: str) -> None:
+        """Set fields of an existing record (a phone call's `call_status`)."""
+        await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(fields))
+
     async def record_timings(self, session_id: str, **fields: float | bool) -> None:
         """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""
         values = {

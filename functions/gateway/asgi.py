@@ -13,10 +13,15 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from functions import asgi_app
-from functions.gateway.media_stream import twilio_stream
-from functions.gateway.routes.telephony import TWILIO_STREAM_PATH
+from functions.gateway.media_stream import telnyx_stream, twilio_stream
+from functions.gateway.routes.telephony import TELNYX_STREAM_PATH, TWILIO_STREAM_PATH
 
-media_streams = Starlette(routes=[WebSocketRoute(TWILIO_STREAM_PATH, twilio_stream)])
+media_streams = Starlette(
+    routes=[
+        WebSocketRoute(TWILIO_STREAM_PATH, twilio_stream),
+        WebSocketRoute(TELNYX_STREAM_PATH, telnyx_stream),
+    ]
+)
 
 
 def with_media_streams(http: ASGIApp) -> ASGIApp:

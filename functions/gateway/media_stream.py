@@ -66,16 +66,36 @@ async def _read_start(websocket: WebSocket) -> tuple[list[str], dict[str, Any]]:
     raise NotAStream("no start message")
 
 
-def _without_token(start: dict[str, Any]) -> str:
+# Where each provider's `start` message keeps the stream parameters and the call's id.
+_PARAMETERS = {TransportKind.TWILIO: "customParameters", TransportKind.TELNYX: "custom_parameters"}
+_CALL_ID = {TransportKind.TWILIO: "callSid", TransportKind.TELNYX: ""}
+
+
+def _token_and_call(start: dict[str, Any], transport: TransportKind) -> tuple[str, str]:
+    meta = start.get("start")
+    if not isinstance(meta, dict):
+        return "", ""
+    params = meta.get(_PARAMETERS[transport])
+    token = params.get("token", "") if isinstance(params, dict) else ""
+    call_field = _CALL_ID[transport]
+    return str(token), str(meta.get(call_field, "")) if call_field else ""
+
+
+def _without_token(start: dict[str, Any], transport: TransportKind) -> str:
     """The start message as the runner gets it: the spent token stays here."""
     body = dict(start.get("start") or {})
-    params = dict(body.get("customParameters") or {})
+    key = _PARAMETERS[transport]
+    params = dict(body.get(key) or {})
     params.pop("token", None)
-    return json.dumps({**start, "start": {**body, "customParameters": params}})
+    return json.dumps({**start, "start": {**body, key: params}})
 
 
 async def twilio_stream(websocket: WebSocket) -> None:
     await _stream(websocket, context.get(), TransportKind.TWILIO)
+
+
+async def telnyx_stream(websocket: WebSocket) -> None:
+    await _stream(websocket, context.get(), TransportKind.TELNYX)
 
 
 async def _stream(websocket: WebSocket, ctx: GatewayContext, transport: TransportKind) -> None:
@@ -85,18 +105,15 @@ async def _stream(websocket: WebSocket, ctx: GatewayContext, transport: Transpor
     except (NotAStream, TimeoutError) as exc:
         await websocket.close(POLICY_VIOLATION, f"not a media stream: {exc}"[:120])
         return
-    meta = start.get("start") if isinstance(start.get("start"), dict) else {}
-    params = meta.get("customParameters") if isinstance(meta.get("customParameters"), dict) else {}
-    session_id = await ctx.stream_tokens.redeem(
-        str(params.get("token", "")), str(meta.get("callSid", ""))
-    )
+    token, call_id = _token_and_call(start, transport)
+    session_id = await ctx.stream_tokens.redeem(token, call_id)
     record = await ctx.store.get(session_id) if session_id else None
     if record is None or record.transport is not transport or record.status.is_final:
         logger.warning("media stream refused: stream token unknown, used or expired")
         await websocket.close(POLICY_VIOLATION, "stream token unknown, used or expired")
         return
     with logger.contextualize(session_id=record.session_id, tenant=record.tenant):
-        await _relay(websocket, ctx, record.session_id, [*before, _without_token(start)])
+        await _relay(websocket, ctx, record.session_id, [*before, _without_token(start, transport)])
 
 
 async def _relay(

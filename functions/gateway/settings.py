@@ -36,6 +36,9 @@ class GatewaySettings(FunctionSettings):
     public_url: str | None = Field(default=None, validation_alias="VOICEFLEET_PUBLIC_URL")
     # Twilio accounts whose calls this gateway answers: JSON, by account SID (phone_accounts.py).
     twilio_accounts_json: str = Field(default="{}", validation_alias="VOICEFLEET_TWILIO_ACCOUNTS")
+    telnyx_accounts_json: str = Field(default="{}", validation_alias="VOICEFLEET_TELNYX_ACCOUNTS")
+    # Where Twilio's REST API is (outbound calls); unset: api.twilio.com.
+    twilio_api_url: str | None = Field(default=None, validation_alias="TWILIO_API_URL")
 
     def default_limits(self) -> TenantLimits:
         return TenantLimits(

@@ -35,6 +35,13 @@ class StreamTokens:
         await self._redis.set(_key(token), value, ex=self._ttl_s)
         return token
 
+    async def bind(self, token: str, session_id: str, call_id: str) -> None:
+        """Bind an issued token to its call once the call's id is known (an outbound call's
+        id comes back from the provider after the answer that carries the token was sent);
+        a token already used or expired stays so."""
+        value = json.dumps({"session_id": session_id, "call_id": call_id})
+        await self._redis.set(_key(token), value, xx=True, keepttl=True)
+
     async def redeem(self, token: str, call_id: str) -> str | None:
         """The session the token opens, once; None if unknown, used, expired or not for this
         call (the token is spent either way)."""

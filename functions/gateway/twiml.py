@@ -1,4 +1,5 @@
-"""The TwiML the gateway answers Twilio's call webhooks with (written by the `twilio` package).
+"""The TwiML the gateway answers Twilio's call webhooks with (written by the `twilio` package),
+and the TeXML (Telnyx's dialect of it) it answers Telnyx's with.
 
 Every answer is deliberate: connect the call to its bot, or say that all lines are busy and
 hang up. None leaves a caller in silence.
@@ -17,7 +18,7 @@ def _answer(response: VoiceResponse) -> Response:
     return Response(str(response), media_type=TWIML)
 
 
-def connect_stream(stream_url: str, token: str, *, action_url: str) -> Response:
+def connect_stream_twiml(stream_url: str, token: str, *, action_url: str) -> str:
     """Open a bidirectional media stream to the bot; the one-time token travels as a stream
     parameter (Twilio hands it back in the stream's `start` message), never in the URL. When
     the stream ends, Twilio asks `action_url` what next (`after_stream`)."""
@@ -26,7 +27,11 @@ def connect_stream(stream_url: str, token: str, *, action_url: str) -> Response:
     stream = connect.stream(url=stream_url)
     stream.parameter(name="token", value=token)
     response.append(connect)
-    return _answer(response)
+    return str(response)
+
+
+def connect_stream(stream_url: str, token: str, *, action_url: str) -> Response:
+    return Response(connect_stream_twiml(stream_url, token, action_url=action_url), media_type=TWIML)
 
 
 def busy() -> Response:
@@ -39,4 +44,15 @@ def busy() -> Response:
 def hang_up() -> Response:
     response = VoiceResponse()
     response.hangup()
+    return _answer(response)
+
+
+def texml_stream(stream_url: str, token: str) -> Response:
+    """Telnyx's TeXML (TwiML's dialect): a bidirectional stream of 8 kHz μ-law (RTP
+    payloads) to the bot, with the one-time token as a stream parameter."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url, bidirectional_mode="rtp", bidirectional_codec="PCMU")
+    stream.parameter(name="token", value=token)
+    response.append(connect)
     return _answer(response)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.gateway.context import GatewayContext
+from functions.gateway.daily_phone import phone_room_properties
 from functions.gateway.daily_rooms import DailyUnavailable
 from functions.gateway.schemas import JoinRequest, StartRequest
 from functions.http.body import idempotency_key, read_json, validate
@@ -110,7 +111,12 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
         if earlier is not None:
             return await _daily_started(ctx, earlier)
     try:
-        room = await ctx.daily.create(req.dailyRoomProperties, req.dailyMeetingTokenProperties)
+        # A phone call through the room (dial-in, dial-out) needs its SIP/PSTN properties.
+        properties = {
+            **phone_room_properties(validate(SessionOverrides, req.body, within="body")),
+            **(req.dailyRoomProperties or {}),
+        }
+        room = await ctx.daily.create(properties, req.dailyMeetingTokenProperties)
     except DailyUnavailable as exc:
         raise ApiError(502, f"could not create a Daily room: {exc}") from exc
     try:

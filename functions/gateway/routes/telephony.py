@@ -15,16 +15,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 
-from functions.gateway import twiml
+from functions.gateway import telnyx_signature, twiml
 from functions.gateway.context import GatewayContext
-from functions.gateway.phone_accounts import PhoneAccount
+from functions.gateway.phone_accounts import PhoneAccount, TelnyxAccount, TwilioAccount
 from functions.http.body import read_body
 from functions.http.errors import ApiError
 from voicefleet.contracts import SessionStatus, TransportKind
+from voicefleet.signalling import SignalMessage
 from voicefleet.session_store import NO_CAPACITY
 
 TWILIO_STREAM_PATH = "/telephony/twilio/stream"
+TELNYX_STREAM_PATH = "/telephony/telnyx/stream"
 TWILIO_AFTER_STREAM_PATH = "/telephony/twilio/after-stream"
+TWILIO_STATUS_PATH = "/telephony/twilio/status"
+# How a call that never reached the bot ends its session (Twilio's CallStatus → reason).
+_UNANSWERED = {
+    "busy": "the line was busy",
+    "no-answer": "no answer",
+    "failed": "the call could not be connected",
+    "canceled": "the call was canceled",
+}
 # Refusals that mean "not now" (limits, no broker, no runner): the caller hears that lines are
 # busy. Anything else is the webhook's own fault and answered as an HTTP error.
 _BUSY_STATUSES = (429, 503)
@@ -39,12 +49,12 @@ def public_url(ctx: GatewayContext, request: Request, path: str, *, websocket: b
     return url
 
 
-def _call_key(call_sid: str) -> str:
-    """One session per call, however often Twilio retries its webhook."""
-    return f"twilio-call:{call_sid}"
+def call_key(call_sid: str, transport: TransportKind = TransportKind.TWILIO) -> str:
+    """One session per call, however often the provider retries its webhook."""
+    return f"{transport.value}-call:{call_sid}"
 
 
-async def _signed_twilio(ctx: GatewayContext, request: Request) -> tuple[PhoneAccount, dict[str, str]]:
+async def _signed_twilio(ctx: GatewayContext, request: Request) -> tuple[TwilioAccount, dict[str, str]]:
     """The account and the form parameters of a request Twilio signed; 403 otherwise."""
     body = await read_body(request)
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -65,24 +75,12 @@ async def _signed_twilio(ctx: GatewayContext, request: Request) -> tuple[PhoneAc
 
 async def twilio_call(request: Request, ctx: GatewayContext) -> Response:
     account, params = await _signed_twilio(ctx, request)
-    call_sid = params["CallSid"]
-    try:
-        record, _ = await ctx.launcher.launch(
-            tenant=account.tenant,
-            transport=TransportKind.TWILIO,
-            body=account.body,
-            idempotency_key=_call_key(call_sid),
-            caller=account.caller(params.get("From")),
-        )
-    except ApiError as exc:
-        if exc.status not in _BUSY_STATUSES:
-            raise
-        logger.info("call {} for tenant {} turned away: {}", call_sid, account.tenant, exc.message)
+    answered = await _answer_call(ctx, request, account, params, TransportKind.TWILIO)
+    if answered is None:
         return twiml.busy()
-    token = await ctx.stream_tokens.issue(record.session_id, call_sid)
     return twiml.connect_stream(
         public_url(ctx, request, TWILIO_STREAM_PATH, websocket=True),
-        token,
+        answered[1],
         action_url=public_url(ctx, request, TWILIO_AFTER_STREAM_PATH),
     )
 
@@ -91,7 +89,7 @@ async def twilio_after_stream(request: Request, ctx: GatewayContext) -> Response
     """The `<Connect>`'s action: the stream has ended. A call no runner took is told the
     lines are busy; every other call is hung up."""
     account, params = await _signed_twilio(ctx, request)
-    record = await ctx.store.by_idempotency_key(account.tenant, _call_key(params["CallSid"]))
+    record = await ctx.store.by_idempotency_key(account.tenant, call_key(params["CallSid"]))
     if (
         record is not None
         and record.status is SessionStatus.FAILED
@@ -99,3 +97,77 @@ async def twilio_after_stream(request: Request, ctx: GatewayContext) -> Response
     ):
         return twiml.busy()
     return twiml.hang_up()
+
+
+async def twilio_status(request: Request, ctx: GatewayContext) -> Response:
+    """Twilio's status callbacks for a call the fleet placed (`POST /calls`): the session
+    records each step, and a call that was not answered ends its session, and its bot."""
+    account, params = await _signed_twilio(ctx, request)
+    record = await ctx.store.by_idempotency_key(account.tenant, call_key(params["CallSid"]))
+    if record is None:
+        raise ApiError(404, "no session for this call")
+    status = params.get("CallStatus", "")[:32]
+    await ctx.store.annotate(record.session_id, call_status=status)
+    reason = _UNANSWERED.get(status)
+    if reason is not None and not record.status.is_final:
+        await ctx.store.finish(record.session_id, SessionStatus.FAILED, reason=reason)
+        await ctx.relay.send(record.session_id, SignalMessage(kind="end", payload={"reason": reason}))
+    return Response(status_code=204)
+
+
+async def _signed_telnyx(
+    ctx: GatewayContext, request: Request
+) -> tuple[TelnyxAccount, dict[str, str]]:
+    """The account and parameters of a TeXML webhook Telnyx signed (Ed25519); 403 otherwise."""
+    body = await read_body(request)
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    account = ctx.telnyx_accounts.get(params.get("AccountSid", ""))
+    if account is None or not telnyx_signature.verify(
+        account.public_key,
+        request.headers.get(telnyx_signature.SIGNATURE_HEADER, ""),
+        request.headers.get(telnyx_signature.TIMESTAMP_HEADER, ""),
+        body,
+    ):
+        raise ApiError(403, "invalid Telnyx signature")
+    if not params.get("CallSid"):
+        raise ApiError(400, "a call webhook needs CallSid", field="CallSid")
+    return account, params
+
+
+async def _answer_call(
+    ctx: GatewayContext,
+    request: Request,
+    account: PhoneAccount,
+    params: dict[str, str],
+    transport: TransportKind,
+) -> tuple[str, str] | None:
+    """Launch the call's session; its stream token, or None if the call is turned away."""
+    call_sid = params["CallSid"]
+    try:
+        record, _ = await ctx.launcher.launch(
+            tenant=account.tenant,
+            transport=transport,
+            body=account.body,
+            idempotency_key=call_key(call_sid, transport),
+            caller=account.caller(params.get("From")),
+        )
+    except ApiError as exc:
+        if exc.status not in _BUSY_STATUSES:
+            raise
+        logger.info("call {} for tenant {} turned away: {}", call_sid, account.tenant, exc.message)
+        return None
+    # Telnyx's stream names the call by its call control id, not the TeXML CallSid: its token
+    # is bound to the session alone (still once, and for seconds).
+    bound_to = call_sid if transport is TransportKind.TWILIO else ""
+    return record.session_id, await ctx.stream_tokens.issue(record.session_id, bound_to)
+
+
+async def telnyx_call(request: Request, ctx: GatewayContext) -> Response:
+    """`POST /telephony/telnyx`: a TeXML application's voice webhook."""
+    account, params = await _signed_telnyx(ctx, request)
+    answered = await _answer_call(ctx, request, account, params, TransportKind.TELNYX)
+    if answered is None:
+        return twiml.busy()
+    return twiml.texml_stream(
+        public_url(ctx, request, TELNYX_STREAM_PATH, websocket=True), answered[1]
+    )
