@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,12 +35,13 @@ from functions import asgi_app  # noqa: E402
 from functions.gateway import context as gateway_context  # noqa: E402
 from functions.gateway.asgi import with_media_streams  # noqa: E402
 from harness.twilio_caller import TwilioCaller  # noqa: E402
-from tests.support.services import environment  # noqa: E402
 from tests.support.servers import serving  # noqa: E402
+from tests.support.services import environment  # noqa: E402
 from tests.support.sink import CountingSink  # noqa: E402
 from voicefleet.contracts import Keys  # noqa: E402
 from voicefleet.media_relay import MediaEnd, MediaStream  # noqa: E402
-from voicefleet.redis_conn import EmbeddedRedis, connect as redis_connect  # noqa: E402
+from voicefleet.redis_conn import EmbeddedRedis  # noqa: E402
+from voicefleet.redis_conn import connect as redis_connect  # noqa: E402
 
 ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"
@@ -55,7 +55,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(name: str, values: list[float]) -> str:
-    return f"{name}: p50 {pct(values, 0.5):.2f} ms, p95 {pct(values, 0.95):.2f} ms (n={len(values)})"
+    return (
+        f"{name}: p50 {pct(values, 0.5):.2f} ms, p95 {pct(values, 0.95):.2f} ms (n={len(values)})"
+    )
 
 
 async def _echo(websocket: WebSocket) -> None:
@@ -70,7 +72,9 @@ async def _echo(websocket: WebSocket) -> None:
 async def _round_trips(socket: object, messages: int) -> list[float]:
     times: list[float] = []
     for i in range(messages):
-        message = json.dumps({"event": "media", "sequenceNumber": str(i), "media": {"payload": PAYLOAD}})
+        message = json.dumps(
+            {"event": "media", "sequenceNumber": str(i), "media": {"payload": PAYLOAD}}
+        )
         started = time.perf_counter()
         await socket.send(message)  # type: ignore[attr-defined]
         while True:
@@ -85,7 +89,10 @@ async def _round_trips(socket: object, messages: int) -> list[float]:
 async def path_round_trip(redis_url: str, messages: int) -> tuple[list[float], list[float]]:
     sink = CountingSink()
     accounts = json.dumps({ACCOUNT: {"tenant": "bench", "auth_token": TOKEN}})
-    async with serving(sink.app) as sink_url, serving(Starlette(routes=[WebSocketRoute("/", _echo)])) as echo_url:
+    async with (
+        serving(sink.app) as sink_url,
+        serving(Starlette(routes=[WebSocketRoute("/", _echo)])) as echo_url,
+    ):
         env = {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "bench:k",
                "VOICEFLEET_TWILIO_ACCOUNTS": accounts}  # fmt: skip
         with environment(**env):
@@ -124,10 +131,8 @@ async def answer_to_greeting(calls: int) -> list[float]:
     from tests.e2e.conftest import start_stack, stop_stack
 
     os.environ.setdefault("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the greeting needs no LLM
-    stack = start_stack(
-        "--warm", "1", "--max", "1",
-        env={"VOICEFLEET_TWILIO_ACCOUNTS": json.dumps({ACCOUNT: {"tenant": "default", "auth_token": TOKEN}})},
-    )  # fmt: skip
+    accounts = json.dumps({ACCOUNT: {"tenant": "default", "auth_token": TOKEN}})
+    stack = start_stack("--warm", "1", "--max", "1", env={"VOICEFLEET_TWILIO_ACCOUNTS": accounts})
     times: list[float] = []
     try:
         for _ in range(calls):
@@ -161,9 +166,15 @@ async def main() -> None:
             embedded.stop()
     print(report("round trip through gateway → Redis → runner side → back", relayed))
     print(report("round trip, WebSocket echo straight to the peer", direct))
-    print(f"ratio p50 x{pct(relayed, 0.5) / pct(direct, 0.5):.2f}, p95 x{pct(relayed, 0.95) / pct(direct, 0.95):.2f}")
+    p50, p95 = pct(relayed, 0.5) / pct(direct, 0.5), pct(relayed, 0.95) / pct(direct, 0.95)
+    print(f"ratio p50 x{p50:.2f}, p95 x{p95:.2f}")
     if args.calls:
-        print(report("answer → greeting (stream opened → first loud audio)", await answer_to_greeting(args.calls)))
+        print(
+            report(
+                "answer → greeting (stream opened → first loud audio)",
+                await answer_to_greeting(args.calls),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -57,6 +57,4 @@ def phone_transport(
             allowed_origins=[],  # the socket is the runner's own, not a browser's
         ),
     )
-    return SessionTransport(
-        transport, kind, ("on_client_connected",), ("on_client_disconnected",)
-    )
+    return SessionTransport(transport, kind, ("on_client_connected",), ("on_client_disconnected",))

@@ -11,6 +11,7 @@ end marker with the reason, which the other side reads after everything sent bef
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -61,7 +62,7 @@ class MediaStream:
     async def receive(self, timeout_s: float) -> list[Received]:
         """What arrived since the last call, in order; empty if nothing came within timeout_s."""
         block_ms = max(int(timeout_s * 1000), 1)
-        answer = await self._redis.xread({self.key: self._last_id}, count=200, block=block_ms)
+        answer: Any = await self._redis.xread({self.key: self._last_id}, count=200, block=block_ms)
         received: list[Received] = []
         for _key, entries in answer or []:
             for entry_id, fields in entries:

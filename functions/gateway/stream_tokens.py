@@ -29,10 +29,10 @@ class StreamTokens:
         self._redis = redis
         self._ttl_s = ttl_s
 
-    async def issue(self, session_id: str, call_id: str) -> str:
+    async def issue(self, session_id: str, call_id: str, *, ttl_s: int | None = None) -> str:
         token = secrets.token_urlsafe(32)
         value = json.dumps({"session_id": session_id, "call_id": call_id})
-        await self._redis.set(_key(token), value, ex=self._ttl_s)
+        await self._redis.set(_key(token), value, ex=ttl_s or self._ttl_s)
         return token
 
     async def bind(self, token: str, session_id: str, call_id: str) -> None:

@@ -21,7 +21,12 @@ def signed_payload(timestamp: str, body: bytes) -> bytes:
 
 
 def verify(
-    public_key_b64: str, signature_b64: str, timestamp: str, body: bytes, *, now: float | None = None
+    public_key_b64: str,
+    signature_b64: str,
+    timestamp: str,
+    body: bytes,
+    *,
+    now: float | None = None,
 ) -> bool:
     """Whether Telnyx signed this body at this time; any malformed part is simply False."""
     try:

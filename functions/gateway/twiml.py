@@ -31,7 +31,9 @@ def connect_stream_twiml(stream_url: str, token: str, *, action_url: str) -> str
 
 
 def connect_stream(stream_url: str, token: str, *, action_url: str) -> Response:
-    return Response(connect_stream_twiml(stream_url, token, action_url=action_url), media_type=TWIML)
+    return Response(
+        connect_stream_twiml(stream_url, token, action_url=action_url), media_type=TWIML
+    )
 
 
 def busy() -> Response:

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from bot.daily_phone import dialin_settings, dialout_settings
 from functions import asgi_app
 from functions.gateway import context as gateway_context
-from tests.support.services import environment
 from tests.support.servers import serving
+from tests.support.services import environment
 from tests.test_gateway import FakeDaily, Sink
 from voicefleet.contracts import DailyDialIn, DailyDialOut
 
@@ -24,7 +24,9 @@ DIALIN = {"call_id": "6a9f3f4e-0b1c-4b3e-9a55-1f2e3d4c5b6a", "call_domain": "0d5
 
 
 @pytest.fixture
-async def gateway(redis: Redis, redis_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, FakeDaily, Sink]]:
+async def gateway(
+    redis: Redis, redis_url: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeDaily, Sink]]:
     daily, sink = FakeDaily(), Sink()
     async with serving(daily.app) as daily_url, serving(sink.app) as sink_url:
         env = {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "acme:key-acme",
@@ -55,7 +57,11 @@ async def test_a_dial_in_call_gets_a_sip_room_and_the_bot_its_call(
     response = await http.post("/start", json=body, headers=ACME)
     assert response.status_code == 200, response.text
     properties = _room_properties(daily)
-    assert properties["sip"] == {"display_name": "caller", "sip_mode": "dial-in", "num_endpoints": 1}
+    assert properties["sip"] == {
+        "display_name": "caller",
+        "sip_mode": "dial-in",
+        "num_endpoints": 1,
+    }
     assert "enable_dialout" not in properties and properties["eject_at_room_exp"] is True
     assert sink.launches[0]["body"]["dialin"] == DIALIN
 
@@ -63,7 +69,7 @@ async def test_a_dial_in_call_gets_a_sip_room_and_the_bot_its_call(
 async def test_a_dial_out_gets_a_room_that_allows_it(
     gateway: tuple[httpx.AsyncClient, FakeDaily, Sink],
 ) -> None:
-    http, daily, sink = gateway
+    http, daily, _ = gateway
     body = {
         "createDailyRoom": True,
         "dailyRoomProperties": {"enable_recording": "cloud"},
@@ -88,7 +94,9 @@ async def test_bad_phone_settings_are_refused_before_any_room(
     gateway: tuple[httpx.AsyncClient, FakeDaily, Sink], phone: dict[str, Any], field: str
 ) -> None:
     http, daily, sink = gateway
-    response = await http.post("/start", json={"createDailyRoom": True, "body": phone}, headers=ACME)
+    response = await http.post(
+        "/start", json={"createDailyRoom": True, "body": phone}, headers=ACME
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
     assert daily.requests == [] and sink.launches == []

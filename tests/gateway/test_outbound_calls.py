@@ -18,8 +18,8 @@ from functions import asgi_app
 from functions.gateway import context as gateway_context
 from functions.gateway.asgi import with_media_streams
 from harness.twilio_caller import TwilioCaller, parse_twiml, sign
-from tests.support.services import environment
 from tests.support.servers import serving
+from tests.support.services import environment
 from tests.support.sink import CountingSink
 from tests.support.twilio_api import INVALID_NUMBER, TwilioApi
 from voicefleet.contracts import Keys
@@ -94,7 +94,12 @@ async def test_a_placed_call_is_a_session_that_follows_twilio(stack: Stack) -> N
     (call,) = stack.twilio.calls
     assert (call.one("To"), call.one("From")) == ("+14155550123", "+14155550999")
     assert call.one("StatusCallback") == f"{stack.url}/telephony/twilio/status"
-    assert set(call.form["StatusCallbackEvent"]) == {"initiated", "ringing", "answered", "completed"}
+    assert set(call.form["StatusCallbackEvent"]) == {
+        "initiated",
+        "ringing",
+        "answered",
+        "completed",
+    }
     answer = parse_twiml(200, call.one("Twiml"))
     assert answer.stream_url == stack.url.replace("http", "ws") + "/telephony/twilio/stream"
     assert stack.sink.session_ids == {session["session_id"]}

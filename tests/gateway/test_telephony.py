@@ -20,8 +20,8 @@ from functions.gateway import context as gateway_context
 from functions.gateway.asgi import with_media_streams
 from functions.gateway.twiml import BUSY_MESSAGE
 from harness.twilio_caller import TwilioCaller, parse_twiml, sign
-from tests.support.services import environment
 from tests.support.servers import free_port, serving
+from tests.support.services import environment
 from tests.support.sink import CountingSink
 from voicefleet.contracts import Keys, SessionRecord
 from voicefleet.media_relay import MediaEnd, MediaStream
@@ -104,9 +104,7 @@ async def test_a_signed_call_gets_a_stream_with_a_one_time_token(gateway: Gatewa
     assert await gateway.redis.exists(Keys.stream_token(answer.parameters["token"])) == 0
 
 
-async def test_e164_callers_are_kept_when_the_tenant_says_so(
-    redis: Redis, redis_url: str
-) -> None:
+async def test_e164_callers_are_kept_when_the_tenant_says_so(redis: Redis, redis_url: str) -> None:
     async for gw in _gateway(redis, redis_url, VOICEFLEET_TWILIO_ACCOUNTS=_accounts("e164")):
         await gw.caller().dial()
         assert (await gw.record(await _session_of(gw))).caller == "+14155550100"
@@ -133,9 +131,7 @@ async def test_a_retried_webhook_is_the_same_call(gateway: Gateway) -> None:
     assert first.parameters["token"] != second.parameters["token"]
 
 
-async def test_a_call_past_the_tenants_limit_hears_lines_busy(
-    redis: Redis, redis_url: str
-) -> None:
+async def test_a_call_past_the_tenants_limit_hears_lines_busy(redis: Redis, redis_url: str) -> None:
     async for gw in _gateway(redis, redis_url, VOICEFLEET_MAX_SESSIONS_PER_TENANT="1"):
         assert (await gw.caller().dial()).stream_url is not None
         busy = await gw.caller().dial()
@@ -144,9 +140,7 @@ async def test_a_call_past_the_tenants_limit_hears_lines_busy(
         assert len(gw.sink.session_ids) == 1
 
 
-async def test_a_call_the_broker_cannot_take_hears_lines_busy(
-    redis: Redis, redis_url: str
-) -> None:
+async def test_a_call_the_broker_cannot_take_hears_lines_busy(redis: Redis, redis_url: str) -> None:
     closed = f"http://127.0.0.1:{free_port()}/"
     async for gw in _gateway(redis, redis_url, K_SINK=closed):
         busy = await gw.caller().dial()
@@ -171,9 +165,7 @@ async def test_the_stream_reaches_the_runners_side_and_back(gateway: Gateway) ->
     assert start["start"]["customParameters"] == {}  # the spent token stops at the gateway
     # The bot's words reach the caller; its end closes the call.
     await outbound.send(json.dumps({"event": "clear", "streamSid": caller.stream_sid}))
-    async with asyncio.timeout(5):
-        while not caller.clears:
-            await asyncio.sleep(0.02)
+    await caller.wait_for_clear(0.0, 5)
     await outbound.end("the bot ended the call")
     await asyncio.wait_for(caller.closed.wait(), 5)
     await caller.close()

@@ -18,8 +18,8 @@ from functions import asgi_app
 from functions.gateway import context as gateway_context
 from functions.gateway.asgi import with_media_streams
 from harness.telnyx_caller import TelnyxCaller
-from tests.support.services import environment
 from tests.support.servers import serving
+from tests.support.services import environment
 from tests.support.sink import CountingSink
 from voicefleet.contracts import Keys
 from voicefleet.media_relay import MediaStream

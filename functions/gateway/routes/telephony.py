@@ -21,8 +21,8 @@ from functions.gateway.phone_accounts import PhoneAccount, TelnyxAccount, Twilio
 from functions.http.body import read_body
 from functions.http.errors import ApiError
 from voicefleet.contracts import SessionStatus, TransportKind
-from voicefleet.signalling import SignalMessage
 from voicefleet.session_store import NO_CAPACITY
+from voicefleet.signalling import SignalMessage
 
 TWILIO_STREAM_PATH = "/telephony/twilio/stream"
 TELNYX_STREAM_PATH = "/telephony/telnyx/stream"
@@ -54,7 +54,9 @@ def call_key(call_sid: str, transport: TransportKind = TransportKind.TWILIO) -> 
     return f"{transport.value}-call:{call_sid}"
 
 
-async def _signed_twilio(ctx: GatewayContext, request: Request) -> tuple[TwilioAccount, dict[str, str]]:
+async def _signed_twilio(
+    ctx: GatewayContext, request: Request
+) -> tuple[TwilioAccount, dict[str, str]]:
     """The account and the form parameters of a request Twilio signed; 403 otherwise."""
     body = await read_body(request)
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -111,7 +113,9 @@ async def twilio_status(request: Request, ctx: GatewayContext) -> Response:
     reason = _UNANSWERED.get(status)
     if reason is not None and not record.status.is_final:
         await ctx.store.finish(record.session_id, SessionStatus.FAILED, reason=reason)
-        await ctx.relay.send(record.session_id, SignalMessage(kind="end", payload={"reason": reason}))
+        await ctx.relay.send(
+            record.session_id, SignalMessage(kind="end", payload={"reason": reason})
+        )
     return Response(status_code=204)
 
 
