@@ -239,6 +239,11 @@ class Keys:
         return f"session:{session_id}:media:out"
 
     @staticmethod
+    def phone_call(provider: str, call_id: str) -> str:
+        """The session of a provider's call, for its later webhooks (status, stream end)."""
+        return f"phone-call:{provider}:{call_id}"
+
+    @staticmethod
     def stream_token(token_hash: str) -> str:
         """A phone call's one-time media stream token, by its SHA-256: the session it opens."""
         return f"stream-token:{token_hash}"

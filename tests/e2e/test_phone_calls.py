@@ -82,7 +82,7 @@ def _caller(stack: RunningStack, number: str = "+14155550100") -> TwilioCaller:
 async def _session_id(redis_url: str, caller: TwilioCaller, provider: str = "twilio") -> str:
     redis: Redis = connect(redis_url)
     try:
-        key = Keys.idempotency("default", f"{provider}-call:{caller.call_sid}")
+        key = Keys.phone_call(provider, caller.call_sid)
         session_id = await redis.get(key)
     finally:
         await redis.aclose()

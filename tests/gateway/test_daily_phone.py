@@ -4,44 +4,19 @@ boundary, as for every `createDailyRoom`), and the bot gets the call's settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from redis.asyncio import Redis
 
 from bot.daily_phone import dialin_settings, dialout_settings
-from functions import asgi_app
-from functions.gateway import context as gateway_context
+from tests.gateway.client import ACME, GatewayFactory, error_of
+from tests.support.daily import FakeDaily
 from tests.support.servers import serving
-from tests.support.services import environment
-from tests.test_gateway import FakeDaily, Sink
 from voicefleet.contracts import DailyDialIn, DailyDialOut
 
-ACME = {"Authorization": "Bearer key-acme"}
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 DIALIN = {"call_id": "6a9f3f4e-0b1c-4b3e-9a55-1f2e3d4c5b6a", "call_domain": "0d5a-4c7b"}
-
-
-@pytest.fixture
-async def gateway(
-    redis: Redis, redis_url: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, FakeDaily, Sink]]:
-    daily, sink = FakeDaily(), Sink()
-    async with serving(daily.app) as daily_url, serving(sink.app) as sink_url:
-        env = {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "acme:key-acme",
-               "DAILY_API_KEY": "daily-key", "DAILY_API_URL": daily_url,
-               "VOICEFLEET_ALLOWED_ROOM_HOSTS": "*.daily.co"}  # fmt: skip
-        with environment(**env):
-            await gateway_context.context.reset()
-            try:
-                async with (
-                    serving(asgi_app("gateway")) as url,
-                    httpx.AsyncClient(base_url=url) as http,
-                ):
-                    yield http, daily, sink
-            finally:
-                await gateway_context.context.reset()
 
 
 def _room_properties(daily: FakeDaily) -> dict[str, Any]:
@@ -50,36 +25,42 @@ def _room_properties(daily: FakeDaily) -> dict[str, Any]:
 
 
 async def test_a_dial_in_call_gets_a_sip_room_and_the_bot_its_call(
-    gateway: tuple[httpx.AsyncClient, FakeDaily, Sink],
+    make_gateway: GatewayFactory,
 ) -> None:
-    http, daily, sink = gateway
-    body = {"createDailyRoom": True, "body": {"dialin": DIALIN}}
-    response = await http.post("/start", json=body, headers=ACME)
-    assert response.status_code == 200, response.text
-    properties = _room_properties(daily)
-    assert properties["sip"] == {
-        "display_name": "caller",
-        "sip_mode": "dial-in",
-        "num_endpoints": 1,
-    }
-    assert "enable_dialout" not in properties and properties["eject_at_room_exp"] is True
-    assert sink.launches[0]["body"]["dialin"] == DIALIN
+    daily = FakeDaily()
+    async with (
+        serving(daily.app) as daily_url,
+        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
+    ):
+        body = {"createDailyRoom": True, "body": {"dialin": DIALIN}}
+        response = await gw.http.post("/start", json=body, headers=ACME)
+        assert response.status_code == 200, response.text
+        properties = _room_properties(daily)
+        assert properties["sip"] == {
+            "display_name": "caller",
+            "sip_mode": "dial-in",
+            "num_endpoints": 1,
+        }
+        assert "enable_dialout" not in properties and properties["eject_at_room_exp"] is True
+        assert gw.sink.launches[0]["body"]["dialin"] == DIALIN
 
 
-async def test_a_dial_out_gets_a_room_that_allows_it(
-    gateway: tuple[httpx.AsyncClient, FakeDaily, Sink],
-) -> None:
-    http, daily, _ = gateway
-    body = {
-        "createDailyRoom": True,
-        "dailyRoomProperties": {"enable_recording": "cloud"},
-        "body": {"dialout": {"phone_number": "+14155550123"}},
-    }
-    response = await http.post("/start", json=body, headers=ACME)
-    assert response.status_code == 200, response.text
-    properties = _room_properties(daily)
-    assert properties["enable_dialout"] is True and properties["enable_recording"] == "cloud"
-    assert "sip" not in properties
+async def test_a_dial_out_gets_a_room_that_allows_it(make_gateway: GatewayFactory) -> None:
+    daily = FakeDaily()
+    async with (
+        serving(daily.app) as daily_url,
+        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
+    ):
+        body = {
+            "createDailyRoom": True,
+            "dailyRoomProperties": {"enable_recording": "cloud"},
+            "body": {"dialout": {"phone_number": "+14155550123"}},
+        }
+        response = await gw.http.post("/start", json=body, headers=ACME)
+        assert response.status_code == 200, response.text
+        properties = _room_properties(daily)
+        assert properties["enable_dialout"] is True and properties["enable_recording"] == "cloud"
+        assert "sip" not in properties
 
 
 @pytest.mark.parametrize(
@@ -91,23 +72,24 @@ async def test_a_dial_out_gets_a_room_that_allows_it(
     ],
 )
 async def test_bad_phone_settings_are_refused_before_any_room(
-    gateway: tuple[httpx.AsyncClient, FakeDaily, Sink], phone: dict[str, Any], field: str
+    make_gateway: GatewayFactory, phone: dict[str, Any], field: str
 ) -> None:
-    http, daily, sink = gateway
-    response = await http.post(
-        "/start", json={"createDailyRoom": True, "body": phone}, headers=ACME
-    )
-    assert response.status_code == 422, response.text
-    assert response.json()["error"]["field"] == field
-    assert daily.requests == [] and sink.launches == []
+    daily = FakeDaily()
+    async with (
+        serving(daily.app) as daily_url,
+        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
+    ):
+        body = {"createDailyRoom": True, "body": phone}
+        response = await gw.http.post("/start", json=body, headers=ACME)
+        assert response.status_code == 422, response.text
+        assert error_of(response)["field"] == field
+        assert daily.requests == [] and gw.sink.launches == []
 
 
 def test_the_bots_daily_settings() -> None:
     settings = dialin_settings(DailyDialIn.model_validate(DIALIN))
-    assert settings is not None and (settings.call_id, settings.call_domain) == (
-        DIALIN["call_id"],
-        DIALIN["call_domain"],
-    )
+    assert settings is not None
+    assert (settings.call_id, settings.call_domain) == (DIALIN["call_id"], DIALIN["call_domain"])
     assert dialin_settings(None) is None
     assert dialout_settings(DailyDialOut(phone_number="+14155550123")) == {
         "phoneNumber": "+14155550123"

@@ -240,7 +240,7 @@ async def test_a_replayed_expired_or_foreign_token_is_refused(gateway: Gateway) 
 
 
 async def _first_session(gw: Gateway, caller: TwilioCaller) -> str:
-    record = await gw.redis.get(Keys.idempotency("acme", f"twilio-call:{caller.call_sid}"))
+    record = await gw.redis.get(Keys.phone_call("twilio", caller.call_sid))
     return str(record)
 
 

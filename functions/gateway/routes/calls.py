@@ -20,13 +20,14 @@ from functions.gateway.routes.telephony import (
     TWILIO_AFTER_STREAM_PATH,
     TWILIO_STATUS_PATH,
     TWILIO_STREAM_PATH,
-    call_key,
     public_url,
+    remember_call,
 )
 from functions.gateway.twilio_rest import RING_TIMEOUT_S, CallNotPlaced, place_call
-from functions.http.body import idempotency_key, read_json, validate
+from functions.http.body import read_json, validate
 from functions.http.errors import ApiError
-from voicefleet.contracts import Keys, SessionOverrides, SessionStatus, TransportKind
+from functions.http.idempotency import idempotency
+from voicefleet.contracts import SessionOverrides, SessionStatus, TransportKind
 from voicefleet.signalling import SignalMessage
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
@@ -44,7 +45,8 @@ class CallRequest(BaseModel):
 
 async def place(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
-    call = validate(CallRequest, await read_json(request))
+    data = await read_json(request)
+    call = validate(CallRequest, data)
     validate(SessionOverrides, call.body, within="body")
     found = account_of(ctx.twilio_accounts, tenant)
     if found is None:
@@ -54,7 +56,7 @@ async def place(request: Request, ctx: GatewayContext) -> Response:
         tenant=tenant,
         transport=TransportKind.TWILIO,
         body=call.body,
-        idempotency_key=idempotency_key(request),
+        idempotency=idempotency(request, data),
         caller=account.caller(call.to),
     )
     if not created:
@@ -85,11 +87,7 @@ async def place(request: Request, ctx: GatewayContext) -> Response:
         raise ApiError(502, str(exc)) from exc
     await ctx.stream_tokens.bind(token, record.session_id, call_sid)
     # Status callbacks and the stream's end name the call: they find the session by it.
-    await ctx.redis.set(
-        Keys.idempotency(tenant, call_key(call_sid)),
-        record.session_id,
-        ex=ctx.settings.idempotency_ttl_s,
-    )
+    await remember_call(ctx, TransportKind.TWILIO, call_sid, record.session_id)
     await ctx.store.annotate(record.session_id, call_status="queued")
     placed = await ctx.store.get(record.session_id) or record
     return JSONResponse(placed.model_dump(mode="json"), status_code=201)

@@ -20,7 +20,8 @@ from functions.gateway.context import GatewayContext
 from functions.gateway.phone_accounts import PhoneAccount, TelnyxAccount, TwilioAccount
 from functions.http.body import read_body
 from functions.http.errors import ApiError
-from voicefleet.contracts import SessionStatus, TransportKind
+from functions.http.idempotency import Idempotency
+from voicefleet.contracts import Keys, SessionRecord, SessionStatus, TransportKind
 from voicefleet.session_store import NO_CAPACITY
 from voicefleet.signalling import SignalMessage
 
@@ -49,9 +50,26 @@ def public_url(ctx: GatewayContext, request: Request, path: str, *, websocket: b
     return url
 
 
-def call_key(call_sid: str, transport: TransportKind = TransportKind.TWILIO) -> str:
-    """One session per call, however often the provider retries its webhook."""
-    return f"{transport.value}-call:{call_sid}"
+def call_idempotency(call_sid: str, transport: TransportKind) -> Idempotency:
+    """One session per call, however often the provider retries its webhook (a retry may
+    differ in its other parameters, so no fingerprint)."""
+    return Idempotency(f"{transport.value}-call:{call_sid}", "")
+
+
+async def remember_call(
+    ctx: GatewayContext, transport: TransportKind, call_sid: str, session_id: str
+) -> None:
+    """Let the call's later webhooks (status, the stream's end) find its session."""
+    key = Keys.phone_call(transport.value, call_sid)
+    await ctx.redis.set(key, session_id, ex=ctx.settings.idempotency_ttl_s)
+
+
+async def session_of_call(
+    ctx: GatewayContext, tenant: str, transport: TransportKind, call_sid: str
+) -> SessionRecord | None:
+    session_id = await ctx.redis.get(Keys.phone_call(transport.value, call_sid))
+    record = await ctx.store.get(str(session_id)) if session_id else None
+    return record if record is not None and record.tenant == tenant else None
 
 
 async def _signed_twilio(
@@ -91,7 +109,7 @@ async def twilio_after_stream(request: Request, ctx: GatewayContext) -> Response
     """The `<Connect>`'s action: the stream has ended. A call no runner took is told the
     lines are busy; every other call is hung up."""
     account, params = await _signed_twilio(ctx, request)
-    record = await ctx.store.by_idempotency_key(account.tenant, call_key(params["CallSid"]))
+    record = await session_of_call(ctx, account.tenant, TransportKind.TWILIO, params["CallSid"])
     if (
         record is not None
         and record.status is SessionStatus.FAILED
@@ -105,7 +123,7 @@ async def twilio_status(request: Request, ctx: GatewayContext) -> Response:
     """Twilio's status callbacks for a call the fleet placed (`POST /calls`): the session
     records each step, and a call that was not answered ends its session, and its bot."""
     account, params = await _signed_twilio(ctx, request)
-    record = await ctx.store.by_idempotency_key(account.tenant, call_key(params["CallSid"]))
+    record = await session_of_call(ctx, account.tenant, TransportKind.TWILIO, params["CallSid"])
     if record is None:
         raise ApiError(404, "no session for this call")
     status = params.get("CallStatus", "")[:32]
@@ -152,7 +170,7 @@ async def _answer_call(
             tenant=account.tenant,
             transport=transport,
             body=account.body,
-            idempotency_key=call_key(call_sid, transport),
+            idempotency=call_idempotency(call_sid, transport),
             caller=account.caller(params.get("From")),
         )
     except ApiError as exc:
@@ -160,6 +178,7 @@ async def _answer_call(
             raise
         logger.info("call {} for tenant {} turned away: {}", call_sid, account.tenant, exc.message)
         return None
+    await remember_call(ctx, transport, call_sid, record.session_id)
     # Telnyx's stream names the call by its call control id, not the TeXML CallSid: its token
     # is bound to the session alone (still once, and for seconds).
     bound_to = call_sid if transport is TransportKind.TWILIO else ""
