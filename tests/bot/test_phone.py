@@ -15,12 +15,13 @@ from pipecat.frames.frames import (
 from pipecat.processors.frameworks.rtvi import RTVIServerMessageFrame
 from pipecat.tests.utils import run_test
 
+from bot.daily_phone import dialin_settings, dialout_settings
 from bot.eventbus import EventBus, KeypadPressed
 from bot.eventbus.bridge import PipelineEvents
 from bot.forwarder import EventForwarder
 from bot.handlers.keypad import KeypadHandler, keypad_text
 from bot.phone import serializer_for
-from voicefleet.contracts import TransportKind
+from voicefleet.contracts import DailyDialIn, DailyDialOut, TransportKind
 
 
 async def test_a_key_press_is_an_event_and_the_llm_hears_it() -> None:
@@ -78,3 +79,19 @@ async def test_the_twilio_serializer_clears_its_own_stream_and_never_calls_rest(
     from pipecat.frames.frames import EndFrame
 
     assert await serializer.serialize(EndFrame()) is None
+
+
+DIALIN = {"call_id": "6a9f3f4e-0b1c-4b3e-9a55-1f2e3d4c5b6a", "call_domain": "0d5a-4c7b"}
+
+
+def test_a_daily_room_call_becomes_pipecats_dial_in_and_dial_out_settings() -> None:
+    settings = dialin_settings(DailyDialIn.model_validate(DIALIN))
+    assert settings is not None
+    assert (settings.call_id, settings.call_domain) == (DIALIN["call_id"], DIALIN["call_domain"])
+    assert dialin_settings(None) is None
+    assert dialout_settings(DailyDialOut(phone_number="+14155550123")) == {
+        "phoneNumber": "+14155550123"
+    }
+    assert dialout_settings(DailyDialOut(sip_uri="sip:desk@example.com")) == {
+        "sipUri": "sip:desk@example.com"
+    }

@@ -1,6 +1,6 @@
 """Phone calls through Daily rooms: `createDailyRoom` sessions that forward a dial-in call or
 dial out get a room with SIP/PSTN properties from Daily's REST API (a stand-in at its
-boundary, as for every `createDailyRoom`), and the bot gets the call's settings."""
+boundary, as for every `createDailyRoom`); the bot's side is in tests/bot/test_phone.py."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.daily_phone import dialin_settings, dialout_settings
 from tests.gateway.client import ACME, GatewayFactory, error_of
 from tests.support.daily import FakeDaily
 from tests.support.servers import serving
-from voicefleet.contracts import DailyDialIn, DailyDialOut
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -84,16 +82,3 @@ async def test_bad_phone_settings_are_refused_before_any_room(
         assert response.status_code == 422, response.text
         assert error_of(response)["field"] == field
         assert daily.requests == [] and gw.sink.launches == []
-
-
-def test_the_bots_daily_settings() -> None:
-    settings = dialin_settings(DailyDialIn.model_validate(DIALIN))
-    assert settings is not None
-    assert (settings.call_id, settings.call_domain) == (DIALIN["call_id"], DIALIN["call_domain"])
-    assert dialin_settings(None) is None
-    assert dialout_settings(DailyDialOut(phone_number="+14155550123")) == {
-        "phoneNumber": "+14155550123"
-    }
-    assert dialout_settings(DailyDialOut(sip_uri="sip:desk@example.com")) == {
-        "sipUri": "sip:desk@example.com"
-    }
