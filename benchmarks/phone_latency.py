@@ -17,27 +17,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import uvicorn  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import WebSocketRoute  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import Response  # noqa: E402
+from starlette.routing import Route, WebSocketRoute  # noqa: E402
 from starlette.websockets import WebSocket, WebSocketDisconnect  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from devstack.ports import free_port  # noqa: E402
 from functions import asgi_app  # noqa: E402
 from functions.gateway import context as gateway_context  # noqa: E402
 from functions.gateway.asgi import with_media_streams  # noqa: E402
+from harness.stack import start_stack, stop_stack  # noqa: E402
 from harness.twilio_caller import TwilioCaller  # noqa: E402
-from tests.support.servers import serving  # noqa: E402
-from tests.support.services import environment  # noqa: E402
-from tests.support.sink import CountingSink  # noqa: E402
+from voicefleet import cloudevents_codec  # noqa: E402
 from voicefleet.contracts import Keys  # noqa: E402
 from voicefleet.media_relay import MediaEnd, MediaStream  # noqa: E402
 from voicefleet.redis_conn import EmbeddedRedis  # noqa: E402
@@ -47,6 +53,34 @@ ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"
 # A media message as Twilio sends it: 20 ms of μ-law, base64 (about 300 bytes of JSON).
 PAYLOAD = "/" * 216
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """`app` on a loopback port (uvicorn, as the dev stack serves it) while the block runs."""
+    port = free_port()
+    config = uvicorn.Config(app, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    # Bound before serving starts, so a client may connect at once.
+    task = asyncio.create_task(server.serve(sockets=[config.bind_socket()]))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Sink:
+    """The broker's ingress (K_SINK): takes every launch and keeps its session id."""
+
+    def __init__(self) -> None:
+        self.session_ids: list[str] = []
+        self.app = Starlette(routes=[Route("/", self._launch, methods=["POST"])])
+
+    async def _launch(self, request: Request) -> Response:
+        event = cloudevents_codec.parse(request.headers, await request.body())
+        self.session_ids.append(cloudevents_codec.data_of(event)["session_id"])
+        return Response(status_code=202)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -87,49 +121,48 @@ async def _round_trips(socket: object, messages: int) -> list[float]:
 
 
 async def path_round_trip(redis_url: str, messages: int) -> tuple[list[float], list[float]]:
-    sink = CountingSink()
+    sink = Sink()
     accounts = json.dumps({ACCOUNT: {"tenant": "bench", "auth_token": TOKEN}})
     async with (
         serving(sink.app) as sink_url,
         serving(Starlette(routes=[WebSocketRoute("/", _echo)])) as echo_url,
     ):
-        env = {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "bench:k",
-               "VOICEFLEET_TWILIO_ACCOUNTS": accounts}  # fmt: skip
-        with environment(**env):
-            await gateway_context.context.reset()
-            async with serving(with_media_streams(asgi_app("gateway"))) as url:
-                caller = TwilioCaller(url, account_sid=ACCOUNT, auth_token=TOKEN)
-                await caller.dial()
-                (session_id,) = sink.session_ids
-                redis = redis_connect(redis_url, blocking=True)
-                inbound = MediaStream(redis, Keys.media_in(session_id))
-                outbound = MediaStream(redis, Keys.media_out(session_id))
+        os.environ.update(
+            {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "bench:k",
+             "VOICEFLEET_TWILIO_ACCOUNTS": accounts}
+        )  # fmt: skip
+        await gateway_context.context.reset()
+        async with serving(with_media_streams(asgi_app("gateway"))) as url:
+            caller = TwilioCaller(url, account_sid=ACCOUNT, auth_token=TOKEN)
+            await caller.dial()
+            (session_id,) = sink.session_ids
+            redis = redis_connect(redis_url, blocking=True)
+            inbound = MediaStream(redis, Keys.media_in(session_id))
+            outbound = MediaStream(redis, Keys.media_out(session_id))
 
-                async def runner_side() -> None:  # echoes what the caller sends
-                    while True:
-                        for item in await inbound.receive(1.0):
-                            if isinstance(item, MediaEnd):
-                                return
-                            if '"media"' in item and '"sequenceNumber"' in item:
-                                await outbound.send(item)
+            async def runner_side() -> None:  # echoes what the caller sends
+                while True:
+                    for item in await inbound.receive(1.0):
+                        if isinstance(item, MediaEnd):
+                            return
+                        if '"media"' in item and '"sequenceNumber"' in item:
+                            await outbound.send(item)
 
-                echo = asyncio.create_task(runner_side())
-                assert caller.answer and caller.answer.stream_url
-                async with connect(caller.answer.stream_url) as socket:
-                    await socket.send(json.dumps(caller.connected_message()))
-                    await socket.send(json.dumps(caller.start_message(caller.answer.parameters)))
-                    relayed = await _round_trips(socket, messages)
-                echo.cancel()
-                await redis.aclose()
-            await gateway_context.context.reset()
+            echo = asyncio.create_task(runner_side())
+            assert caller.answer and caller.answer.stream_url
+            async with connect(caller.answer.stream_url) as socket:
+                await socket.send(json.dumps(caller.connected_message()))
+                await socket.send(json.dumps(caller.start_message(caller.answer.parameters)))
+                relayed = await _round_trips(socket, messages)
+            echo.cancel()
+            await redis.aclose()
+        await gateway_context.context.reset()
         async with connect(echo_url.replace("http", "ws") + "/") as socket:
             direct = await _round_trips(socket, messages)
     return relayed, direct
 
 
 async def answer_to_greeting(calls: int) -> list[float]:
-    from tests.e2e.conftest import start_stack, stop_stack
-
     os.environ.setdefault("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the greeting needs no LLM
     accounts = json.dumps({ACCOUNT: {"tenant": "default", "auth_token": TOKEN}})
     stack = start_stack("--warm", "1", "--max", "1", env={"VOICEFLEET_TWILIO_ACCOUNTS": accounts})

@@ -20,12 +20,12 @@ from redis.asyncio import Redis
 
 from bot.handlers.keypad import keypad_text
 from bot.tts.piper import load_voice
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import spoken, words
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
 from harness.telnyx_caller import TelnyxCaller
 from harness.twilio_caller import TwilioCaller
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
 from tests.e2e.test_launch_path import wait_status
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import spoken, words
 from voicefleet.contracts import Keys
 from voicefleet.redis_conn import connect
 
