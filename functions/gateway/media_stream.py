@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from loguru import logger
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from functions.gateway.context import GatewayContext, context
 from voicefleet.contracts import Keys, TransportKind
@@ -157,10 +157,11 @@ async def _relay(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    try:
-        await websocket.close()
-    except RuntimeError:
-        pass  # the caller had already closed it
+    if websocket.application_state is WebSocketState.CONNECTED:
+        try:
+            await websocket.close()
+        except (RuntimeError, WebSocketDisconnect):
+            pass  # the caller had already closed it
 
 
 def _event(text: str) -> str | None:
