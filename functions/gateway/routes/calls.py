@@ -25,9 +25,9 @@ from functions.gateway.routes.telephony import (
 )
 from functions.gateway.twilio_rest import RING_TIMEOUT_S, CallNotPlaced, place_call
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from functions.http.idempotency import idempotency
 from voicefleet.contracts import SessionOverrides, SessionStatus, TransportKind
+from voicefleet.http_errors import ApiError
 from voicefleet.signalling import SignalMessage
 
 E164 = r"^\+[1-9][0-9]{6,14}$"

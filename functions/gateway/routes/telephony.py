@@ -18,10 +18,10 @@ from twilio.request_validator import RequestValidator
 from functions.gateway import telnyx_signature, twiml
 from functions.gateway.context import GatewayContext
 from functions.gateway.phone_accounts import PhoneAccount, TelnyxAccount, TwilioAccount
-from functions.http.body import read_body
-from functions.http.errors import ApiError
 from functions.http.idempotency import Idempotency
+from voicefleet.cloudevent_intake import read_body
 from voicefleet.contracts import Keys, SessionRecord, SessionStatus, TransportKind
+from voicefleet.http_errors import ApiError
 from voicefleet.session_store import NO_CAPACITY
 from voicefleet.signalling import SignalMessage
 
