@@ -7,7 +7,7 @@ Other handlers and tools see the same `KeypadPressed` events on the bus.
 from __future__ import annotations
 
 from bot.eventbus import EventBus, KeypadPressed
-from bot.handlers.actions import BotActions
+from bot.handlers.controls import BotControls
 
 
 def keypad_text(digit: str) -> str:
@@ -15,11 +15,11 @@ def keypad_text(digit: str) -> str:
 
 
 class KeypadHandler:
-    def __init__(self, actions: BotActions) -> None:
-        self._actions = actions
+    def __init__(self, controls: BotControls) -> None:
+        self._controls = controls
 
     def attach(self, bus: EventBus) -> None:
         bus.subscribe(KeypadPressed, self.on_pressed)
 
     async def on_pressed(self, event: KeypadPressed) -> None:
-        await self._actions.tell_llm(keypad_text(event.digit), role="user")
+        await self._controls.tell_llm(keypad_text(event.digit), role="user")
