@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
-from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.admin.schemas import AdminRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
+from voicefleet.admin_messages import KNOWN, OtherMessage
 from voicefleet.contracts import LaunchPayload, SessionRecord
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
