@@ -48,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
 from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
@@ -86,17 +87,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message}}, status_code=status)
 
 
-def _deletion_cost_hook() -> Callable[[int], object] | None:
-    """Keeps `controller.kubernetes.io/pod-deletion-cost` at the pod's live calls, so that a
-    scale-down deletes the pods holding the fewest calls (runner/deletion_cost.py)."""
-    try:
-        from runner.deletion_cost import set_live_calls  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    hook: Callable[[int], object] = set_live_calls
-    return hook
-
-
 class RunnerPod:
     def __init__(self, settings: RunnerSettings, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
@@ -122,7 +112,6 @@ class RunnerPod:
             for slot in self.slots
         ]
         self._live_calls = 0
-        self._on_live_calls = _deletion_cost_hook()
 
     def _new_slot(self, index: int) -> Slot:
         """Slot `index`'s next process; each is named anew (RUNNER_ID-1, -2, … in order of
@@ -219,8 +208,8 @@ class RunnerPod:
         if live == self._live_calls:
             return
         self._live_calls = live
-        if self._on_live_calls is not None:
-            self._on_live_calls(live)
+        # A scale-down deletes the pods holding the fewest calls first (runner/deletion_cost.py).
+        set_live_calls(live)
 
     # Launches -------------------------------------------------------------------------------
 
