@@ -121,11 +121,11 @@ class RunnerPod:
 
     # Life -----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the zygote and fork the slots; returns once every slot is ready (the pod is
-        ready for a launch, /readyz, from its first)."""
+    async def start(self, zygote: Zygote | None = None) -> None:
+        """Start the zygote (or finish starting `zygote`, spawned early) and fork the slots;
+        returns once every slot is ready (the pod is ready for a launch from its first)."""
         if self.settings.zygote:
-            zygote = Zygote({})
+            zygote = zygote or Zygote({})
             try:
                 await zygote.start()
                 self.zygote = zygote
@@ -430,7 +430,7 @@ class PodServer(uvicorn.Server):
         await self.pod.close()
 
 
-async def serve_pod(settings: RunnerSettings) -> int:
+async def serve_pod(settings: RunnerSettings, zygote: Zygote | None = None) -> int:
     reporting = observability.setup("runner", traces=False)  # the slots trace their calls
     pod = RunnerPod(settings)
     config = uvicorn.Config(
@@ -446,7 +446,7 @@ async def serve_pod(settings: RunnerSettings) -> int:
     # /healthz answers while the zygote loads; /readyz once a slot is ready.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    starting = asyncio.create_task(pod.start())
+    starting = asyncio.create_task(pod.start(zygote))
     await asyncio.wait({serving, starting}, return_when=asyncio.FIRST_COMPLETED)
     if starting.done() and starting.exception() is None and not pod.draining:
         port = sock.getsockname()[1]
