@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, process  # noqa: E402
 from devstack.memory import children_of, memory_of  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
 from harness.providers.__main__ import READY_LINE as PROVIDERS_READY  # noqa: E402
 from harness.providers.server import bot_env as provider_env  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 HOLD_S = 3.0
 
