@@ -41,6 +41,7 @@ from bot.handlers.admin import AdminHandler, Refused
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
+from bot.stt.early import turn_stop_timeout
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
@@ -184,10 +185,13 @@ async def run_bot(
     toolbox.register(llm)
     context = LLMContext(tools=toolbox.schema())
     vad = preloaded.vad.take()
+    stt = preloaded.stt(vad)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=vad, user_turn_strategies=preloaded.turns.strategies()
+            vad_analyzer=vad,
+            user_turn_strategies=preloaded.turns.strategies(),
+            user_turn_stop_timeout=turn_stop_timeout(stt),
         ),
     )
     output = transport.output()
@@ -201,7 +205,7 @@ async def run_bot(
     pipeline = Pipeline(
         [
             transport.input(),
-            preloaded.stt(vad),
+            stt,
             events,
             aggregators.user(),
             llm,
