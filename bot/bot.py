@@ -124,15 +124,16 @@ def _mesh_client(settings: BotSettings, config: SessionConfig) -> MeshClient | N
     )
 
 
-async def _system_instruction(mesh: MeshClient | None, config: SessionConfig) -> str:
-    """The tenant's personality and functional prompts, loaded from Mesh at session start."""
+async def _load_instructions(mesh: MeshClient | None, config: SessionConfig) -> str:
+    """The tenant's personality and functional prompts from Mesh over the base prompt. Loaded
+    at session start and again when an operator asks (`update_prompts`); `Refused` says why
+    it could not be."""
     if mesh is None:
-        return config.system_prompt
+        raise Refused("this bot has no Mesh configured to load prompts from")
     try:
         prompts = await load_prompts(mesh)
-    except MeshError as exc:  # the call goes on with the base prompt
-        logger.warning("session {}: prompts not loaded from Mesh: {}", config.session_id, exc)
-        return config.system_prompt
+    except MeshError as exc:
+        raise Refused(f"prompts could not be loaded from Mesh: {exc}") from exc
     return prompts.system_instruction(config.system_prompt)
 
 
@@ -142,184 +143,230 @@ async def _end_at_cap(after_s: float, events: PipelineEvents, goodbye: str) -> N
     await events.end("maximum session duration reached")
 
 
+class _BotCall:
+    """One session's parts, built by `run_bot` in named steps: the toolbox, the pipeline, the
+    handlers, the transport events; then it runs. State the steps share (the event bus, the
+    worker, background tasks) lives here instead of in closures."""
+
+    def __init__(
+        self,
+        session: SessionTransport,
+        preloaded: Preloaded,
+        config: SessionConfig,
+        hooks: BotHooks,
+    ) -> None:
+        self.session = session
+        self.preloaded = preloaded
+        self.settings = preloaded.settings
+        self.config = config
+        self.hooks = hooks
+        self.bus = EventBus()
+        self.events = PipelineEvents(self.bus, on_end=self._on_end)
+        self.mesh = _mesh_client(self.settings, config)
+        self.worker: PipelineWorker | None = None
+        self.background: list[asyncio.Task[None]] = []
+        self._joined = False
+
+    async def _on_end(self, reason: str, now: bool) -> None:
+        self.hooks.end_reason = self.hooks.end_reason or reason
+        await self.bus.publish(SessionEnding(reason=reason))
+        if now and self.worker is not None:
+            await self.worker.cancel(reason=reason)
+
+    async def _end_call(self, reason: str) -> None:
+        await self.events.say("Goodbye!")
+        await self.events.end(reason)
+
+    async def _load_instructions(self) -> str:
+        return await _load_instructions(self.mesh, self.config)
+
+    async def system_instruction(self) -> str:
+        """The instruction the call starts with; without the tenant's prompts the call goes
+        on with the base prompt."""
+        if self.mesh is None:
+            return self.config.system_prompt
+        try:
+            return await self._load_instructions()
+        except Refused as exc:
+            logger.warning("session {}: {}", self.config.session_id, exc)
+            return self.config.system_prompt
+
+    def build_toolbox(self) -> Toolbox:
+        settings = self.settings
+        return Toolbox(
+            ToolContext(
+                tenant=self.config.tenant,
+                user=self.config.user_id,
+                forwarder=EventForwarder(self.session.kind, self.events.push),
+                mesh=self.mesh,
+                applet_writer=LLMAppletWriter(
+                    api_key=settings.openai_api_key or LOCAL_API_KEY,
+                    base_url=settings.openai_base_url,
+                    model=settings.openai_model,
+                ),
+                end_call=self._end_call,
+                timezone=settings.timezone,
+            ),
+            bus=self.bus,
+        )
+
+    def build_pipeline(self, toolbox: Toolbox, system_instruction: str) -> PipelineWorker:
+        settings, preloaded, transport = self.settings, self.preloaded, self.session.transport
+        llm = make_llm(settings, system_instruction=system_instruction)
+        toolbox.register(llm)
+        context = LLMContext(tools=toolbox.schema())
+        vad = preloaded.vad.take()
+        stt = preloaded.stt(vad)
+        aggregators = LLMContextAggregatorPair(
+            context,
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=vad,
+                user_turn_strategies=preloaded.turns.strategies(),
+                user_turn_stop_timeout=turn_stop_timeout(stt),
+            ),
+        )
+        output = transport.output()
+        if settings.barge_in_hold_s > 0:
+            hold = SpeechOnsetHold(longest_s=settings.barge_in_hold_s)
+            vad.add_listener(hold)
+            hold.pause(cast(BaseOutputTransport, output))  # what both transports' output() is
+        tts = preloaded.tts.service()
+        if settings.tts_first_clause:
+            speak_first_clause_early(tts)
+        pipeline = Pipeline(
+            [
+                transport.input(),
+                stt,
+                self.events,
+                aggregators.user(),
+                llm,
+                tts,
+                output,
+                aggregators.assistant(),
+            ]
+        )
+        on_first_audio = self.hooks.on_first_audio
+        self.worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(
+                audio_out_sample_rate=settings.audio_out_sample_rate,
+                enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
+            ),
+            idle_timeout_secs=None,
+            observers=[
+                TurnMetricsObserver(),
+                turn_latency_observer(),
+                *([_FirstAudio(output, on_first_audio)] if on_first_audio else []),
+            ],
+            # Pipecat's conversation and turn spans, children of the runner's session span.
+            enable_tracing=tracing.enabled(),
+            conversation_id=self.config.session_id,
+        )
+        return self.worker
+
+    def attach_handlers(self) -> tuple[PacingHandler, AdminHandler]:
+        settings, config, events = self.settings, self.config, self.events
+        greeting = self.preloaded.greeting
+        prerendered = speech_frames(greeting) if config.greeting == greeting.text else None
+        pacing = PacingHandler(
+            events,
+            prompt_after_s=settings.idle_prompt_s,
+            end_after_s=settings.idle_end_s,
+            prompt=settings.idle_prompt,
+            goodbye=settings.goodbye,
+        )
+        for handler in (
+            RosterHandler(events),
+            GreetingHandler(
+                events,
+                greeting=config.greeting,
+                prerendered=prerendered,
+                user_name=config.user_name,
+            ),
+            pacing,
+        ):
+            handler.attach(self.bus)
+        admin = AdminHandler(
+            events,
+            self.bus,
+            load_instructions=self._load_instructions,
+            goodbye=settings.admin_goodbye,
+        )
+        if self.hooks.max_duration_s is not None:
+            self.background.append(
+                asyncio.create_task(
+                    _end_at_cap(self.hooks.max_duration_s, events, settings.max_duration_goodbye)
+                )
+            )
+        return pacing, admin
+
+    def attach_transport_events(self, pacing: PacingHandler, admin: AdminHandler) -> None:
+        async def participant_joined(*args: Any) -> None:
+            participant_id, name = _participant(args)
+            await self.bus.publish(ParticipantJoined(participant_id=participant_id, name=name))
+            if not self._joined:
+                self._joined = True
+                pacing.start()
+                if self.hooks.admin is not None:  # messages wait in the queue until someone is here
+                    self.background.append(asyncio.create_task(self.hooks.admin.run(admin.handle)))
+                await self.hooks.on_joined()
+
+        async def participant_left(*args: Any) -> None:
+            participant_id, _ = _participant(args)
+            await self.bus.publish(ParticipantLeft(participant_id=participant_id))
+
+        async def transport_error(_transport: Any, error: Any) -> None:
+            self.hooks.failure = str(error)
+            logger.warning("session {}: transport error: {}", self.config.session_id, error)
+            await self._cancel("transport error")
+
+        session = self.session
+        for names, handler_fn in (
+            (session.joined_events, participant_joined),
+            (session.left_events, participant_left),
+            (session.error_events, transport_error),
+        ):
+            for name in names:
+                session.transport.add_event_handler(name, handler_fn)
+
+    async def _cancel(self, reason: str) -> None:
+        if self.worker is not None:
+            await self.worker.cancel(reason=reason)
+
+    async def _stop_when_ended(self) -> None:
+        await self.hooks.ended.wait()
+        await self._cancel(self.hooks.end_reason or "session ended")
+
+    async def run(self, worker: PipelineWorker, pacing: PacingHandler) -> None:
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        watcher = asyncio.create_task(self._stop_when_ended())
+        try:
+            await runner.run()
+        finally:
+            watcher.cancel()
+            pacing.stop()
+            for job in self.background:
+                job.cancel()
+            await asyncio.gather(*self.background, return_exceptions=True)
+        # WorkerRunner.run() swallows a cancellation of its caller (it stops the workers and
+        # returns); pass it on, or a bot cancelled by the session cap looks like one whose
+        # client left.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        if self.hooks.failure:
+            raise BotFailed(self.hooks.failure)
+
+
 async def run_bot(
     session: SessionTransport, preloaded: Preloaded, config: SessionConfig, hooks: BotHooks
 ) -> None:
     """Run until the conversation ends, `hooks.ended` is set, or the task is cancelled."""
-    settings = preloaded.settings
-    transport = session.transport
-    bus = EventBus()
-    worker: PipelineWorker | None = None
-
-    async def on_end(reason: str, now: bool) -> None:
-        hooks.end_reason = hooks.end_reason or reason
-        await bus.publish(SessionEnding(reason=reason))
-        if now and worker is not None:
-            await worker.cancel(reason=reason)
-
-    events = PipelineEvents(bus, on_end=on_end)
-    mesh = _mesh_client(settings, config)
-    system_instruction = await _system_instruction(mesh, config)
-
-    async def end_call(reason: str) -> None:
-        await events.say("Goodbye!")
-        await events.end(reason)
-
-    toolbox = Toolbox(
-        ToolContext(
-            tenant=config.tenant,
-            user=config.user_id,
-            forwarder=EventForwarder(session.kind, events.push),
-            mesh=mesh,
-            applet_writer=LLMAppletWriter(
-                api_key=settings.openai_api_key or LOCAL_API_KEY,
-                base_url=settings.openai_base_url,
-                model=settings.openai_model,
-            ),
-            end_call=end_call,
-            timezone=settings.timezone,
-        ),
-        bus=bus,
-    )
-    llm = make_llm(settings, system_instruction=system_instruction)
-    toolbox.register(llm)
-    context = LLMContext(tools=toolbox.schema())
-    vad = preloaded.vad.take()
-    stt = preloaded.stt(vad)
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=vad,
-            user_turn_strategies=preloaded.turns.strategies(),
-            user_turn_stop_timeout=turn_stop_timeout(stt),
-        ),
-    )
-    output = transport.output()
-    if settings.barge_in_hold_s > 0:
-        hold = SpeechOnsetHold(longest_s=settings.barge_in_hold_s)
-        vad.add_listener(hold)
-        hold.pause(cast(BaseOutputTransport, output))  # what both transports' output() is
-    tts = preloaded.tts.service()
-    if settings.tts_first_clause:
-        speak_first_clause_early(tts)
-    pipeline = Pipeline(
-        [
-            transport.input(),
-            stt,
-            events,
-            aggregators.user(),
-            llm,
-            tts,
-            output,
-            aggregators.assistant(),
-        ]
-    )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(
-            audio_out_sample_rate=settings.audio_out_sample_rate,
-            enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
-        ),
-        idle_timeout_secs=None,
-        observers=[
-            TurnMetricsObserver(),
-            turn_latency_observer(),
-            *([_FirstAudio(output, hooks.on_first_audio)] if hooks.on_first_audio else []),
-        ],
-        # Pipecat's conversation and turn spans, children of the runner's session span.
-        enable_tracing=tracing.enabled(),
-        conversation_id=config.session_id,
-    )
-
-    prerendered = (
-        speech_frames(preloaded.greeting) if config.greeting == preloaded.greeting.text else None
-    )
-    pacing = PacingHandler(
-        events,
-        prompt_after_s=settings.idle_prompt_s,
-        end_after_s=settings.idle_end_s,
-        prompt=settings.idle_prompt,
-        goodbye=settings.goodbye,
-    )
-    for handler in (
-        RosterHandler(events),
-        GreetingHandler(
-            events, greeting=config.greeting, prerendered=prerendered, user_name=config.user_name
-        ),
-        pacing,
-    ):
-        handler.attach(bus)
-
-    async def load_instructions() -> str:
-        if mesh is None:
-            raise Refused("this bot has no Mesh configured to load prompts from")
-        try:
-            prompts = await load_prompts(mesh)
-        except MeshError as exc:
-            raise Refused(f"prompts could not be loaded from Mesh: {exc}") from exc
-        return prompts.system_instruction(config.system_prompt)
-
-    admin = AdminHandler(
-        events, bus, load_instructions=load_instructions, goodbye=settings.admin_goodbye
-    )
-    background: list[asyncio.Task[None]] = []
-    if hooks.max_duration_s is not None:
-        background.append(
-            asyncio.create_task(
-                _end_at_cap(hooks.max_duration_s, events, settings.max_duration_goodbye)
-            )
-        )
-
-    joined = False
-
-    async def participant_joined(*args: Any) -> None:
-        nonlocal joined
-        participant_id, name = _participant(args)
-        await bus.publish(ParticipantJoined(participant_id=participant_id, name=name))
-        if not joined:
-            joined = True
-            pacing.start()
-            if hooks.admin is not None:  # messages wait in the queue until someone is here
-                background.append(asyncio.create_task(hooks.admin.run(admin.handle)))
-            await hooks.on_joined()
-
-    async def participant_left(*args: Any) -> None:
-        participant_id, _ = _participant(args)
-        await bus.publish(ParticipantLeft(participant_id=participant_id))
-
-    async def transport_error(_transport: Any, error: Any) -> None:
-        hooks.failure = str(error)
-        logger.warning("session {}: transport error: {}", config.session_id, error)
-        await worker.cancel(reason="transport error")
-
-    for names, handler_fn in (
-        (session.joined_events, participant_joined),
-        (session.left_events, participant_left),
-        (session.error_events, transport_error),
-    ):
-        for name in names:
-            transport.add_event_handler(name, handler_fn)
-
-    async def stop_when_ended() -> None:
-        await hooks.ended.wait()
-        await worker.cancel(reason=hooks.end_reason or "session ended")
-
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    watcher = asyncio.create_task(stop_when_ended())
-    try:
-        await runner.run()
-    finally:
-        watcher.cancel()
-        pacing.stop()
-        for job in background:
-            job.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-    # WorkerRunner.run() swallows a cancellation of its caller (it stops the workers and
-    # returns); pass it on, or a bot cancelled by the session cap looks like one whose
-    # client left.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-    if hooks.failure:
-        raise BotFailed(hooks.failure)
+    call = _BotCall(session, preloaded, config, hooks)
+    system_instruction = await call.system_instruction()
+    toolbox = call.build_toolbox()
+    worker = call.build_pipeline(toolbox, system_instruction)
+    pacing, admin = call.attach_handlers()
+    call.attach_transport_events(pacing, admin)
+    await call.run(worker, pacing)

@@ -30,6 +30,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -42,6 +43,8 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 READY_LINE = "VOICEFLEET_ZYGOTE_READY"
+# `EXIT_LINE pid code`: a runner it forked has exited (code as os.waitstatus_to_exitcode).
+EXIT_LINE = "VOICEFLEET_ZYGOTE_EXIT"
 _MAX_REQUEST = 1 << 20
 
 
@@ -67,7 +70,7 @@ PRELOADED_MODULES = (
     "bot.bot",
     "bot.stt.whisper",
     "bot.transports",
-    "runner.__main__",
+    "runner.standby",
     "runner.session",
 )
 
@@ -119,8 +122,8 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os.environ.update(env)
         _name_process(env.get("RUNNER_ID", "runner"))
         from bot.config import BotSettings
-        from runner.__main__ import standby
         from runner.settings import RunnerSettings
+        from runner.standby import standby
         from voicefleet import event_loop
 
         event_loop.install()
@@ -134,6 +137,9 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os._exit(code)
 
 
+_forked: set[int] = set()
+
+
 def _reap() -> None:
     while True:
         try:
@@ -142,12 +148,13 @@ def _reap() -> None:
             return
         if pid == 0:
             return
-        print(f"zygote: runner pid {pid} exited with {os.waitstatus_to_exitcode(status)}")
+        _forked.discard(pid)
+        print(f"{EXIT_LINE} {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
 
 
 def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> None:
     """Fork a runner per request until the control socket closes."""
-    control.settimeout(0.5)  # wake to reap exited runners
+    control.settimeout(0.2)  # wake to reap exited runners (and report how they ended)
     while True:
         _reap()
         try:
@@ -169,6 +176,7 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
         pid = os.fork()
         if pid == 0:
             _child(control, out_fd, request["env"], models)
+        _forked.add(pid)
         os.close(out_fd)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
@@ -201,6 +209,12 @@ def main() -> int:
     try:
         serve(control, models, allowed)
     finally:
+        # The pod stops its runners before us; any still here outlived a pod that was killed,
+        # and nobody holds their launches any more.
+        for pid in list(_forked):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
         _reap()
     return 0
 

@@ -21,7 +21,7 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     if provider == "auto":
         provider = "deepgram" if settings.deepgram_api_key else "whisper"
     if provider == "deepgram":
-        from pipecat.services.deepgram.stt import DeepgramSTTService
+        from bot.stt.deepgram import ResumingDeepgramSTTService
 
         key, url = settings.deepgram_api_key, settings.deepgram_base_url
 
@@ -29,7 +29,7 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
             kwargs: dict[str, Any] = {"api_key": key}
             if url:
                 kwargs["base_url"] = url
-            return DeepgramSTTService(**kwargs)
+            return ResumingDeepgramSTTService(**kwargs)
 
         return "deepgram", deepgram
 

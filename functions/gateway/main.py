@@ -9,8 +9,8 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from functions.gateway import routes
 from functions.gateway.context import GatewayContext, context
+from functions.gateway.routes import dead_letters, launches, sessions, signalling
 from functions.http.routing import Router
 from voicefleet import observability
 from voicefleet.observability.http import metrics_endpoint, observed
@@ -19,16 +19,16 @@ settings = observability.setup("gateway")
 metrics = metrics_endpoint(settings.metrics_token)
 
 router: Router[GatewayContext] = Router(context.get)
-router.add("/healthz", routes.healthz, ["GET"])
+router.add("/healthz", launches.healthz, ["GET"])
 router.add("/metrics", lambda request, _: metrics(request), ["GET"])
-router.add("/", routes.root, ["POST"])
-router.add("/join", routes.join, ["POST"])
-router.add("/start", routes.start, ["POST"])
-router.add("/api/offer", routes.direct_offer, ["POST", "PATCH"])
-router.add("/sessions/{session_id}/api/offer", routes.session_offer, ["POST", "PATCH"])
-router.add("/sessions/{session_id}", routes.get_session, ["GET"])
-router.add("/sessions/{session_id}", routes.delete_session, ["DELETE"])
-router.add("/deadletter", routes.dead_letter, ["POST"])
+router.add("/", launches.root, ["POST"])
+router.add("/join", launches.join, ["POST"])
+router.add("/start", launches.start, ["POST"])
+router.add("/api/offer", signalling.direct_offer, ["POST", "PATCH"])
+router.add("/sessions/{session_id}/api/offer", signalling.session_offer, ["POST", "PATCH"])
+router.add("/sessions/{session_id}", sessions.get_session, ["GET"])
+router.add("/sessions/{session_id}", sessions.delete_session, ["DELETE"])
+router.add("/deadletter", dead_letters.dead_letter, ["POST"])
 
 
 @functions_framework.aio.http

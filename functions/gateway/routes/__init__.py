@@ -1,0 +1,2 @@
+"""The gateway's endpoints, one module per concern. Each authenticates, validates, then calls
+one collaborator."""
