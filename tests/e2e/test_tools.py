@@ -121,10 +121,12 @@ async def test_each_created_note_is_titled_with_the_word_said(
         await call.wait_for_audio(10)
         await call.wait_for_silence(0.8)
         for i, (sentence, _) in enumerate(COMMANDS):
-            fake_llm.script += [_create_the_note_named, Reply(text="Done.")]
+            done = f"Note number {i + 1} is done."
+            fake_llm.script += [_create_the_note_named, Reply(text=done)]
             await call.say(make_wav(sentence, tmp_path / f"command{i}.wav"))
-            for _ in range(1200):  # both replies taken: the tool ran and the bot answered
-                if not fake_llm.script:
+            # The tool ran and the bot said so: the next command is not said over it.
+            for _ in range(1800):
+                if words(done) in words(" ".join(call.bot_texts())):
                     break
                 await asyncio.sleep(0.05)
             await call.wait_for_silence(0.8, 60)
