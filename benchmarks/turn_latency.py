@@ -26,7 +26,7 @@ which the onset hold can lengthen); (5) gives a command with a name ("Create a n
 budget."). What each stack heard (RTVI `user-transcription`, final) of the question, the
 paused sentence, the interruption and the command is scored against what was said: the word
 error rate, and whether the command's name came through (harness/stt_score.py). The WAVs'
-speech starts and ends exactly where their padding does (tests/support/speech.py).
+speech starts and ends exactly where their padding does (harness/speech.py).
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
 from harness.noises import make_noise_wavs  # noqa: E402
+from harness.speech import PAD_S, make_wav  # noqa: E402
 from harness.stt_corpus import Utterance  # noqa: E402
 from harness.stt_score import Heard, Score, normalize  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from tests.support.speech import PAD_S, make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
 CONFIGS = {

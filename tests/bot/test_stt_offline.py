@@ -14,8 +14,8 @@ from bot.config import BotSettings
 from bot.stt.moonshine import BundledMoonshineSTTService
 from bot.stt.selection import select_stt
 from bot.vad import SpareVAD
+from harness.speech import make_wav, pcm_16k, words
 from harness.stt_stream import transcribe
-from tests.support.speech import make_wav, pcm_16k, words
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, _alive, _children, start_stack, stop_stack_cleanly
-from voicefleet.client.webrtc import WebRTCCall
+from harness.stack import RunningStack, alive, children, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
@@ -38,13 +38,13 @@ def runner_pid(stack: RunningStack, name: str) -> int:
     """The process of the dev pool's runner called `name` (its RUNNER_ID): a started runner
     has it in its environment, a forked one (the zygote's) in its process name."""
     wanted = f"RUNNER_ID={name}".encode()
-    for pid in _children(stack.process.pid):
+    for pid in children(stack.process.pid):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
-        if (wanted in environ or comm == name[:15]) and _alive(pid):
+        if (wanted in environ or comm == name[:15]) and alive(pid):
             return pid
     raise LookupError(f"no runner process {name}")
 
@@ -108,11 +108,11 @@ async def test_sigterm_mid_call_lets_the_call_go_on_then_the_runner_exits(
         assert sent.status_code == 202, sent.text
         await call.wait_for_audio_after(since, timeout_s=20)
         assert (await call.session())["status"] == "joined"
-        assert _alive(pid)
+        assert alive(pid)
     # Its natural end (the client leaves), then the runner exits.
     record = await wait_final(stack, call.session_id or "", 20)
     assert (record["status"], record["reason"]) == ("ended", "client left"), record
     deadline = time.monotonic() + 30
-    while _alive(pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - another process
+    while alive(pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - another process
         await asyncio.sleep(0.2)
-    assert not _alive(pid), "the draining runner did not exit after its call"
+    assert not alive(pid), "the draining runner did not exit after its call"

@@ -25,14 +25,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.e2e.conftest import ADMIN_KEY, API_KEY, MESH_TOKEN, RunningStack, start_stack, stop_stack
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav
+from harness.stack import ADMIN_KEY, API_KEY, MESH_TOKEN, RunningStack, start_stack, stop_stack
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
-from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.otlp import OTLPReceiver, Span
 from tests.support.prometheus import label_values, samples, value
-from tests.support.speech import make_wav
 from tests.support.threaded import serving_in_thread
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

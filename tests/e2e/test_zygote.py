@@ -11,8 +11,8 @@ import pytest
 
 from devstack.manifests import default_knative_dir, load_runner_scaling
 from devstack.memory import children_of, memory_of
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from voicefleet.client.webrtc import WebRTCCall
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
