@@ -6,10 +6,10 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from functions.admin.settings import AdminSettings
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.admin_queue import AdminQueue
+from voicefleet.http_errors import ApiError
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
