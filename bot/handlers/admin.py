@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.eventbus import EventBus
-from bot.eventbus.events import AdminMessageReceived
+from bot.eventbus.events import AdminMessageHandled, AdminMessageReceived
 from bot.handlers.actions import BotActions
 from voicefleet.admin_queue import AdminMessage
 from voicefleet.contracts import ADMIN_TEXT_MAX as TEXT_MAX
@@ -59,6 +59,13 @@ class AdminHandler:
         await self._bus.publish(
             AdminMessageReceived(message_id=message.id, type=message.type, payload=message.message)
         )
+        refused = await self._carry_out(message)
+        await self._bus.publish(
+            AdminMessageHandled(message_id=message.id, type=message.type, refused=refused)
+        )
+        return refused
+
+    async def _carry_out(self, message: AdminMessage) -> str | None:
         handler = self._handlers.get(message.type)
         if handler is None:
             return f"unknown message type {message.type!r}"
