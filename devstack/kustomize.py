@@ -12,12 +12,19 @@ error rather than silently ignored:
   path says exactly which list item changes;
 - `labels` (`pairs`, added to `metadata.labels`), `namespace`, `images` (`newName`/`newTag`).
 
-Each document is returned with the file it came from, for error messages.
+It refuses what kustomize refuses about layout: a base that contains a kustomization which led to
+it (an overlay inside its own base: kustomize's "cycle detected"), and a resource or patch file
+outside the kustomization's folder (kustomize's default load restrictor). Each document is
+returned with the file it came from, for error messages. Where kustomize is installed (kubectl
+carries it), `build_checked` builds with both and takes kustomize's documents, so a difference
+between the two is an error on every machine that has the real tool.
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +55,11 @@ def load_yaml(path: Path) -> list[Any]:
 
 def build(folder: Path) -> list[tuple[Path, Document]]:
     """The documents `kustomize build folder` would print, each with its source file."""
+    return _build(folder.resolve(), ())
+
+
+def _build(folder: Path, referrers: tuple[Path, ...]) -> list[tuple[Path, Document]]:
+    """`build` of a base that the kustomizations in `referrers` (nearest first) lead to."""
     kustomization = folder / KUSTOMIZATION
     if not kustomization.is_file():
         raise KustomizeError(kustomization, "(file)", "not found")
@@ -65,8 +77,17 @@ def build(folder: Path) -> list[tuple[Path, Document]]:
     for name in resources:
         path = (folder / name).resolve()
         if path.is_dir():
-            documents += build(path)
+            for referrer in (folder, *referrers):
+                if referrer.is_relative_to(path):
+                    raise KustomizeError(
+                        kustomization,
+                        "resources",
+                        f"{name!r} contains {referrer}, which uses it (kustomize: cycle detected);"
+                        " keep the base and its overlays in sibling folders",
+                    )
+            documents += _build(path, (folder, *referrers))
         elif path.is_file():
+            _inside(kustomization, "resources", folder, name, path)
             for doc in load_yaml(path):
                 if not isinstance(doc, dict):
                     raise KustomizeError(path, "(document)", "each YAML document must be a mapping")
@@ -85,6 +106,72 @@ def build(folder: Path) -> list[tuple[Path, Document]]:
     return documents
 
 
+def _inside(kustomization: Path, field: str, folder: Path, name: str, path: Path) -> None:
+    """kustomize reads files only at or below a kustomization's folder (its load restrictor)."""
+    if not path.is_relative_to(folder):
+        message = f"{name!r} is outside {folder}; kustomize reads files only below it"
+        raise KustomizeError(kustomization, field, message)
+
+
+def kustomize_command() -> list[str] | None:
+    """The installed kustomize: the standalone binary, or the one kubectl carries."""
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    return None
+
+
+def build_with_kustomize(folder: Path, command: list[str]) -> list[Document]:
+    """The documents the real tool prints for `folder`; its error message if it refuses."""
+    done = subprocess.run(
+        [*command, str(folder)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise KustomizeError(folder / KUSTOMIZATION, "(kustomize)", message[0])
+    return [d for d in yaml.safe_load_all(done.stdout) if d is not None]
+
+
+def identity(doc: Document) -> tuple[str, str, str, str]:
+    """What names a resource in a build: API version, kind, namespace and name."""
+    metadata = doc.get("metadata") or {}
+    return (
+        str(doc.get("apiVersion")),
+        str(doc.get("kind")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name")),
+    )
+
+
+def build_checked(folder: Path) -> list[tuple[Path, Document]]:
+    """`build`, then, where kustomize is installed, kustomize's documents in its order.
+
+    The dev stack reads manifests through this: a layout or a patch that the real tool reads
+    differently from this builder stops the dev stack rather than running something that would not
+    ship.
+    """
+    documents = build(folder)
+    command = kustomize_command()
+    if command is None:
+        return documents
+    real = build_with_kustomize(folder, command)
+    ours = {identity(doc): (path, doc) for path, doc in documents}
+    theirs = {identity(doc): doc for doc in real}
+    differ = sorted(
+        f"{key[1]}/{key[3]}"
+        for key in set(ours) | set(theirs)
+        if key not in ours or theirs.get(key) != ours[key][1]
+    )
+    if differ:
+        raise KustomizeError(
+            folder / KUSTOMIZATION,
+            "(kustomize)",
+            f"kustomize builds {', '.join(differ)} differently from devstack/kustomize.py",
+        )
+    return [(ours[identity(doc)][0], doc) for doc in real]
+
+
 def _matches(doc: Document, kind: str | None, name: str | None) -> bool:
     return (kind is None or doc.get("kind") == kind) and (
         name is None or doc.get("metadata", {}).get("name") == name
@@ -100,7 +187,8 @@ def _apply_patch(
 ) -> None:
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         raise KustomizeError(kustomization, where, "need a mapping with `path` to a patch file")
-    patch_file = folder / entry["path"]
+    patch_file = (folder / entry["path"]).resolve()
+    _inside(kustomization, f"{where}.path", folder, entry["path"], patch_file)
     if not patch_file.is_file():
         raise KustomizeError(kustomization, f"{where}.path", f"{entry['path']!r} not found")
     (patch,) = load_yaml(patch_file) or [None]

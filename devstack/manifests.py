@@ -1,8 +1,8 @@
 """Typed view of the Knative manifests under ``knative/``, for the local dev stack.
 
 The dev stack does not keep its own copy of scaling and routing settings: it builds the same
-kustomization that ``kubectl apply -k`` ships (the base ``knative/``, or an overlay of it), so a
-change to a Trigger or to the runner's scaling is exercised locally before it reaches a cluster.
+kustomization that ``kubectl apply -k`` ships (the base ``knative/base/``, or an overlay of it), so
+a change to a Trigger or to the runner's scaling is exercised locally before it reaches a cluster.
 Only the fields the dev stack acts on are modelled; anything it cannot reproduce faithfully
 (e.g. ``spec.filters``) is rejected rather than ignored.
 """
@@ -16,7 +16,7 @@ from typing import Any, Literal
 from kubernetes.utils.quantity import parse_quantity
 from pydantic import BaseModel, ConfigDict
 
-from devstack.kustomize import KustomizeError, build
+from devstack.kustomize import KustomizeError, build_checked
 
 __all__ = [
     "ADMIN_SERVICE",
@@ -27,6 +27,7 @@ __all__ = [
     "RunnerScaling",
     "TriggerSpec",
     "default_knative_dir",
+    "knative_root",
     "load_config_env",
     "load_documents",
     "load_runner_scaling",
@@ -90,9 +91,14 @@ class TriggerSpec(BaseModel):
     dead_letter_uri_path: str = ""
 
 
-def default_knative_dir() -> Path:
-    """The repository's ``knative/`` folder (this module lives in ``devstack/``)."""
+def knative_root() -> Path:
+    """The repository's ``knative/`` folder: ``base/``, ``overlays/`` and ``observability/``."""
     return Path(__file__).resolve().parents[1] / "knative"
+
+
+def default_knative_dir() -> Path:
+    """The kustomize base, ``knative/base/``: what the dev stack runs without an overlay."""
+    return knative_root() / "base"
 
 
 _ISO_RE = re.compile(
@@ -143,9 +149,9 @@ def parse_go_duration(text: str) -> float:
 
 def load_documents(knative_dir: Path) -> list[tuple[Path, Document]]:
     """Every YAML document `kustomize build knative_dir` gives (a base, or an overlay of it),
-    with the file it came from."""
+    with the file it came from; kustomize's own build where it is installed."""
     try:
-        return build(knative_dir)
+        return build_checked(knative_dir)
     except KustomizeError as exc:
         raise ManifestError(exc.file, exc.field, str(exc).split(": ", 2)[-1]) from exc
 
@@ -161,9 +167,9 @@ def load_config_env(knative_dir: Path, name: str = CONFIG_MAP) -> dict[str, str]
     return {}
 
 
-def overlay_dir(name: str, knative_dir: Path | None = None) -> Path:
+def overlay_dir(name: str, root: Path | None = None) -> Path:
     """`knative/overlays/<name>`: an environment's manifests (dev, production)."""
-    folder = (knative_dir or default_knative_dir()) / "overlays" / name
+    folder = (root or knative_root()) / "overlays" / name
     if not (folder / "kustomization.yaml").is_file():
         raise ManifestError(folder, "(overlay)", f"no overlay named {name!r}")
     return folder

@@ -196,7 +196,7 @@ def test_functions_are_ready_when_they_serve(name: str) -> None:
 
 
 def test_the_dev_stack_reads_an_overlay_and_its_settings() -> None:
-    assert overlay_dir("dev") == KNATIVE / "overlays" / "dev"
+    assert overlay_dir("dev") == KNATIVE.parent / "overlays" / "dev"
     assert load_config_env(overlay_dir("dev"))["RUNNER_SESSION_MAX_SECONDS"] == "600"
     assert load_config_env(KNATIVE)["RUNNER_SESSION_MAX_SECONDS"] == "3600"
     with pytest.raises(ValueError, match="staging"):

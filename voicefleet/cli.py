@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "--scale-down-delay", type=float, help="seconds an idle extra runner lives (manifest)"
     )
-    dev.add_argument("--knative-dir", help="manifests to follow (default: the repo's knative/)")
+    dev.add_argument(
+        "--knative-dir",
+        help="kustomization to follow (default: the repo's knative/base/); with --overlay, the"
+        " folder holding overlays/",
+    )
     dev.add_argument("--overlay", help="follow knative/overlays/OVERLAY (dev, production)")
     dev.add_argument(
         "--no-zygote",
