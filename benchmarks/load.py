@@ -12,18 +12,32 @@ core), late audio frames (more than 60 ms after the previous one; the bot sends 
 host, so their own CPU is part of the load: it is reported beside the runners' (the callers'
 per call, and how busy the whole host was: runners, callers and the stack's own process, as a
 share of all its cores), so that a server without callers on it can be sized from the runners'.
+
+    .venv/bin/python benchmarks/load.py --providers [--levels 1 4 8 16] [--turns 3]
+
+Provider mode: the production configuration. STT is Deepgram's streaming API, the LLM and the
+TTS OpenAI's, each a local stand-in speaking its wire protocol (harness/providers/, paced
+like the services: interim results while speech streams and a final on silence, a first
+token after 300 ms then 50 tokens a second, speech in chunks), reached by the real SDK
+clients through DEEPGRAM_BASE_URL and OPENAI_BASE_URL. The stand-ins run as a process of
+their own, since they stand for remote services: their CPU is reported apart and counted
+in neither the runners' nor the host's figures. It adds the pool's PSS (zygote and runners,
+the largest sum seen while the calls run) and the cost of each call past the first, the
+cores the pool used, and how the turn p95 compares with the single call of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +45,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.density import pool_pids  # noqa: E402
+from benchmarks.density import pool_pids, total_mb  # noqa: E402
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
 from devstack.pool import usable_cores  # noqa: E402
+from harness.providers.__main__ import READY_LINE  # noqa: E402
+from harness.providers.server import bot_env as provider_env  # noqa: E402
 from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.speech import PAD_S, make_wav  # noqa: E402
 from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 
 LATE_S = 0.06
+QUESTION = "What can you do?"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -53,7 +70,9 @@ class Level:
     cpu_s: float = 0.0
     callers_cpu_s: float = 0.0
     stack_cpu_s: float = 0.0
+    providers_cpu_s: float = 0.0
     wall_s: float = 0.0
+    pss_mb: float = 0.0  # the pool's largest PSS while the calls ran
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -88,26 +107,42 @@ async def caller(url: str, question: Path, turns: int, level: Level) -> None:
         print(f"  call failed: {type(exc).__name__}: {exc}", flush=True)
 
 
-def run_level(n: int, turns: int, question: Path, llm_url: str) -> Level:
+def sample_pss(pids: list[int], level: Level, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        level.pss_mb = max(level.pss_mb, total_mb(pids))
+
+
+def run_level(
+    n: int, turns: int, question: Path, bot_env: dict[str, str], providers_pid: int | None
+) -> Level:
     port = free_port()
-    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING",
-           "OPENAI_BASE_URL": llm_url, "OPENAI_MODEL": "fake"}  # fmt: skip
+    env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING", **bot_env}
     level = Level()
     with process(
         dev_stack(port, "--warm", str(n), "--max", str(n)), "dev stack is up", env=env
     ) as proc:
         zygotes, runners = pool_pids(proc.pid)
         pids = zygotes + runners
+        outside = [providers_pid] if providers_pid else []
         cpu0, stack0, wall0 = cpu_seconds(pids), cpu_seconds([proc.pid]), time.perf_counter()
+        providers0 = cpu_seconds(outside)
         own0 = time.process_time()  # the callers: this process's threads
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample_pss, args=(pids, level, stop), daemon=True)
+        sampler.start()
 
         async def calls() -> None:
             url = f"http://127.0.0.1:{port}"
             await asyncio.gather(*(caller(url, question, turns, level) for _ in range(n)))
 
-        asyncio.run(calls())
+        try:
+            asyncio.run(calls())
+        finally:
+            stop.set()
+            sampler.join()
         level.callers_cpu_s = time.process_time() - own0
         level.stack_cpu_s = cpu_seconds([proc.pid]) - stack0
+        level.providers_cpu_s = cpu_seconds(outside) - providers0
         level.cpu_s = cpu_seconds(pids) - cpu0
         level.wall_s = time.perf_counter() - wall0
     return level
@@ -117,16 +152,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument(
+        "--providers", action="store_true", help="Deepgram and OpenAI stand-ins (production)"
+    )
     args = parser.parse_args()
-    question = make_wav("What can you do?", Path(tempfile.mkdtemp()) / "question.wav")
-    llm = FakeOpenAIServer().start()
+    question = make_wav(QUESTION, Path(tempfile.mkdtemp()) / "question.wav")
     results: dict[int, Level] = {}
-    try:
+    with contextlib.ExitStack() as services:
+        if args.providers:
+            port = free_port()
+            argv = [sys.executable, "-m", "harness.providers", "--port", str(port), "--paced"]
+            stand_ins = services.enter_context(process([*argv, "--line", QUESTION], READY_LINE))
+            bot_env, providers_pid = provider_env(port), stand_ins.pid
+        else:
+            llm = FakeOpenAIServer().start()
+            services.callback(llm.stop)
+            bot_env, providers_pid = {"OPENAI_BASE_URL": llm.url, "OPENAI_MODEL": "fake"}, None
         for n in args.levels:
-            results[n] = run_level(n, args.turns, question, llm.url)
+            results[n] = run_level(n, args.turns, question, bot_env, providers_pid)
             print(f"N={n} done", flush=True)
-    finally:
-        llm.stop()
+    report(results, providers=args.providers)
+    return 0
+
+
+def report(results: dict[int, Level], *, providers: bool) -> None:
     cores = usable_cores()
     print(
         f"\n{'N':>3}{'turn p50':>10}{'p95':>8}{'p99':>8}{'CPU/call':>10}{'callers':>9}"
@@ -143,7 +192,24 @@ def main() -> int:
             f"{n:>3}{statistics.median(ms):10.0f}{pct(ms, 0.95):8.0f}{pct(ms, 0.99):8.0f}"
             f"{cpu:9.0f}%{callers:8.0f}%{host:6.0f}%{late:12.2f}%{lv.lost:11d}{lv.failed:>5d}/{n}"
         )
-    return 0
+    if not providers:
+        return
+    first = min(results)
+    base_p95 = pct([t * 1000 for t in results[first].turns], 0.95)
+    base_pss = results[first].pss_mb
+    print(
+        f"\n{'N':>3}{'pool cores':>12}{'calls/core':>12}{'p95 / N=' + str(first):>12}"
+        f"{'pool PSS':>10}{'MB/call past 1st':>18}{'stand-ins CPU':>15}"
+    )
+    for n, lv in results.items():
+        wall = lv.wall_s or float("nan")
+        used = lv.cpu_s / wall
+        p95 = pct([t * 1000 for t in lv.turns], 0.95) if lv.turns else float("nan")
+        extra = (lv.pss_mb - base_pss) / (n - first) if n > first else float("nan")
+        print(
+            f"{n:>3}{used:12.2f}{n / used:12.1f}{p95 / base_p95:12.2f}"
+            f"{lv.pss_mb:9.0f}M{extra:17.1f}M{100 * lv.providers_cpu_s / wall:14.0f}%"
+        )
 
 
 if __name__ == "__main__":

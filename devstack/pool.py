@@ -23,7 +23,7 @@ from starlette.routing import Route
 from devstack.manifests import RunnerScaling
 from devstack.ports import free_port
 from devstack.runner_process import RunnerProcess
-from devstack.zygote import Zygote, ZygoteError
+from runner.forks import Zygote, ZygoteError
 from voicefleet.http_client import async_client
 
 # Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find

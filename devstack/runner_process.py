@@ -16,8 +16,8 @@ import time
 
 from loguru import logger
 
-from devstack.child_output import relay
-from devstack.zygote import Zygote, ZygoteError
+from runner.child_output import relay
+from runner.forks import Zygote, ZygoteError
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 

@@ -37,6 +37,12 @@ class RunnerSettings(CommonSettings):
     )
     host: str = Field(default="0.0.0.0", validation_alias="RUNNER_HOST")
     port: int = Field(default=8080, validation_alias="PORT")
+    # The pod: how many calls it holds at once, each in a process of its own (a slot), and
+    # whether those processes are forked from a preloaded parent (else each starts Python).
+    slots: int = Field(default=1, ge=1, le=64, validation_alias="RUNNER_SLOTS")
+    zygote: bool = Field(default=True, validation_alias="RUNNER_ZYGOTE")
+    # Set by the pod for a slot's process: serve on this Unix socket, not on HOST:PORT.
+    slot_socket: str | None = Field(default=None, validation_alias="RUNNER_SLOT_SOCKET")
 
     @property
     def graceful_timeout_s(self) -> float:

@@ -42,6 +42,8 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 READY_LINE = "VOICEFLEET_ZYGOTE_READY"
+# `EXIT_LINE pid code`: a runner it forked has exited (code as os.waitstatus_to_exitcode).
+EXIT_LINE = "VOICEFLEET_ZYGOTE_EXIT"
 _MAX_REQUEST = 1 << 20
 
 
@@ -67,7 +69,7 @@ PRELOADED_MODULES = (
     "bot.bot",
     "bot.stt.whisper",
     "bot.transports",
-    "runner.__main__",
+    "runner.standby",
     "runner.session",
 )
 
@@ -119,8 +121,8 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os.environ.update(env)
         _name_process(env.get("RUNNER_ID", "runner"))
         from bot.config import BotSettings
-        from runner.__main__ import standby
         from runner.settings import RunnerSettings
+        from runner.standby import standby
         from voicefleet import event_loop
 
         event_loop.install()
@@ -142,12 +144,12 @@ def _reap() -> None:
             return
         if pid == 0:
             return
-        print(f"zygote: runner pid {pid} exited with {os.waitstatus_to_exitcode(status)}")
+        print(f"{EXIT_LINE} {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
 
 
 def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> None:
     """Fork a runner per request until the control socket closes."""
-    control.settimeout(0.5)  # wake to reap exited runners
+    control.settimeout(0.2)  # wake to reap exited runners (and report how they ended)
     while True:
         _reap()
         try:

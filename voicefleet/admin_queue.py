@@ -63,22 +63,27 @@ class QueueFull(Exception):
     pass
 
 
+class KeyConflict(Exception):
+    """The idempotency key was first used with a different message."""
+
+
 # KEYS: message hash, queue, channel, idempotency key (or ''). ARGV: id, max length,
-# queue ttl, message ttl, fields. Returns the id of the message that the key names (ours if
-# we queued it), or 0 when the queue is full.
+# queue ttl, message ttl, the request's fingerprint, fields. Returns '<id> <fingerprint>' of
+# the message that the key names (ours if we queued it), or 0 when the queue is full.
 _SEND = """
 if KEYS[4] ~= '' then
   local existing = redis.call('GET', KEYS[4])
   if existing then return existing end
 end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('PUBLISH', KEYS[3], ARGV[1])
-if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[4]) end
-return ARGV[1]
+local named = ARGV[1] .. ' ' .. ARGV[5]
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], named, 'EX', ARGV[4]) end
+return named
 """
 
 # KEYS: queue, processing. ARGV: message key prefix, session id, now, holder.
@@ -172,10 +177,12 @@ class AdminQueue:
         address: str,
         message: dict[str, Any],
         idempotency_key: str | None = None,
+        fingerprint: str = "",
     ) -> tuple[AdminMessage, bool]:
         """Queue and announce a message; returns once Redis has it (on disk, with AOF).
 
-        Returns (message, created): a repeated idempotency key gets the first message back.
+        Returns (message, created): a repeated idempotency key gets the first message back,
+        if `fingerprint` (what the request asked) matches the first's; else KeyConflict.
         """
         now = time.time()
         record = AdminMessage(
@@ -202,13 +209,18 @@ class AdminQueue:
                 self.max_length,
                 int(self.max_age_s) + 1,
                 int(self.max_age_s) + self.retention_s,
+                fingerprint,
                 *fields,
             ],
         )
         if not sent:
             raise QueueFull(f"{self.max_length} messages are already waiting for this bot")
-        if sent != record.id:
-            existing = await self.get(str(sent))
+        sent_id, _, first = str(sent).partition(" ")
+        if sent_id != record.id:
+            # A key written before fingerprints has none: it matches any request.
+            if first and first != fingerprint:
+                raise KeyConflict(f"the key names message {sent_id}, sent with another body")
+            existing = await self.get(sent_id)
             if existing is not None:
                 return existing, False
         await self._durable()

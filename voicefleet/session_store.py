@@ -203,6 +203,16 @@ class SessionStore:
             await pipe.execute()
         return str(owner), created
 
+    async def attach_room(
+        self, session_id: str, room_url: str, secret: str, client_token: str
+    ) -> None:
+        """The room made for a queued session after its launch was settled, before it is sent."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(Keys.session(session_id), "room_url", room_url)
+        pipe.set(Keys.session_secret(session_id), secret, ex=self._ttl)
+        pipe.set(Keys.session_client_token(session_id), client_token, ex=self._ttl)
+        await pipe.execute()
+
     async def discard(self, session_id: str, *, tenant: str, idempotency_key: str | None) -> None:
         """Undo `create` when the launch could not be sent, so a retry starts afresh."""
         keys = [
@@ -268,11 +278,6 @@ class SessionStore:
         if gone:
             await self._redis.zrem(Keys.ACTIVE_SESSIONS, *gone)
         return records
-
-    async def by_idempotency_key(self, tenant: str, key: str) -> SessionRecord | None:
-        """The session an earlier request with this key made, if it still exists."""
-        session_id = await self._redis.get(Keys.idempotency(tenant, key))
-        return await self.get(str(session_id)) if session_id else None
 
     async def client_token(self, session_id: str) -> str | None:
         value = await self._redis.get(Keys.session_client_token(session_id))

@@ -17,7 +17,7 @@ STTFactory = Callable[[PauseAwareVAD], STTService]
 def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     """The provider's name and a factory for one session's service (models load here, once)."""
     if settings.deepgram_api_key:
-        from pipecat.services.deepgram.stt import DeepgramSTTService
+        from bot.stt.deepgram import ResumingDeepgramSTTService
 
         key, url = settings.deepgram_api_key, settings.deepgram_base_url
 
@@ -25,7 +25,7 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
             kwargs: dict[str, Any] = {"api_key": key}
             if url:
                 kwargs["base_url"] = url
-            return DeepgramSTTService(**kwargs)
+            return ResumingDeepgramSTTService(**kwargs)
 
         return "deepgram", deepgram
 

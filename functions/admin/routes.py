@@ -11,12 +11,13 @@ from starlette.responses import JSONResponse, Response
 from functions.admin.answers import SessionList, SessionSummary, SessionWithMessages
 from functions.admin.context import AdminContext
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
-from functions.http.body import idempotency_key, read_json, validate
+from functions.http.body import read_json, validate
 from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
+from functions.http.idempotency import Idempotency, idempotency
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
-from voicefleet.admin_queue import AdminMessage, QueueFull
+from voicefleet.admin_queue import AdminMessage, KeyConflict, QueueFull
 from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, admin_address
 from voicefleet.observability.metrics import ADMIN_MESSAGES, ADMIN_QUEUE_DEPTH, admin_type
 from voicefleet.rooms import RoomNotAllowed, check_room_url
@@ -49,14 +50,29 @@ def _message_view(message: AdminMessage) -> dict[str, Any]:
     return message.model_dump(mode="json", exclude={"tenant"})
 
 
-async def _send(ctx: AdminContext, tenant: str, req: AdminRequest, idem: str | None) -> Response:
+async def _send(
+    ctx: AdminContext, tenant: str, req: AdminRequest, idem: Idempotency | None
+) -> Response:
     message = _checked_message(req.message)
     address = await _address(ctx, tenant, req)
     kind = admin_type(message["type"])
     try:
         sent, created = await ctx.queue.send(
-            tenant=tenant, address=address, message=message, idempotency_key=idem
+            tenant=tenant,
+            address=address,
+            message=message,
+            idempotency_key=idem.key if idem else None,
+            fingerprint=idem.fingerprint if idem else "",
         )
+    except KeyConflict as exc:
+        ADMIN_MESSAGES.labels(type=kind, outcome="key_conflict").inc()
+        assert idem is not None
+        raise ApiError(
+            422,
+            f"Idempotency-Key {idem.key!r} was first used with a different request ({exc}); "
+            "a new request needs a new key",
+            field="Idempotency-Key",
+        ) from exc
     except QueueFull as exc:
         ADMIN_MESSAGES.labels(type=kind, outcome="queue_full").inc()
         raise ApiError(429, str(exc), retry_after_s=5) from exc
@@ -74,16 +90,16 @@ async def healthz(request: Request, ctx: AdminContext) -> Response:
 async def admin(request: Request, ctx: AdminContext) -> Response:
     """`POST /admin {room_url | session_id, message}`: the seed's admin request."""
     tenant = ctx.authenticate(request)
-    req = validate(AdminRequest, await read_json(request))
-    return await _send(ctx, tenant, req, idempotency_key(request))
+    data = await read_json(request)
+    return await _send(ctx, tenant, validate(AdminRequest, data), idempotency(request, data))
 
 
 async def root(request: Request, ctx: AdminContext) -> Response:
     """`POST /`: an `io.voicefleet.admin.message` CloudEvent, or the same JSON as /admin."""
     tenant = ctx.authenticate(request)
     if not cloudevents_codec.is_cloudevent(request.headers):
-        req = validate(AdminRequest, await read_json(request))
-        return await _send(ctx, tenant, req, idempotency_key(request))
+        data = await read_json(request)
+        return await _send(ctx, tenant, validate(AdminRequest, data), idempotency(request, data))
     data, idem = await read_cloudevent(request, ADMIN_MESSAGE_EVENT)
     return await _send(ctx, tenant, validate(AdminRequest, data), idem)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 from starlette.requests import Request
 
+from functions.gateway.admission import Admission
 from functions.gateway.daily_rooms import DailyRooms
 from functions.gateway.launcher import Launcher
-from functions.gateway.limits import LaunchLimiter
 from functions.gateway.settings import GatewaySettings
 from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
@@ -27,7 +27,8 @@ class GatewayContext:
         self.settings = settings
         self.redis: Redis = connect(settings.redis_url)
         self.http = async_client(timeout=10.0)
-        self.store = SessionStore(self.redis, record_ttl_s=max(settings.idempotency_ttl_s, 3600))
+        record_ttl_s = max(settings.idempotency_ttl_s, 3600)
+        self.store = SessionStore(self.redis, record_ttl_s=record_ttl_s)
         self.blocking_redis: Redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
         # Launches get their own few keep-alive connections to the broker, so a burst of them
@@ -37,7 +38,12 @@ class GatewayContext:
             self.store,
             self.broker_http,
             settings.k_sink,
-            limiter=LaunchLimiter(self.redis, settings.default_limits(), settings.tenant_limits()),
+            Admission(
+                self.redis,
+                default=settings.default_limits(),
+                overrides=settings.tenant_limits(),
+                record_ttl_s=record_ttl_s,
+            ),
             queue_timeout_s=settings.queue_timeout_s,
             token_file=Path(settings.sink_token_file),
         )

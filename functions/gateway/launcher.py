@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from loguru import logger
 
-from functions.gateway.limits import LaunchLimiter
+from functions.gateway.admission import Admission, Duplicate, OverLimit
+from functions.gateway.limits import refusal, retry_after
 from functions.http.errors import ApiError
+from functions.http.idempotency import Idempotency
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
     GATEWAY_SOURCE,
@@ -30,21 +34,30 @@ from voicefleet.session_store import SessionStore
 _SWEEP_EVERY_S = 1.0
 
 
+@dataclass(frozen=True)
+class RoomGrant:
+    """A room made for one session: its URL, the bot's token and the client's."""
+
+    room_url: str
+    bot_token: str
+    user_token: str
+
+
 class Launcher:
     def __init__(
         self,
         store: SessionStore,
         client: httpx.AsyncClient,
         sink: str | None,
+        admission: Admission,
         *,
-        limiter: LaunchLimiter | None = None,
         queue_timeout_s: float | None = None,
         token_file: Path | None = None,
     ) -> None:
         self._store = store
         self._client = client
         self._sink = sink
-        self._limiter = limiter
+        self._admission = admission
         self._queue_timeout_s = queue_timeout_s
         self._next_sweep = 0.0
         self._token_file = token_file
@@ -66,58 +79,23 @@ class Launcher:
         transport: TransportKind,
         room_url: str | None = None,
         body: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
         room_token: str | None = None,
         client_token: str | None = None,
+        make_room: Callable[[], Awaitable[RoomGrant]] | None = None,
     ) -> tuple[SessionRecord, bool]:
-        """Returns the session and whether this call created it (False: a duplicate)."""
+        """Returns the session and whether this call created it (False: a duplicate).
+
+        `make_room` makes the session's room once the launch is settled (admitted, not a
+        duplicate), so a refused or repeated request never costs a room.
+        """
         if not self._sink:
             LAUNCHES.labels(transport=transport.value, outcome="no_sink").inc()
             raise ApiError(503, "the gateway has no event sink (K_SINK) to launch bots through")
-        if idempotency_key is not None:
-            # A retry of an accepted launch is answered as before, whatever the limits say now.
-            earlier = await self._store.by_idempotency_key(tenant, idempotency_key)
-            if earlier is not None:
-                LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
-                return earlier, False
         await self._sweep()
-        session_id = uuid.uuid4().hex
-        if self._limiter is not None:
-            refusal = await self._limiter.admit(tenant, session_id)
-            if refusal is not None:
-                LAUNCHES.labels(transport=transport.value, outcome="tenant_limit").inc()
-                raise ApiError(429, refusal.message, retry_after_s=refusal.retry_after_s)
-        try:
-            return await self._create_and_send(
-                session_id,
-                tenant=tenant,
-                transport=transport,
-                room_url=room_url,
-                body=body,
-                idempotency_key=idempotency_key,
-                room_token=room_token,
-                client_token=client_token,
-            )
-        except BaseException:
-            if self._limiter is not None:
-                await self._limiter.release(tenant, session_id)
-            raise
-
-    async def _create_and_send(
-        self,
-        session_id: str,
-        *,
-        tenant: str,
-        transport: TransportKind,
-        room_url: str | None,
-        body: dict[str, Any] | None,
-        idempotency_key: str | None,
-        room_token: str | None,
-        client_token: str | None,
-    ) -> tuple[SessionRecord, bool]:
         now = time.time()
         record = SessionRecord(
-            session_id=session_id,
+            session_id=uuid.uuid4().hex,
             tenant=tenant,
             status=SessionStatus.QUEUED,
             transport=transport,
@@ -125,26 +103,60 @@ class Launcher:
             created_at=now,
             updated_at=now,
         )
-        session_id, created = await self._store.create(
-            record, idempotency_key=idempotency_key, secret=room_token, client_token=client_token
+        settled = await self._admission.settle(
+            record, idempotency, secret=room_token, client_token=client_token
         )
-        if not created:
-            if self._limiter is not None:
-                await self._limiter.release(tenant, record.session_id)
-            existing = await self._store.get(session_id)
-            if existing is None or existing.tenant != tenant:
-                raise ApiError(409, "Idempotency-Key was used for a session that is gone")
-            LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
-            return existing, False
-
-        with logger.contextualize(session_id=session_id, tenant=tenant):
-            await self._send(record, body, idempotency_key)
+        if isinstance(settled, Duplicate):
+            assert idempotency is not None  # only a key can name an earlier session
+            return await self._earlier(tenant, transport, idempotency, settled), False
+        if isinstance(settled, OverLimit):
+            LAUNCHES.labels(transport=transport.value, outcome="tenant_limit").inc()
+            limits = self._admission.limits_for(tenant)
+            raise ApiError(
+                429,
+                refusal(tenant, limits, settled.kind, settled.count, settled.retry_after_s),
+                retry_after_s=retry_after(settled.kind, settled.retry_after_s),
+            )
+        key = idempotency.key if idempotency else None
+        try:
+            if make_room is not None:
+                grant = await make_room()
+                record = record.model_copy(update={"room_url": grant.room_url})
+                await self._store.attach_room(
+                    record.session_id, grant.room_url, grant.bot_token, grant.user_token
+                )
+            with logger.contextualize(session_id=record.session_id, tenant=tenant):
+                await self._send(record, body)
+        except BaseException:
+            await self._store.discard(record.session_id, tenant=tenant, idempotency_key=key)
+            await self._admission.release(tenant, record.session_id)
+            raise
         return record, True
 
-    async def _send(
-        self, record: SessionRecord, body: dict[str, Any] | None, idempotency_key: str | None
-    ) -> None:
-        """The launch CloudEvent to the broker; on refusal the session is discarded."""
+    async def _earlier(
+        self,
+        tenant: str,
+        transport: TransportKind,
+        idempotency: Idempotency,
+        duplicate: Duplicate,
+    ) -> SessionRecord:
+        """The session the key's first request made, if this request is the same one."""
+        if duplicate.fingerprint and duplicate.fingerprint != idempotency.fingerprint:
+            LAUNCHES.labels(transport=transport.value, outcome="key_conflict").inc()
+            raise ApiError(
+                422,
+                f"Idempotency-Key {idempotency.key!r} was first used with a different request "
+                f"(session {duplicate.session_id}); a new request needs a new key",
+                field="Idempotency-Key",
+            )
+        existing = await self._store.get(duplicate.session_id)
+        if existing is None or existing.tenant != tenant:
+            raise ApiError(409, "Idempotency-Key was used for a session that is gone")
+        LAUNCHES.labels(transport=transport.value, outcome="duplicate").inc()
+        return existing
+
+    async def _send(self, record: SessionRecord, body: dict[str, Any] | None) -> None:
+        """The launch CloudEvent to the broker; a refusal is a 503 (the caller discards)."""
         assert self._sink is not None  # launch() refuses without one
         session_id, tenant, transport = record.session_id, record.tenant, record.transport
         payload = LaunchPayload(
@@ -176,7 +188,6 @@ class Launcher:
                 session_id,
                 type(exc).__name__,
             )
-            await self._store.discard(session_id, tenant=tenant, idempotency_key=idempotency_key)
             LAUNCHES.labels(transport=transport.value, outcome="sink_refused").inc()
             raise ApiError(
                 503, "the event broker did not accept the launch; retry", retry_after_s=1

@@ -51,13 +51,3 @@ def validate(model: type[M], data: dict[str, Any], *, within: str | None = None)
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation(exc, within=within) from exc
-
-
-def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise ApiError(400, "Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
-    return key

@@ -8,10 +8,11 @@ from starlette.requests import Request
 
 from functions.http.body import read_body
 from functions.http.errors import ApiError
+from functions.http.idempotency import Idempotency, fingerprint
 from voicefleet import cloudevents_codec
 
 
-async def read_cloudevent(request: Request, event_type: str) -> tuple[dict[str, Any], str]:
+async def read_cloudevent(request: Request, event_type: str) -> tuple[dict[str, Any], Idempotency]:
     """The event's data and its idempotency key.
 
     CloudEvents are unique by source + id, so a redelivered event is the same request.
@@ -25,4 +26,5 @@ async def read_cloudevent(request: Request, event_type: str) -> tuple[dict[str, 
         raise ApiError(
             400, f"unsupported CloudEvent type {event['type']!r}; send {event_type}", field="type"
         )
-    return data, f"ce:{event['source']}:{event['id']}"
+    key = f"ce:{event['source']}:{event['id']}"
+    return data, Idempotency(key, fingerprint(request, data))

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import Call, Known, function_call, mesh_call
+from tests.support.daily import FakeDaily
 from tests.support.sdp import AUDIO_OFFER_SDP
 from tests.support.servers import serving
 from tests.support.services import (
@@ -34,7 +35,6 @@ from tests.support.services import (
     apps,
 )
 from tests.support.sink import CountingSink
-from tests.test_gateway import FakeDaily
 from voicefleet.contracts import Keys, SessionRecord
 from voicefleet.redis_conn import connect
 from voicefleet.signalling import SignallingRelay, SignalMessage, SignalReply

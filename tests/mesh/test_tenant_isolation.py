@@ -9,7 +9,7 @@ from bot.mesh_client import MeshClient
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from tests.mesh.conftest import SERVICE_TOKEN
-from tests.tools.fakes import recording_forwarder
+from tests.support.mesh_fakes import recording_forwarder
 
 
 class Writer:

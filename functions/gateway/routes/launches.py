@@ -9,10 +9,12 @@ from starlette.responses import JSONResponse, Response
 
 from functions.gateway.context import GatewayContext
 from functions.gateway.daily_rooms import DailyUnavailable
+from functions.gateway.launcher import RoomGrant
 from functions.gateway.schemas import JoinRequest, StartRequest
-from functions.http.body import idempotency_key, read_json, validate
+from functions.http.body import read_json, validate
 from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
+from functions.http.idempotency import Idempotency, idempotency
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import JOIN_EVENT, SessionOverrides, SessionRecord, TransportKind
 from voicefleet.rooms import RoomNotAllowed, check_room_url
@@ -36,14 +38,16 @@ def _check_room(ctx: GatewayContext, room_url: str) -> str:
         raise ApiError(422, str(exc), field="room_url") from exc
 
 
-async def _join(ctx: GatewayContext, tenant: str, join: JoinRequest, idem: str | None) -> Response:
+async def _join(
+    ctx: GatewayContext, tenant: str, join: JoinRequest, idem: Idempotency | None
+) -> Response:
     room_url = _check_room(ctx, join.room_url)
     record, _ = await ctx.launcher.launch(
         tenant=tenant,
         transport=TransportKind.DAILY,
         room_url=room_url,
         body=session_options(join.body),
-        idempotency_key=idem,
+        idempotency=idem,
         room_token=join.token,
     )
     return _accepted(record)
@@ -57,33 +61,30 @@ async def root(request: Request, ctx: GatewayContext) -> Response:
     """`POST /`: a join CloudEvent (binary or structured) or the seed's plain JSON."""
     tenant = ctx.authenticate(request)
     if not cloudevents_codec.is_cloudevent(request.headers):
-        return await _join(
-            ctx,
-            tenant,
-            validate(JoinRequest, await read_json(request)),
-            idempotency_key(request),
-        )
+        data = await read_json(request)
+        return await _join(ctx, tenant, validate(JoinRequest, data), idempotency(request, data))
     data, idem = await read_cloudevent(request, JOIN_EVENT)
     return await _join(ctx, tenant, validate(JoinRequest, data), idem)
 
 
 async def join(request: Request, ctx: GatewayContext) -> Response:
     tenant = ctx.authenticate(request)
-    req = validate(JoinRequest, await read_json(request))
-    return await _join(ctx, tenant, req, idempotency_key(request))
+    data = await read_json(request)
+    return await _join(ctx, tenant, validate(JoinRequest, data), idempotency(request, data))
 
 
 async def start(request: Request, ctx: GatewayContext) -> Response:
     """Pipecat's `POST /start`: a WebRTC session waits for its offer; Daily gets a room."""
     tenant = ctx.authenticate(request)
-    req = validate(StartRequest, await read_json(request))
-    idem = idempotency_key(request)
+    data = await read_json(request)
+    req = validate(StartRequest, data)
+    idem = idempotency(request, data)
     if req.resolved_transport() == "webrtc":
         record, _ = await ctx.launcher.launch(
             tenant=tenant,
             transport=TransportKind.WEBRTC,
             body=session_options(req.body),
-            idempotency_key=idem,
+            idempotency=idem,
         )
         result: dict[str, Any] = {"sessionId": record.session_id}
         # Offline machines hand out no public STUN server, even when the client asks for one.
@@ -97,40 +98,46 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
             transport=TransportKind.DAILY,
             room_url=room_url,
             body=session_options(req.body),
-            idempotency_key=idem,
+            idempotency=idem,
         )
         return JSONResponse({"sessionId": record.session_id, "dailyRoom": room_url})
     if not req.createDailyRoom:
         raise ApiError(422, "a daily session needs room_url or createDailyRoom", field="room_url")
-    if ctx.daily is None:
+    daily = ctx.daily
+    if daily is None:
         raise ApiError(503, "Daily is not configured on this gateway (DAILY_API_KEY)")
-    if idem is not None:
-        # A retry gets the room its first request made, not a new one that no bot joins.
-        earlier = await ctx.store.by_idempotency_key(tenant, idem)
-        if earlier is not None:
-            return await _daily_started(ctx, earlier)
-    try:
-        room = await ctx.daily.create(req.dailyRoomProperties, req.dailyMeetingTokenProperties)
-    except DailyUnavailable as exc:
-        raise ApiError(502, f"could not create a Daily room: {exc}") from exc
-    try:
-        room_url = check_room_url(room.url, ctx.settings.allowed_room_hosts)
-    except RoomNotAllowed as exc:
-        raise ApiError(502, f"Daily returned a room this gateway may not use: {exc}") from exc
+
+    async def make_room() -> RoomGrant:
+        """Called once the launch is admitted: a refused or repeated request makes no room."""
+        try:
+            room = await daily.create(req.dailyRoomProperties, req.dailyMeetingTokenProperties)
+        except DailyUnavailable as exc:
+            raise ApiError(502, f"could not create a Daily room: {exc}") from exc
+        try:
+            room_url = check_room_url(room.url, ctx.settings.allowed_room_hosts)
+        except RoomNotAllowed as exc:
+            raise ApiError(502, f"Daily returned a room this gateway may not use: {exc}") from exc
+        return RoomGrant(room_url, room.bot_token, room.user_token)
+
     record, _ = await ctx.launcher.launch(
         tenant=tenant,
         transport=TransportKind.DAILY,
-        room_url=room_url,
         body=session_options(req.body),
-        idempotency_key=idem,
-        room_token=room.bot_token,
-        client_token=room.user_token,
+        idempotency=idem,
+        make_room=make_room,
     )
-    # A concurrent duplicate may have won: answer with its session, room and token.
+    # A retry gets the room its first request made, not a new one that no bot joins.
     return await _daily_started(ctx, record)
 
 
 async def _daily_started(ctx: GatewayContext, record: SessionRecord) -> JSONResponse:
+    if record.room_url is None:
+        # A concurrent duplicate: the first request is still making the room.
+        raise ApiError(
+            409,
+            "the first request with this Idempotency-Key is still creating its room; retry",
+            retry_after_s=1,
+        )
     result: dict[str, Any] = {"sessionId": record.session_id, "dailyRoom": record.room_url}
     token = await ctx.store.client_token(record.session_id)
     if token is not None:

@@ -11,8 +11,9 @@ from starlette.responses import JSONResponse, Response
 from functions.gateway.context import GatewayContext
 from functions.gateway.routes.launches import session_options
 from functions.gateway.schemas import IcePatchRequest, OfferRequest
-from functions.http.body import idempotency_key, read_json, validate
+from functions.http.body import read_json, validate
 from functions.http.errors import ApiError
+from functions.http.idempotency import idempotency
 from functions.http.sessions import owned_session
 from voicefleet.contracts import Keys, SessionRecord, TransportKind
 from voicefleet.observability.metrics import OFFER_RELAY
@@ -104,7 +105,7 @@ async def direct_offer(request: Request, ctx: GatewayContext) -> Response:
             tenant=tenant,
             transport=TransportKind.WEBRTC,
             body=session_options(offer.request_data or {}, "requestData"),
-            idempotency_key=idempotency_key(request),
+            idempotency=idempotency(request, data),
         )
     answer = await _relay_offer(ctx, record, offer)
     return JSONResponse({**answer, "session_id": record.session_id})

@@ -1,9 +1,10 @@
-"""The dev pool's side of the runner zygote (runner/zygote.py): start it, ask it for runners.
+"""The pod's side of the runner zygote (runner/zygote.py): start it, ask it for runners.
 
 Each request sends the runner's environment and the write end of a fresh pipe over a Unix
-socket pair; the forked runner writes its stdout and stderr there, so the pool watches a
+socket pair; the forked runner writes its stdout and stderr there, so the pod watches a
 forked runner exactly as it watches a started one (its ready line, its logs, end of file
-when it exits).
+when it exits). A forked runner is the zygote's child, not ours: the zygote reaps it and
+prints how it exited, which `exit_status` hands to whoever asks (a killed session's reason).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import sys
 
 from loguru import logger
 
-from devstack.child_output import relay
-from runner.zygote import READY_LINE
+from runner.child_output import relay
+from runner.zygote import EXIT_LINE, READY_LINE
 
 
 class ZygoteError(RuntimeError):
@@ -31,6 +32,7 @@ class Zygote:
         self._control: socket.socket | None = None
         self._lock = asyncio.Lock()
         self._pump: asyncio.Task[None] | None = None
+        self._exits: dict[int, asyncio.Future[int]] = {}
 
     @property
     def alive(self) -> bool:
@@ -68,10 +70,30 @@ class Zygote:
             line = raw.decode(errors="replace").rstrip()
             if line.startswith(READY_LINE) and not ready.done():
                 ready.set_result(line.removeprefix(READY_LINE).strip())
+            elif line.startswith(EXIT_LINE):
+                pid, code = (int(part) for part in line.removeprefix(EXIT_LINE).split())
+                exited = self._exit_future(pid)
+                if not exited.done():
+                    exited.set_result(code)
             else:
                 relay("zygote", line)
         if not ready.done():
             ready.set_exception(ZygoteError("the runner zygote exited while loading"))
+
+    def _exit_future(self, pid: int) -> asyncio.Future[int]:
+        if pid not in self._exits:
+            self._exits[pid] = asyncio.get_running_loop().create_future()
+        return self._exits[pid]
+
+    async def exit_status(self, pid: int, timeout_s: float = 2.0) -> int | None:
+        """How a forked runner exited (`os.waitstatus_to_exitcode`: -N for signal N), once
+        the zygote has reaped it; None if it does not say in time (it died too)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._exit_future(pid)), timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._exits.pop(pid, None)
 
     async def fork(self, env: dict[str, str]) -> tuple[int, asyncio.StreamReader]:
         """A new runner with `env` as its whole environment: its pid and its output."""
@@ -106,6 +128,10 @@ class Zygote:
             reply += chunk
         answer: dict[str, object] = json.loads(reply)
         return answer
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Close the control socket (the zygote exits when it sees that), then wait."""

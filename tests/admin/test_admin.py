@@ -214,6 +214,20 @@ async def test_the_same_idempotency_key_sends_one_message(
     assert await redis.llen(Keys.admin_queue(ROOM)) == 1
 
 
+async def test_an_idempotency_key_reused_for_another_message_is_422(
+    http: httpx.AsyncClient, redis: Redis
+) -> None:
+    headers = {**ACME, "Idempotency-Key": "reused"}
+    first = await http.post("/admin", json={"room_url": ROOM, "message": SAY}, headers=headers)
+    other = {"type": "say", "text": "something else"}
+    clash = await http.post("/admin", json={"room_url": ROOM, "message": other}, headers=headers)
+    assert first.status_code == 202, first.text
+    assert clash.status_code == 422, clash.text
+    assert _error(clash)["field"] == "Idempotency-Key"
+    assert "different request" in _error(clash)["message"]
+    assert await redis.llen(Keys.admin_queue(ROOM)) == 1
+
+
 async def test_an_unknown_message_type_is_passed_on_for_the_bot_to_judge(
     http: httpx.AsyncClient,
 ) -> None:

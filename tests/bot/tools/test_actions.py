@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions import ActionError, html, notes, profile, prompts
-from tests.tools.fakes import FakeMesh, note
+from tests.support.mesh_fakes import FakeMesh, note
 
 
 async def test_create_note_trims_and_sends_title_and_content() -> None:

@@ -89,11 +89,9 @@ async def test_per_tenant_overrides_take_precedence(gateway: Gateway) -> None:
 
 async def test_a_retried_launch_is_not_refused_at_the_limit(gateway: Gateway) -> None:
     async with gateway(VOICEFLEET_MAX_SESSIONS_PER_TENANT="1") as client:
-        first = await join(client, **{"Idempotency-Key": "k1"})
-        again = await client.post(
-            "/join", json={"room_url": "https://acme.daily.co/x"},
-            headers={**ACME, "Idempotency-Key": "k1"},
-        )  # fmt: skip
+        body, headers = {"room_url": "https://acme.daily.co/x"}, {**ACME, "Idempotency-Key": "k1"}
+        first = await client.post("/join", json=body, headers=headers)
+        again = await client.post("/join", json=body, headers=headers)
         assert (first.status_code, again.status_code) == (202, 202)
         assert again.json()["session_id"] == first.json()["session_id"]
         assert (await join(client)).status_code == 429

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 import voicefleet.observability.metrics  # noqa: F401 - registers every metric
 from devstack.kustomize import build
 
-FOLDER = Path(__file__).resolve().parents[1] / "knative" / "observability"
+FOLDER = Path(__file__).resolve().parents[2] / "knative" / "observability"
 _METRIC = re.compile(r"\bvoicefleet_[a-z_]+")
 _SELECTOR = re.compile(r"(voicefleet_[a-z_]+)\{([^}]*)\}")
 

@@ -8,7 +8,7 @@ from pipecat.processors.frameworks.rtvi import RTVIServerMessageFrame
 from bot import events
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
-from tests.tools.fakes import FakeMesh, note, recording_forwarder
+from tests.support.mesh_fakes import FakeMesh, note, recording_forwarder
 from voicefleet.contracts import TransportKind
 
 

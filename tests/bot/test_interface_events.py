@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import events
 
-EVENTS_TS = Path(__file__).parents[1] / "web" / "src" / "app" / "events.ts"
+EVENTS_TS = Path(__file__).parents[2] / "web" / "src" / "app" / "events.ts"
 
 
 def _python_names() -> set[str]:

@@ -31,7 +31,7 @@ from devstack.manifests import (
 from tests.support.schemas import crd_errors
 from voicefleet.contracts import LAUNCH_EVENT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KNATIVE_DIR = REPO_ROOT / "knative" / "base"
 # ConfigMap is core Kubernetes (no CRD): its shape as the API server enforces it.
 CONFIGMAP_SCHEMA: dict[str, Any] = {

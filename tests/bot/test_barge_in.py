@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from bot.barge_in import SpeechOnsetHold
 from bot.vad import PauseAwareVAD
-from tests.test_vad import _CHUNK, steady_speech
+from tests.bot.test_vad import _CHUNK, steady_speech
 
 
 def holds(outcome: str) -> float:

@@ -26,7 +26,7 @@ from bot.config import BotSettings
 from bot.preload import Preloaded, preload
 from functions import asgi_app
 from functions.gateway import context as gateway_context
-from runner.__main__ import READY_LINE
+from runner.pod import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
 from tests.support.documented import assert_documented
@@ -53,7 +53,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.session_store import SessionStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NO_OFFER = "no WebRTC offer arrived"
 
 
@@ -483,23 +483,23 @@ async def runner_process(
             await process.wait()
 
 
-async def test_sigterm_drains_the_held_session_then_exits(
+async def test_sigterm_drains_every_held_session_then_exits(
     tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
     port = free_port()
-    launch = await queued_session(redis)
+    launches = [await queued_session(redis), await queued_session(redis)]
     async with runner_process(
-        tmp_path, redis_url, PORT=str(port), RUNNER_FIRST_OFFER_TIMEOUT_S="3"
+        tmp_path, redis_url, PORT=str(port), RUNNER_SLOTS="2", RUNNER_FIRST_OFFER_TIMEOUT_S="3"
     ) as runner:
-        line = await runner.stdout_line(30)
+        line = await runner.stdout_line(60)
         assert line.strip() == f"{READY_LINE} port={port}", runner.output()
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, timeout=15) as http:
-            held = asyncio.create_task(post_launch(http, "/", launch))
+            held = [asyncio.create_task(post_launch(http, "/", launch)) for launch in launches]
             busy = await eventually(
                 lambda: http.get("/readyz"), lambda r: r.status_code == 503, timeout_s=2
             )
-            assert busy.json()["session"] == launch.session_id
+            assert sorted(busy.json()["sessions"]) == sorted(la.session_id for la in launches)
             await asyncio.sleep(0.5)
             runner.process.send_signal(signal.SIGTERM)
 
@@ -511,14 +511,15 @@ async def test_sigterm_drains_the_held_session_then_exits(
 
             assert await readiness() in (503, None)
 
-            ended = session_ended(await held)
-            assert (ended.status, ended.runner) == ("failed", "p1")
-            assert ended.reason is not None and NO_OFFER in ended.reason, runner.output()
-        await asyncio.wait_for(runner.process.wait(), 5)
+            for ended in [session_ended(await call) for call in held]:
+                assert ended.status == "failed" and ended.runner in ("p1-1", "p1-2")
+                assert ended.reason is not None and NO_OFFER in ended.reason, runner.output()
+        await asyncio.wait_for(runner.process.wait(), 15)
         # uvicorn re-raises the signal once it has drained: the conventional exit status.
         assert runner.process.returncode in (0, -signal.SIGTERM), runner.output()
-    record = await SessionStore(redis).get(launch.session_id)
-    assert record is not None and record.status is SessionStatus.FAILED
+    for launch in launches:
+        record = await SessionStore(redis).get(launch.session_id)
+        assert record is not None and record.status is SessionStatus.FAILED
 
 
 async def test_auto_start_runs_its_session_without_a_request_then_exits(

@@ -13,8 +13,8 @@ from starlette.routing import Route
 from bot.mesh_client import MeshClient
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
+from tests.support.mesh_fakes import note, recording_forwarder
 from tests.support.servers import free_port, serving
-from tests.tools.fakes import note, recording_forwarder
 
 
 class CannedMesh:

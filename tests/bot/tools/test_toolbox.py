@@ -10,7 +10,7 @@ from bot.eventbus import EventBus, ToolCalled
 from bot.mesh_client import MeshNotFound
 from bot.toolbox import TOOL_MODULES, Toolbox, all_tools, argument_schema
 from bot.tools.base import ToolContext
-from tests.tools.fakes import FakeMesh, note, recording_forwarder
+from tests.support.mesh_fakes import FakeMesh, note, recording_forwarder
 
 EXPECTED = {
     "bot_create_note", "bot_get_note", "bot_list_notes", "bot_search_notes", "bot_update_note",

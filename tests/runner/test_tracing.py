@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import threading
-import runner.__main__  # what a zygote imports before it forks
+import runner.standby  # what a zygote imports before it forks
 from opentelemetry import trace
 before = (threading.active_count(), type(trace.get_tracer_provider()).__name__)
 from voicefleet import observability

@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: local stand-ins for the services a deployment calls."""

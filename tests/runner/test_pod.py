@@ -1,0 +1,146 @@
+"""A runner pod (`python -m runner`, RUNNER_SLOTS=K) as Knative runs it: K calls at once, each
+in a process of its own forked from the pod's zygote; a killed process ends its call alone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+from runner.pod import READY_LINE
+from tests.support.launches import eventually, post_launch, queued_session, session_ended
+from tests.support.servers import free_port
+from voicefleet.contracts import SessionStatus
+from voicefleet.session_store import SessionStore
+from voicefleet.signalling import SignallingRelay, SignalMessage
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def pod_process(
+    tmp_path: Path, redis_url: str, **env: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """A pod on a loopback port, ready; its output in tmp_path/pod.log."""
+    port = free_port()
+    log = tmp_path / "pod.log"
+    with log.open("w") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "runner",
+            cwd=REPO,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")},
+                "RUNNER_HOST": "127.0.0.1",
+                "PORT": str(port),
+                "REDIS_URL": redis_url,
+                **env,
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 120)
+        assert line.decode().strip() == f"{READY_LINE} port={port}", log.read_text()
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def process_named(name: str) -> int:
+    """A slot's process: the zygote names each one it forks after its RUNNER_ID."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == name[:15]:
+                return int(entry.name)
+        except OSError:
+            continue
+    raise LookupError(f"no process named {name}")
+
+
+async def readiness(http: httpx.AsyncClient) -> httpx.Response:
+    return await http.get("/readyz")
+
+
+async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_refilled(
+    tmp_path: Path, redis_url: str, redis: Redis
+) -> None:
+    pod_id = f"pod{uuid.uuid4().hex[:6]}"
+    store = SessionStore(redis)
+    relay = SignallingRelay(redis)
+    async with (
+        pod_process(
+            tmp_path,
+            redis_url,
+            RUNNER_ID=pod_id,
+            RUNNER_SLOTS="2",
+            RUNNER_FIRST_OFFER_TIMEOUT_S="60",
+        ) as (pod, url),
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
+        # Two calls at once, each held by a process of its own.
+        first, second = await queued_session(redis), await queued_session(redis)
+        held = {
+            launch.session_id: asyncio.create_task(post_launch(http, "/", launch))
+            for launch in (first, second)
+        }
+        full = await eventually(
+            lambda: readiness(http), lambda r: r.status_code == 503, timeout_s=10
+        )
+        assert full.json()["free"] == 0
+        assert sorted(full.json()["sessions"]) == sorted(held)
+
+        async def runners() -> set[str | None]:
+            return {record.runner for sid in held if (record := await store.get(sid))}
+
+        claimed = await eventually(runners, lambda r: None not in r, timeout_s=10)
+        assert claimed == {f"{pod_id}-1", f"{pod_id}-2"}
+
+        # Full: a third launch is refused with a retryable 503, not queued behind a call.
+        third = await post_launch(http, "/", await queued_session(redis))
+        assert third.status_code == 503 and "busy" in third.json()["error"]["message"]
+
+        # The first call's process is killed: that call alone ends, and says why.
+        first_runner = (await store.get(first.session_id)).runner  # type: ignore[union-attr]
+        killed_pid = process_named(first_runner or "")
+        os.kill(killed_pid, signal.SIGKILL)
+        ended = session_ended(await asyncio.wait_for(held[first.session_id], 15))
+        assert ended.status == "failed"
+        assert ended.reason == "runner process died: signal 9 (SIGKILL)"
+        record = await store.get(first.session_id)
+        assert record is not None and record.status is SessionStatus.FAILED
+        assert record.reason == "runner process died: signal 9 (SIGKILL)"
+
+        # The other call goes on, and the slot is forked again and takes the next launch.
+        assert not held[second.session_id].done()
+        refilled = await eventually(
+            lambda: readiness(http), lambda r: r.status_code == 200, timeout_s=60
+        )
+        assert refilled.json()["sessions"] == [second.session_id]
+        assert process_named(first_runner or "") != killed_pid
+        fourth = await queued_session(redis)
+        held[fourth.session_id] = asyncio.create_task(post_launch(http, "/", fourth))
+        busy = await eventually(
+            lambda: readiness(http), lambda r: r.status_code == 503, timeout_s=10
+        )
+        assert sorted(busy.json()["sessions"]) == sorted([second.session_id, fourth.session_id])
+        for session_id in (second.session_id, fourth.session_id):
+            await relay.send(session_id, SignalMessage(kind="end", payload={"reason": "bye"}))
+            ended = session_ended(await asyncio.wait_for(held[session_id], 15))
+            assert (ended.status, ended.reason) == ("ended", "bye")
+        pod.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(pod.wait(), 30)
