@@ -288,7 +288,6 @@ class DevStack:
         await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
         from functions.admin import context as admin_context
         from functions.gateway import context as gateway_context
-
         from functions.records import context as records_context
 
         await gateway_context.context.reset()

@@ -20,6 +20,7 @@ import httpcore
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
 URL_MAX = 2000
+RESOLVE_TIMEOUT_S = 3.0
 
 
 class UnsafeAddress(ValueError):
