@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, process  # noqa: E402
 from devstack.memory import children_of, memory_of  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 
 def pool_pids(stack_pid: int) -> tuple[list[int], list[int]]:

@@ -36,8 +36,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.servers import free_port  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 API_KEY = "bench-key"
 
@@ -47,7 +47,7 @@ def dev_stack(port: int, *options: str, admin_port: int | None = None) -> list[s
     that a benchmark never collides with a stack the user has running."""
     ports = ["--port", str(port), "--admin-port", str(admin_port or free_port())]
     ports += ["--mesh-port", str(free_port())]
-    return [sys.executable, "-m", "voicefleet.cli", "dev", *ports, *options]
+    return [sys.executable, "-m", "control.cli", "dev", *ports, *options]
 
 
 @contextmanager

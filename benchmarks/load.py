@@ -48,12 +48,12 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.density import pool_pids, total_mb  # noqa: E402
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
 from devstack.pool import usable_cores  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.fake_openai import FakeOpenAIServer  # noqa: E402
 from harness.providers.__main__ import READY_LINE  # noqa: E402
 from harness.providers.server import bot_env as provider_env  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from tests.support.speech import PAD_S, make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.speech import PAD_S, make_wav  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 LATE_S = 0.06
 QUESTION = "What can you do?"

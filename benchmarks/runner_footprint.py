@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import _children, start_stack, stop_stack  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.support.speech import make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.fake_openai import FakeOpenAIServer  # noqa: E402
+from harness.speech import make_wav  # noqa: E402
+from harness.stack import children, start_stack, stop_stack  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 
 def pss_mb(pid: int) -> float:
@@ -42,7 +42,7 @@ def cpu_s(pid: int) -> float:
 
 def runner_pids(root: int) -> list[int]:
     found = []
-    for pid in _children(root):
+    for pid in children(root):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:

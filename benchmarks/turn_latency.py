@@ -25,7 +25,7 @@ and talks over the answer, timing the start of its speech to the bot's last audi
 (4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
 bot stops for it; if not, the longest gap in the bot's voice in the second from the "uh" on,
 which the onset hold, `--ours BOT_BARGE_IN_HOLD_S=0.3`, can lengthen). The WAVs' speech starts
-and ends exactly where their padding does (tests/support/speech.py).
+and ends exactly where their padding does (harness/speech.py).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from tests.support.speech import PAD_S, make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.speech import PAD_S, make_wav  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
 CONFIGS = {

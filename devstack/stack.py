@@ -35,8 +35,8 @@ from devstack.mesh_proxy import MeshProxy, beside
 from devstack.pool import TARGETS_PATH, RunnerPool, fit_to_host, usable_cores
 from devstack.ports import free_port
 from devstack.same_origin import SameOriginCookies
+from devstack.web import page
 from voicefleet.redis_conn import EmbeddedRedis
-from voicefleet.web import page
 
 
 @dataclass
@@ -315,9 +315,10 @@ async def run(options: DevOptions) -> None:
         # A key the user chose is theirs to know; a generated one is shown once, here.
         key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
         admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
-        runner_metrics = ", ".join(f"{r.url}/metrics" for r in stack.pool.runners) or "none yet"
+        runner_metrics = ", ".join(f"{p.url}/metrics" for p in stack.pool.pods) or "none yet"
         print(
-            f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
+            f"\nvoicefleet dev stack is up ({len(stack.pool.pods)} warm runner pod(s) of "
+            f"{stack.pool.slots} slot(s)).\n"
             f"  interface:      {stack.gateway_url}/\n"
             f"  prebuilt:       {stack.gateway_url}/client/ (loads from the internet)\n"
             f"  gateway:        {stack.gateway_url}\n"

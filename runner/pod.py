@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import itertools
 import json
 import os
 import shutil
@@ -103,6 +104,7 @@ class RunnerPod:
         self._dir = tempfile.mkdtemp(prefix="voicefleet-pod-")
         self.redis = connect(settings.redis_url)
         self.store = SessionStore(self.redis)
+        self._forks = itertools.count(1)
         self.slots: list[Slot] = [self._new_slot(i) for i in range(settings.slots)]
         self.zygote: Zygote | None = None
         self.draining = False
@@ -123,13 +125,16 @@ class RunnerPod:
         self._on_live_calls = _deletion_cost_hook()
 
     def _new_slot(self, index: int) -> Slot:
-        name = f"{self.settings.runner_id}-{index + 1}"
+        """Slot `index`'s next process; each is named anew (RUNNER_ID-1, -2, … in order of
+        forking), so that a session's record names the process that ran it."""
+        name = f"{self.settings.runner_id}-{next(self._forks)}"
         return Slot(name, os.path.join(self._dir, f"slot-{index + 1}.sock"), self._env)
 
     # Life -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the zygote and fork the slots; returns once one slot is ready."""
+        """Start the zygote and fork the slots; returns once every slot is ready (the pod is
+        ready for a launch, /readyz, from its first)."""
         if self.settings.zygote:
             zygote = Zygote({})
             try:
@@ -141,7 +146,9 @@ class RunnerPod:
             await slot.start(self.zygote)
         self._keepers = [asyncio.create_task(self._keep(i)) for i in range(len(self.slots))]
         async with self._changed:
-            await self._changed.wait_for(lambda: self.draining or any(s.free for s in self.slots))
+            await self._changed.wait_for(
+                lambda: self.draining or all(s.ready.is_set() for s in self.slots)
+            )
 
     async def _keep(self, index: int) -> None:
         """Wake waiting launches when the slot is ready; fork it again when its process dies."""

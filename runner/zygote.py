@@ -30,6 +30,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -136,6 +137,9 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os._exit(code)
 
 
+_forked: set[int] = set()
+
+
 def _reap() -> None:
     while True:
         try:
@@ -144,6 +148,7 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+        _forked.discard(pid)
         print(f"{EXIT_LINE} {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
 
 
@@ -171,6 +176,7 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
         pid = os.fork()
         if pid == 0:
             _child(control, out_fd, request["env"], models)
+        _forked.add(pid)
         os.close(out_fd)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
@@ -203,6 +209,12 @@ def main() -> int:
     try:
         serve(control, models, allowed)
     finally:
+        # The pod stops its runners before us; any still here outlived a pod that was killed,
+        # and nobody holds their launches any more.
+        for pid in list(_forked):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
         _reap()
     return 0
 

@@ -27,7 +27,7 @@ from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.turn_metrics import TurnMetricsObserver
 from bot.vad import PauseAwareVAD
-from tests.support.speech import make_wav, pcm_16k, words
+from harness.speech import make_wav, pcm_16k, words
 
 _STEP = 640  # 20 ms at 16 kHz, 16-bit
 

@@ -15,9 +15,9 @@ import pytest
 from harness.providers.deepgram import Stream, WhisperTranscriber
 from harness.providers.openai import Reply
 from harness.providers.server import DEEPGRAM_KEY, OPENAI_KEY, ProviderServer
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
+from harness.speech import make_wav, words
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
-from voicefleet.client.webrtc import WebRTCCall
 from voicefleet.redis_conn import EmbeddedRedis
 
 pytestmark = pytest.mark.e2e

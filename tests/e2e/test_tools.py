@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import MESH_TOKEN, RunningStack
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav, words
+from harness.stack import MESH_TOKEN, RunningStack
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from devstack.manifests import (
     parse_go_duration,
     parse_iso8601_duration,
 )
-from tests.support.schemas import crd_errors
+from tests.support.schemas import errors
 from voicefleet.contracts import LAUNCH_EVENT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def _errors(doc: Doc) -> list[str]:
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
             for e in Draft7Validator(CONFIGMAP_SCHEMA).iter_errors(doc)
         ]
-    return crd_errors(doc)
+    return errors(doc)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from bot.config import BotSettings
 from bot.preload import Preloaded, preload
 from functions import asgi_app
 from functions.gateway import context as gateway_context
+from harness.webrtc import WebRTCCall
 from runner.pod import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
@@ -39,7 +40,6 @@ from tests.support.launches import (
 )
 from tests.support.servers import free_port, serving
 from voicefleet import cloudevents_codec
-from voicefleet.client.webrtc import WebRTCCall
 from voicefleet.contracts import (
     GATEWAY_SOURCE,
     JOIN_EVENT,

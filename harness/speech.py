@@ -10,7 +10,7 @@ import numpy as np
 from piper import SynthesisConfig
 
 from bot.tts.piper import load_voice
-from voicefleet.client.webrtc import read_wav
+from harness.webrtc import read_wav
 
 PAD_S = 0.4  # silence before and after the words
 # Piper without its sampling noise: the same words sound the same in every run, so a test

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support.servers import free_port
+from devstack.ports import free_port
 
 DEFAULT_REPLY = "I can take notes, answer questions and keep you company."
 

@@ -1,4 +1,5 @@
-"""Debian's Chromium driven by Playwright, headless and offline-quiet, for the browser tests."""
+"""Debian's Chromium driven by Playwright, headless and offline-quiet, for the browser tests and
+the interface benchmark."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,7 +35,7 @@ def fake_microphone(wav: Path) -> list[str]:
 async def chromium(*flags: str) -> AsyncIterator[Browser]:
     executable = shutil.which(CHROMIUM) or shutil.which("chromium")
     if executable is None:
-        pytest.fail("Chromium is not installed (CI installs Debian's chromium package)")
+        raise RuntimeError("Chromium is not installed (CI installs Debian's chromium package)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=executable, headless=True, args=[*QUIET, *flags]

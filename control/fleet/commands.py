@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from control.fleet.knative import Change, FleetError, FleetStatus, RunnerFleet, Scaling
+from control.fleet.schedule import SCHEDULE_KEY, TIMEZONE_KEY, ScheduleError, in_force, parse
 from voicefleet.contracts import SessionRecord
-from voicefleet.fleet.knative import Change, FleetError, FleetStatus, RunnerFleet, Scaling
-from voicefleet.fleet.schedule import SCHEDULE_KEY, TIMEZONE_KEY, ScheduleError, in_force, parse
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Api

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dev.set_defaults(func=_dev)
 
-    from voicefleet.fleet.commands import add_parser as add_fleet
+    from control.fleet.commands import add_parser as add_fleet
 
     add_fleet(sub)
 
