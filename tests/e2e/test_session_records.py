@@ -32,11 +32,11 @@ from starlette.routing import Route
 
 from devstack.manifests import knative_root
 from devstack.ports import free_port
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from tests.support.fake_openai import FakeOpenAI, Reply
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 from tests.support.servers import serving
-from tests.support.speech import make_wav
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
