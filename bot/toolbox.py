@@ -30,7 +30,8 @@ TOOL_MODULES = (
     "bot.tools.applets",
     "bot.tools.profile",
     "bot.tools.interface",
-    "bot.tools.misc",
+    "bot.tools.clock",
+    "bot.tools.call",
 )
 MAX_ARGUMENT_BYTES = 200_000
 

@@ -18,6 +18,7 @@ from loguru import logger
 
 from runner.child_output import relay
 from runner.pod import READY_LINE
+from voicefleet.parent_death import ends_with_us
 
 
 class PodProcess:
@@ -60,6 +61,7 @@ class PodProcess:
             env=env,
             stdout=asyncio.subprocess.PIPE,
             start_new_session=True,  # Ctrl-C in the terminal reaches the stack, which drains us
+            preexec_fn=ends_with_us(),  # and the kernel ends us should the stack die first
         )
         assert self._proc.stdout is not None
         self.pid = self._proc.pid

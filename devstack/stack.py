@@ -52,7 +52,9 @@ class DevOptions:
     admin_key: str | None = None
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
-    stop_grace_s: float = 10.0
+    # Ctrl-C stops the stack within 5 s, calls or not: a call gets this long to end, then
+    # its runner is killed (the local LLM gets 1 s, the servers stop at once).
+    stop_grace_s: float = 2.0
     zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
@@ -85,8 +87,9 @@ async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
-    )
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None,
+        timeout_graceful_shutdown=1,  # a request still open then (a long poll) is cut
+    )  # fmt: skip
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -124,8 +127,10 @@ class DevStack:
         own_mesh = not os.environ.get("MESH_URL")
         mesh_sock = _bind(opts.host, opts.mesh_port) if own_mesh else None
         if not self.redis_url:
-            self._embedded = EmbeddedRedis()
-            self.redis_url = await asyncio.to_thread(self._embedded.start)
+            # Started from the event loop's thread, which lives as long as the stack: the
+            # kernel ends the server with that thread, should the stack be killed.
+            self._embedded = EmbeddedRedis(tied=True)
+            self.redis_url = self._embedded.start()
             logger.info("embedded Valkey at {}", self.redis_url)
         scaling = load_runner_scaling(opts.knative_dir)
         updates: dict[str, Any] = {}
@@ -281,6 +286,8 @@ class DevStack:
         """Drain runners, then stop broker, servers and Redis: nothing is left running."""
         if self.pool is not None:
             await self.pool.close()
+        # Nothing asks the local LLM once the runners are gone: it stops while the rest does.
+        llm = asyncio.create_task(self._llm.stop()) if self._llm is not None else None
         if self.broker is not None:
             await self.broker.close()
         for server in reversed(self._servers):
@@ -297,8 +304,8 @@ class DevStack:
             await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
             await self._mesh_app.state.engine.dispose()
-        if self._llm is not None:
-            await self._llm.stop()
+        if llm is not None:
+            await llm
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.stop)
 

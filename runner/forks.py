@@ -19,6 +19,7 @@ from loguru import logger
 
 from runner.child_output import relay
 from runner.zygote import EXIT_LINE, READY_LINE
+from voicefleet.parent_death import ends_with_us
 
 
 class ZygoteError(RuntimeError):
@@ -51,6 +52,7 @@ class Zygote:
                 stderr=asyncio.subprocess.STDOUT,
                 pass_fds=[theirs.fileno()],
                 start_new_session=True,  # Ctrl-C reaches the stack, which stops us last
+                preexec_fn=ends_with_us(),  # and the kernel ends us should the stack die first
             )
         finally:
             theirs.close()

@@ -42,6 +42,8 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from voicefleet.parent_death import end_with  # noqa: E402
+
 READY_LINE = "VOICEFLEET_ZYGOTE_READY"
 # `EXIT_LINE pid code`: a runner it forked has exited (code as os.waitstatus_to_exitcode).
 EXIT_LINE = "VOICEFLEET_ZYGOTE_EXIT"
@@ -107,12 +109,15 @@ def _name_process(name: str) -> None:
         pass  # not Linux: the name is a convenience
 
 
-def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any) -> None:
+def _child(
+    control: socket.socket, out_fd: int, env: dict[str, str], models: Any, zygote_pid: int
+) -> None:
     """Become a standby runner; never returns."""
     code = 1
     try:
         control.close()
         os.setsid()  # Ctrl-C in a terminal reaches the dev stack, which drains the runners
+        end_with(zygote_pid)  # and the kernel ends us with the zygote (which ends with the stack)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(out_fd, 1)
@@ -173,9 +178,10 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
             os.close(out_fd)
             control.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             continue
+        zygote_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(control, out_fd, request["env"], models)
+            _child(control, out_fd, request["env"], models, zygote_pid)
         _forked.add(pid)
         os.close(out_fd)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.eventbus import EventBus
 from bot.eventbus.events import AdminMessageHandled, AdminMessageReceived
-from bot.handlers.actions import BotActions
+from bot.handlers.controls import BotControls
 from voicefleet.admin_queue import AdminMessage
 from voicefleet.contracts import ADMIN_TEXT_MAX as TEXT_MAX
 
@@ -35,13 +35,13 @@ def _text(message: dict[str, Any], name: str, *, required: bool = True) -> str:
 class AdminHandler:
     def __init__(
         self,
-        actions: BotActions,
+        controls: BotControls,
         bus: EventBus,
         *,
         load_instructions: Callable[[], Awaitable[str]],
         goodbye: str,
     ) -> None:
-        self._actions = actions
+        self._controls = controls
         self._bus = bus
         self._load_instructions = load_instructions
         self._goodbye = goodbye
@@ -78,7 +78,7 @@ class AdminHandler:
         return None
 
     async def _say(self, message: dict[str, Any]) -> None:
-        await self._actions.say(_text(message, "text"))
+        await self._controls.say(_text(message, "text"))
 
     async def _append_context(self, message: dict[str, Any]) -> None:
         role = message.get("role", "system")
@@ -87,17 +87,17 @@ class AdminHandler:
         respond = message.get("respond", role == "user")
         if not isinstance(respond, bool):
             raise Refused("respond must be true or false")
-        await self._actions.tell_llm(_text(message, "content"), role=role, respond=respond)
+        await self._controls.tell_llm(_text(message, "content"), role=role, respond=respond)
 
     async def _update_prompts(self, _: dict[str, Any]) -> None:
-        await self._actions.set_instructions(await self._load_instructions())
+        await self._controls.set_instructions(await self._load_instructions())
 
     async def _reload_context(self, message: dict[str, Any]) -> None:
         await self._update_prompts(message)
-        await self._actions.reset_context()
+        await self._controls.reset_context()
 
     async def _end_session(self, message: dict[str, Any]) -> None:
         goodbye = _text(message, "text", required=False) or self._goodbye
         self._ending = True
-        await self._actions.say(goodbye)
-        await self._actions.end("ended by an admin message")
+        await self._controls.say(goodbye)
+        await self._controls.end("ended by an admin message")

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mesh.db import async_url, make_engine, make_sessions, utcnow
+from voicefleet.sql import async_url, make_engine, make_sessions, utcnow
 
 __all__ = ["async_url", "create_tables", "make_engine", "make_sessions", "utcnow"]
 

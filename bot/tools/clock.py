@@ -1,4 +1,4 @@
-"""Small tools: the time, and ending the call."""
+"""The time: the bot's clock, in the user's time zone or one the user names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot import events
 from bot.actions import ActionError
 from bot.tools.base import Result, ToolContext, tool
 
@@ -25,18 +24,4 @@ async def get_time(args: dict[str, Any], ctx: ToolContext) -> Result:
     return {"now": now.isoformat(timespec="minutes"), "timezone": name}
 
 
-@tool(
-    "bot_end_call",
-    "End the call when the user says goodbye or asks to hang up.",
-    {"reason": {"type": "string", "maxLength": 200}},
-)
-async def end_call(args: dict[str, Any], ctx: ToolContext) -> Result:
-    if ctx.end_call is None:
-        raise ActionError("the call cannot be ended from here")
-    reason = args.get("reason") or "the user asked to end the call"
-    await ctx.forwarder.emit_tool_event(events.CALL_ENDING, {"reason": reason})
-    await ctx.end_call(reason)
-    return {"ending": True}
-
-
-TOOLS = [get_time, end_call]
+TOOLS = [get_time]

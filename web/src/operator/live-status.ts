@@ -2,7 +2,7 @@
 // admin API refuses the page (a dev stack restarted since the page was opened: reload it).
 
 import type { ApiProblem } from "./api";
-import { h, setText } from "./dom";
+import { h, setText } from "../dom";
 
 export function refusalHint(problem: ApiProblem): string {
   if (problem.status === 401) {
@@ -18,8 +18,8 @@ export function refusalHint(problem: ApiProblem): string {
 }
 
 export class LiveStatus {
-  readonly element: HTMLParagraphElement = h("p", { class: "op-live", attrs: { "aria-live": "polite" } });
-  readonly banner: HTMLParagraphElement = h("p", { class: "op-banner", attrs: { role: "alert" } });
+  readonly element: HTMLParagraphElement = h("p", { class: "op-live", "aria-live": "polite" });
+  readonly banner: HTMLParagraphElement = h("p", { class: "op-banner", role: "alert" });
 
   constructor() {
     this.banner.hidden = true;

@@ -1,9 +1,9 @@
 // The sessions table: one `<tbody>` per session (its row, then its composer and sent messages),
 // created once and updated in place on every refresh.
 
-import { Composer, type SubmitHandler } from "./composer_view";
-import { h, setText } from "./dom";
-import { MessageList } from "./message_list_view";
+import { Composer, type SubmitHandler } from "./composer-view";
+import { h, setText } from "../dom";
+import { MessageList } from "./message-list-view";
 import type { SessionRow } from "./sessions";
 
 const COLUMNS = ["Session", "Status", "Age", "Start", "Runner", "Transport", "Room"] as const;
@@ -26,10 +26,10 @@ export class SessionCard {
     this.composer = new Composer(onSubmit(this));
     this.badge = h("span", { class: "op-badge" });
     this.reason = h("span", { class: "op-reason" });
-    const dismiss = h("button", { class: "op-dismiss", text: "Dismiss", attrs: { type: "button" } });
+    const dismiss = h("button", { class: "op-dismiss", type: "button" }, "Dismiss");
     dismiss.addEventListener("click", () => onDismiss(this.row.id));
     this.cells = [
-      h("td", { class: "op-id" }, h("code", { text: row.id })),
+      h("td", { class: "op-id" }, h("code", {}, row.id)),
       h("td", {}, this.badge, this.reason),
       h("td", { class: "op-num" }),
       h("td", { class: "op-start" }),
@@ -39,12 +39,12 @@ export class SessionCard {
     ];
     const detail = h(
       "td",
-      { attrs: { colspan: String(COLUMNS.length) } },
+      { colspan: String(COLUMNS.length) },
       h("div", { class: "op-detail-inner" }, this.composer.element, dismiss, this.messages.element),
     );
     this.element = h(
       "tbody",
-      { class: "op-session", attrs: { "data-session": row.id } },
+      { class: "op-session", "data-session": row.id },
       h("tr", { class: "op-row" }, ...this.cells),
       h("tr", { class: "op-detail" }, detail),
     );
@@ -84,7 +84,7 @@ export class SessionsTable {
     const head = h(
       "thead",
       {},
-      h("tr", {}, ...COLUMNS.map((name) => h("th", { text: name, attrs: { scope: "col" } }))),
+      h("tr", {}, ...COLUMNS.map((name) => h("th", { scope: "col" }, name))),
     );
     this.table = h("table", { class: "op-table" }, head);
     this.empty = h(
@@ -94,7 +94,7 @@ export class SessionsTable {
     );
     this.element = h(
       "section",
-      { class: "op-sessions", attrs: { "aria-label": "sessions" } },
+      { class: "op-sessions", "aria-label": "sessions" },
       this.table,
       this.empty,
     );

@@ -1,5 +1,6 @@
-// A tiny element builder. Text always goes in as text nodes: what the bot or Mesh sends is
-// never parsed as HTML.
+// The element builder both pages use. Text always goes in as text nodes: what the bot, Mesh or
+// the admin API sends is never parsed as HTML, so a session id, a note or a rejection reason
+// cannot inject anything into the page.
 
 type Attrs = Record<string, string | boolean | undefined>;
 type Child = Node | string | null | undefined | false;
@@ -24,4 +25,9 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (element === null) throw new Error(`the page has no #${id}`);
   return element as T;
+}
+
+/** Sets text only when it changed, so a refresh does not disturb a selection in the element. */
+export function setText(element: Element, text: string): void {
+  if (element.textContent !== text) element.textContent = text;
 }

@@ -1,7 +1,7 @@
 // The messages sent to one session, newest first, each with its status badge and the statuses it
 // went through (`queued → processing → processed`), how long the bot took, or why it refused.
 
-import { h, setText } from "./dom";
+import { h, setText } from "../dom";
 import { type Tracked, isFinal } from "./status";
 
 export function trailText(tracked: Tracked): string {
@@ -24,10 +24,7 @@ export function detailText(tracked: Tracked): string {
 }
 
 export class MessageList {
-  readonly element: HTMLOListElement = h("ol", {
-    class: "op-messages",
-    attrs: { "aria-label": "sent messages" },
-  });
+  readonly element: HTMLOListElement = h("ol", { class: "op-messages", "aria-label": "sent messages" });
   private readonly items = new Map<string, HTMLLIElement>();
 
   has(id: string): boolean {
@@ -40,9 +37,9 @@ export class MessageList {
     if (!item) {
       item = h(
         "li",
-        { attrs: { "data-message": tracked.id } },
+        { "data-message": tracked.id },
         h("span", { class: "op-pill" }),
-        h("span", { class: "op-summary", text: tracked.summary }),
+        h("span", { class: "op-summary" }, tracked.summary),
         h("span", { class: "op-trail" }),
         h("span", { class: "op-detail-text" }),
       );

@@ -3,7 +3,7 @@
 
 import type { ApiProblem } from "./api";
 import { type ComposerFields, type ComposerPart, KIND_ORDER, KINDS, isKind } from "./compose";
-import { h } from "./dom";
+import { h } from "../dom";
 
 export type SubmitHandler = (fields: ComposerFields) => void;
 
@@ -47,24 +47,24 @@ export class Composer {
   constructor(onSubmit: SubmitHandler) {
     const n = ++composers;
     const ids = { kind: `op-kind-${n}`, text: `op-text-${n}`, role: `op-role-${n}` };
-    this.kind = h("select", { attrs: { id: ids.kind, "data-part": "kind" } });
-    for (const kind of KIND_ORDER) this.kind.append(h("option", { text: kind, attrs: { value: kind } }));
-    this.text = h("textarea", { attrs: { id: ids.text, rows: "1", "data-part": "text" } });
-    this.textLabel = h("label", { attrs: { for: ids.text } });
-    this.role = h("select", { attrs: { id: ids.role, "data-part": "role" } });
+    this.kind = h("select", { id: ids.kind, "data-part": "kind" });
+    for (const kind of KIND_ORDER) this.kind.append(h("option", { value: kind }, kind));
+    this.text = h("textarea", { id: ids.text, rows: "1", "data-part": "text" });
+    this.textLabel = h("label", { for: ids.text });
+    this.role = h("select", { id: ids.role, "data-part": "role" });
     for (const role of ["system", "user"])
-      this.role.append(h("option", { text: role, attrs: { value: role } }));
-    this.roleLabel = h("label", { class: "op-field", text: "Role " }, this.role);
-    this.respond = h("input", { attrs: { type: "checkbox", "data-part": "respond" } });
+      this.role.append(h("option", { value: role }, role));
+    this.roleLabel = h("label", { class: "op-field" }, "Role ", this.role);
+    this.respond = h("input", { type: "checkbox", "data-part": "respond" });
     this.respond.checked = true;
     this.respondLabel = h("label", { class: "op-check" }, this.respond, " answer it");
-    this.send = h("button", { class: "op-send", text: "Send", attrs: { type: "submit" } });
-    this.error = h("p", { class: "op-error", attrs: { role: "alert", "aria-live": "polite" } });
+    this.send = h("button", { class: "op-send", type: "submit" }, "Send");
+    this.error = h("p", { class: "op-error", role: "alert", "aria-live": "polite" });
 
     this.element = h(
       "form",
-      { class: "op-composer", attrs: { novalidate: "" } },
-      h("label", { class: "op-field", text: "Message " }, this.kind),
+      { class: "op-composer", novalidate: "" },
+      h("label", { class: "op-field" }, "Message ", this.kind),
       h("div", { class: "op-text" }, this.textLabel, this.text),
       this.roleLabel,
       this.respondLabel,

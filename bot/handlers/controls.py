@@ -7,7 +7,7 @@ from typing import Protocol
 from pipecat.frames.frames import Frame
 
 
-class BotActions(Protocol):
+class BotControls(Protocol):
     async def say(self, text: str) -> None: ...
 
     async def push(self, frames: list[Frame]) -> None: ...
