@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
 import json
 import os
@@ -53,6 +52,8 @@ from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
 from runner.slot import Slot, describe_exit
 from voicefleet import cloudevents_codec, observability
+from voicefleet.authorization import bearer_is
+from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
     SESSION_ENDED_EVENT,
@@ -61,6 +62,7 @@ from voicefleet.contracts import (
     SessionStatus,
     runner_source,
 )
+from voicefleet.http_errors import ApiError, error_response
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
@@ -79,11 +81,11 @@ class Refused(Exception):
 
     def response(self) -> JSONResponse:
         headers = {"Retry-After": "1"} if self.retry_after else {}
-        return JSONResponse({"error": {"message": str(self)}}, self.status, headers=headers)
+        return error_response(self.status, str(self), headers=headers)
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message}}, status_code=status)
+    return error_response(status, message)
 
 
 def _deletion_cost_hook() -> Callable[[int], object] | None:
@@ -333,14 +335,11 @@ def _passed_on(answer: httpx.Response) -> Response:
 
 async def launch_event(request: Request) -> Response:
     pod = _pod(request)
-    body = await request.body()
     try:
-        event = cloudevents_codec.parse(request.headers, body)
-        if event["type"] != LAUNCH_EVENT:
-            return _error(400, f"unsupported CloudEvent type {event['type']!r}")
-        launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
-    except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
-        return _error(400, f"invalid launch: {exc}")
+        _, data, body = await read_event(request, LAUNCH_EVENT)
+        launch = event_payload(LaunchPayload, data, what="a launch")
+    except ApiError as exc:
+        return exc.response()
     try:
         result = await pod.run(launch, "/", request.headers, body)
     except Refused as refused:
@@ -400,10 +399,7 @@ async def readyz(request: Request) -> Response:
 def metrics_route(token: str | None) -> Callable[[Request], Any]:
     async def metrics(request: Request) -> Response:
         if token is not None:
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode(), token.encode()
-            ):
+            if not bearer_is(request.headers.getlist("authorization"), token):
                 return _error(401, "metrics need Authorization: Bearer <token>")
         return Response(await _pod(request).slot_metrics(token), media_type=CONTENT_TYPE_LATEST)
 

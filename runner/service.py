@@ -32,6 +32,7 @@ from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.blobs import LocalBlobStore
+from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
     SESSION_ENDED_EVENT,
@@ -44,6 +45,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.event_sink import EventSink
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability import tracing
 from voicefleet.observability.http import ObservedApp, metrics_endpoint
 from voicefleet.observability.metrics import (
@@ -59,7 +61,7 @@ from voicefleet.signalling import SignallingRelay
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message}}, status_code=status, headers=headers)
+    return error_response(status, message, headers=headers)
 
 
 class RunnerService:
@@ -207,12 +209,10 @@ class RunnerService:
 async def launch_event(request: Request) -> Response:
     service: RunnerService = request.app.state.service
     try:
-        event = cloudevents_codec.parse(request.headers, await request.body())
-        if event["type"] != LAUNCH_EVENT:
-            return _error(400, f"unsupported CloudEvent type {event['type']!r}")
-        launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
-    except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
-        return _error(400, f"invalid launch: {exc}")
+        event, data, _ = await read_event(request, LAUNCH_EVENT)
+        launch = event_payload(LaunchPayload, data, what="a launch")
+    except ApiError as exc:
+        return exc.response()
     # The event's own trace context (CloudEvents distributed tracing), else the request's.
     carried = {k: str(event[k]) for k in tracing.TRACE_ATTRIBUTES if event.get(k)}
     result = await service.run_launch(launch, carried or dict(request.headers))

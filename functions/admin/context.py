@@ -8,12 +8,12 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 
 from functions.admin.settings import AdminSettings
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.admin_queue import AdminQueue
 from voicefleet.event_sink import EventSink
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError
 from voicefleet.records.store import RecordsStore
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore

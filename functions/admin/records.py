@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 
 from functions.admin.context import AdminContext
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from voicefleet.contracts import RECORDS_SOURCE, WEBHOOK_DELIVERY_EVENT
 from voicefleet.event_sink import SinkUnavailable
+from voicefleet.http_errors import ApiError
 from voicefleet.records.addresses import URL_MAX, UnsafeAddress, check_url
 from voicefleet.records.db import WebhookRow
 

@@ -12,13 +12,13 @@ from functions.admin.answers import SessionList, SessionSummary, SessionWithMess
 from functions.admin.context import AdminContext
 from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
 from functions.http.idempotency import Idempotency, idempotency
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminMessage, KeyConflict, QueueFull
 from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, admin_address
+from voicefleet.http_errors import ApiError
 from voicefleet.observability.metrics import ADMIN_MESSAGES, ADMIN_QUEUE_DEPTH, admin_type
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 

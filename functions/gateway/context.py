@@ -12,10 +12,10 @@ from functions.gateway.admission import Admission
 from functions.gateway.daily_rooms import DailyRooms
 from functions.gateway.launcher import Launcher
 from functions.gateway.settings import GatewaySettings
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError
 from voicefleet.records.store import RecordsStore
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore

@@ -13,10 +13,10 @@ from loguru import logger
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from functions.http.errors import ApiError
+from voicefleet.http_errors import ApiError, error_response
 
 C = TypeVar("C")
 Handler = Callable[[Request, C], Awaitable[Response]]
@@ -43,7 +43,7 @@ class Router(Generic[C]):
             return unavailable.response()
         except Exception:  # noqa: BLE001 - last line of defence: a 500 without internals
             logger.exception("unhandled error on {} {}", request.method, request.url.path)
-            return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
+            return error_response(500, "internal error")
 
     async def _dispatch(self, request: Request) -> Response:
         allowed: list[str] = []

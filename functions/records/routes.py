@@ -21,11 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from functions.http.body import read_body
-from functions.http.errors import ApiError
 from functions.records.context import RecordsContext
 from voicefleet import cloudevents_codec
 from voicefleet.blobs import BlobNotFound
+from voicefleet.cloudevent_intake import read_body
 from voicefleet.contracts import (
     RECORDS_SOURCE,
     SESSION_ENDED_EVENT,
@@ -35,6 +34,7 @@ from voicefleet.contracts import (
     SessionEnded,
 )
 from voicefleet.event_sink import SinkUnavailable
+from voicefleet.http_errors import ApiError
 from voicefleet.records.addresses import UnsafeAddress, check_url
 from voicefleet.records.sender import send
 from voicefleet.reports import ReportReference, SessionReport, SessionStarted

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.gateway.context import GatewayContext
-from functions.http.errors import ApiError
+from voicefleet.http_errors import ApiError
 
 
 async def get_report(request: Request, ctx: GatewayContext) -> Response:
