@@ -47,6 +47,7 @@ class DevOptions:
     mesh_port: int = 4446
     warm: int | None = None
     max: int | None = None
+    slots: int | None = None  # calls a pod holds (else the manifest's containerConcurrency)
     scale_down_delay_s: float | None = None
     api_key: str | None = None
     admin_key: str | None = None
@@ -55,7 +56,7 @@ class DevOptions:
     # Ctrl-C stops the stack within 5 s, calls or not: a call gets this long to end, then
     # its runner is killed (the local LLM gets 1 s, the servers stop at once).
     stop_grace_s: float = 2.0
-    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
+    zygote: bool = True  # pods fork their slots from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -140,6 +141,8 @@ class DevStack:
             updates["max_scale"] = max(opts.max, updates.get("min_scale", scaling.min_scale))
         if opts.scale_down_delay_s is not None:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
+        if opts.slots is not None:
+            updates["container_concurrency"] = opts.slots
         scaling = scaling.model_copy(update=updates)
         if opts.max is None:
             cores, manifest_max = usable_cores(), scaling.max_scale

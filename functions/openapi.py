@@ -18,8 +18,9 @@ from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
 from functions.admin.records import NewWebhook
-from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.admin.schemas import AdminRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
+from voicefleet.admin_messages import KNOWN, OtherMessage
 from voicefleet.contracts import LaunchPayload, SessionRecord
 from voicefleet.reports import SessionReport
 

@@ -47,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
 from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
@@ -88,17 +89,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return error_response(status, message)
 
 
-def _deletion_cost_hook() -> Callable[[int], object] | None:
-    """Keeps `controller.kubernetes.io/pod-deletion-cost` at the pod's live calls, so that a
-    scale-down deletes the pods holding the fewest calls (runner/deletion_cost.py)."""
-    try:
-        from runner.deletion_cost import set_live_calls  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    hook: Callable[[int], object] = set_live_calls
-    return hook
-
-
 class RunnerPod:
     def __init__(self, settings: RunnerSettings, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
@@ -124,7 +114,6 @@ class RunnerPod:
             for slot in self.slots
         ]
         self._live_calls = 0
-        self._on_live_calls = _deletion_cost_hook()
 
     def _new_slot(self, index: int) -> Slot:
         """Slot `index`'s next process; each is named anew (RUNNER_ID-1, -2, … in order of
@@ -134,11 +123,11 @@ class RunnerPod:
 
     # Life -----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the zygote and fork the slots; returns once every slot is ready (the pod is
-        ready for a launch, /readyz, from its first)."""
+    async def start(self, zygote: Zygote | None = None) -> None:
+        """Start the zygote (or finish starting `zygote`, spawned early) and fork the slots;
+        returns once every slot is ready (the pod is ready for a launch from its first)."""
         if self.settings.zygote:
-            zygote = Zygote({})
+            zygote = zygote or Zygote({})
             try:
                 await zygote.start()
                 self.zygote = zygote
@@ -221,8 +210,8 @@ class RunnerPod:
         if live == self._live_calls:
             return
         self._live_calls = live
-        if self._on_live_calls is not None:
-            self._on_live_calls(live)
+        # A scale-down deletes the pods holding the fewest calls first (runner/deletion_cost.py).
+        set_live_calls(live)
 
     # Launches -------------------------------------------------------------------------------
 
@@ -437,7 +426,7 @@ class PodServer(uvicorn.Server):
         await self.pod.close()
 
 
-async def serve_pod(settings: RunnerSettings) -> int:
+async def serve_pod(settings: RunnerSettings, zygote: Zygote | None = None) -> int:
     reporting = observability.setup("runner", traces=False)  # the slots trace their calls
     pod = RunnerPod(settings)
     config = uvicorn.Config(
@@ -453,7 +442,7 @@ async def serve_pod(settings: RunnerSettings) -> int:
     # /healthz answers while the zygote loads; /readyz once a slot is ready.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    starting = asyncio.create_task(pod.start())
+    starting = asyncio.create_task(pod.start(zygote))
     await asyncio.wait({serving, starting}, return_when=asyncio.FIRST_COMPLETED)
     if starting.done() and starting.exception() is None and not pod.draining:
         port = sock.getsockname()[1]

@@ -104,6 +104,7 @@ def test_config_map_holds_settings_but_no_secrets() -> None:
 
 
 def test_runner_takes_one_call_per_pod_and_keeps_a_warm_pool() -> None:
+    # The base runs the offline providers, which need a core per call while they answer.
     scaling = load_runner_scaling(KNATIVE_DIR)
     assert scaling.container_concurrency == 1
     assert scaling.min_scale >= 1

@@ -104,20 +104,25 @@ def test_production_broker_is_kafka_with_its_config_and_a_dead_letter_sink() -> 
     )
 
 
-def test_production_runner_is_sized_with_a_memory_limit_and_no_cpu_limit() -> None:
+def test_production_runner_packs_calls_with_a_memory_limit_and_no_cpu_limit() -> None:
     runner = _one(_docs("production"), "Service", RUNNER_SERVICE)
     (container,) = runner["spec"]["template"]["spec"]["containers"]
     resources = container["resources"]
-    assert resources["requests"] == {"cpu": "1", "memory": "768Mi"}
-    assert resources["limits"] == {"memory": "1Gi"}
-    # Everything else about the container is the base's (a JSON 6902 patch changed one field).
+    assert resources["requests"] == {"cpu": "2", "memory": "768Mi"}
+    assert resources["limits"] == {"memory": "1536Mi"}
+    # Everything else about the container is the base's (JSON 6902 patches changed the
+    # resources and the slots, which follow containerConcurrency).
     base = _one([d for _, d in build(KNATIVE)], "Service", RUNNER_SERVICE)
     (base_container,) = base["spec"]["template"]["spec"]["containers"]
-    assert {k: v for k, v in container.items() if k != "resources"} == {
-        k: v for k, v in base_container.items() if k != "resources"
+    changed = ("resources", "env")
+    assert {k: v for k, v in container.items() if k not in changed} == {
+        k: v for k, v in base_container.items() if k not in changed
     }
+    assert [e for e in container["env"] if e["name"] != "RUNNER_SLOTS"] == [
+        e for e in base_container["env"] if e["name"] != "RUNNER_SLOTS"
+    ]
     scaling = load_runner_scaling(overlay_dir("production"))
-    assert scaling.min_scale >= 2 and scaling.container_concurrency == 1
+    assert scaling.min_scale >= 2 and scaling.container_concurrency == 4
 
 
 def test_production_budgets_select_the_services_pods() -> None:
@@ -187,6 +192,22 @@ def test_every_service_is_scraped_on_its_own_port(name: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
     (container,) = service["spec"]["template"]["spec"]["containers"]
     assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+
+
+@pytest.mark.parametrize("kustomization", [KNATIVE, *(overlay_dir(o) for o in OVERLAYS)])
+def test_a_launch_reaches_only_a_pod_with_a_free_slot(kustomization: Path) -> None:
+    runner = _one([d for _, d in build(kustomization)], "Service", RUNNER_SERVICE)
+    template = runner["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    # The pod forks as many slots as Knative lets launches in, and the activator (always in
+    # the path) sends a launch only to a pod whose in-flight launches leave a slot free.
+    assert env["RUNNER_SLOTS"] == str(template["spec"]["containerConcurrency"])
+    assert template["spec"]["containerConcurrency"] >= 1
+    annotations = template["metadata"]["annotations"]
+    assert annotations["autoscaling.knative.dev/target-burst-capacity"] == "-1"
+    assert 0 < int(annotations["autoscaling.knative.dev/target-utilization-percentage"]) <= 100
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
 def test_runner_probes_mean_what_knative_needs() -> None:
