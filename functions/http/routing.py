@@ -30,6 +30,16 @@ class Router(Generic[C]):
     def add(self, path: str, handler: Handler[C], methods: list[str]) -> None:
         self._routes.append(Route(path, endpoint=handler, methods=methods))
 
+    def served(self) -> list[tuple[str, str]]:
+        """(path, method) of every route, in the order added: what the OpenAPI document
+        must describe (Starlette's implicit HEAD for a GET aside)."""
+        return [
+            (route.path, method)
+            for route in self._routes
+            for method in sorted(route.methods or ())
+            if method != "HEAD"
+        ]
+
     async def __call__(self, request: Request) -> Response:
         try:
             return await self._dispatch(request)
