@@ -32,6 +32,7 @@ from bot.actions.html import LLMAppletWriter
 from bot.actions.prompts import load_prompts
 from bot.admin_channel import AdminChannel
 from bot.barge_in import SpeechOnsetHold
+from bot.call_record import CallRecord, feed_call_record
 from bot.config import BotSettings, SessionConfig
 from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft, SessionEnding
 from bot.eventbus.bridge import PipelineEvents
@@ -65,6 +66,8 @@ class BotHooks:
     admin: AdminChannel | None = None
     # Past this the bot says goodbye and leaves (the runner stops it a little later anyway).
     max_duration_s: float | None = None
+    # The runner's record of the call, fed as it goes (the session report is built from it).
+    record: CallRecord | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -241,17 +244,19 @@ class _BotCall:
                 aggregators.assistant(),
             ]
         )
-        on_first_audio = self.hooks.on_first_audio
+        on_first_audio, record = self.hooks.on_first_audio, self.hooks.record
         self.worker = PipelineWorker(
             pipeline,
             params=PipelineParams(
                 audio_out_sample_rate=settings.audio_out_sample_rate,
                 enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
+                enable_usage_metrics=record is not None,  # tokens, characters, audio seconds
             ),
             idle_timeout_secs=None,
             observers=[
                 TurnMetricsObserver(),
-                turn_latency_observer(),
+                turn_latency_observer(record.answered if record else None),
+                *([feed_call_record(record, self.bus, aggregators)] if record else []),
                 *([_FirstAudio(output, on_first_audio)] if on_first_audio else []),
             ],
             # Pipecat's conversation and turn spans, children of the runner's session span.

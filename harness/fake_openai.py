@@ -69,6 +69,9 @@ class FakeOpenAI:
         if not body.get("stream"):
             return JSONResponse(_complete(reply, body.get("model", "fake")))
 
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunks.append(_usage_chunk(body, reply))
+
         async def stream() -> Any:
             for chunk in chunks:
                 yield f"data: {json.dumps(chunk)}\n\n"
@@ -101,6 +104,27 @@ def _chunks(reply: Reply, model: str) -> Any:
             part = {"index": index, "function": {"arguments": text[i : i + 8]}}
             yield _chunk(model, {"tool_calls": [part]})
     yield _chunk(model, {}, "tool_calls" if reply.tool_calls else "stop")
+
+
+def _usage_chunk(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The last chunk OpenAI streams when asked to include usage: no choices, token counts
+    (words stand in for tokens here)."""
+    prompt = sum(len(json.dumps(m.get("content") or "").split()) for m in body.get("messages", []))
+    completion = len((reply.text or "").split()) + sum(
+        len(json.dumps(args).split()) for _, args in reply.tool_calls
+    )
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 def _complete(reply: Reply, model: str) -> dict[str, Any]:
