@@ -24,6 +24,7 @@ from devstack.browser_access import ADMIN_COOKIE, BrowserAccess, prebuilt_client
 from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
 from devstack.manifests import (
     GATEWAY_SERVICE,
+    RECORDS_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
     load_config_env,
@@ -164,27 +165,36 @@ class DevStack:
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
+        # The broker first: runners publish session events to it (K_SINK) as the SinkBindings
+        # say; it resolves Services by name when it delivers, so they may come up after it.
+        urls: dict[str, str] = {}
+        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
+        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
+        self._servers.append(broker_server)
+        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        sink_env = {
+            "K_SINK": broker_server.url + "/",
+            # Reports too large for one event wait here for the records function.
+            "VOICEFLEET_BLOB_DIR": os.environ.get(
+                "VOICEFLEET_BLOB_DIR", str(Path.cwd() / ".voicefleet" / "blobs")
+            ),
+        }
         self.pool = RunnerPool(
             scaling,
-            {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
+            {**shared_env, **sink_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
             zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
         self.runner_targets_url = pool_server.url + TARGETS_PATH
-
-        urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
-        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
-        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
-        self._servers.append(broker_server)
-        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        urls[RUNNER_SERVICE] = pool_server.url
 
         # The functions read their settings from the environment, as they do in a container.
         os.environ.update(
             {
                 **shared_env,
-                "K_SINK": broker_server.url + "/",
+                **sink_env,
                 "VOICEFLEET_API_KEY": self.api_key,
                 "VOICEFLEET_ADMIN_KEY": self.admin_key,
             }
@@ -196,6 +206,10 @@ class DevStack:
         gateway, admin = with_media_streams(asgi_app("gateway")), asgi_app("admin")
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
+        # Only the broker calls the records function: it gets a port of its own, unannounced.
+        records_server = await _serve("records", asgi_app("records"), opts.host, 0)
+        self._servers.append(records_server)
+        urls[RECORDS_SERVICE] = records_server.url
         await self.pool.start()
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
@@ -286,9 +300,11 @@ class DevStack:
         await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
         from functions.admin import context as admin_context
         from functions.gateway import context as gateway_context
+        from functions.records import context as records_context
 
         await gateway_context.context.reset()
         await admin_context.context.reset()
+        await records_context.context.reset()
         if self._mesh_proxy is not None:
             await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
@@ -324,7 +340,7 @@ async def run(options: DevOptions) -> None:
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             f"  metrics:        {stack.gateway_url}/metrics (gateway), "
             f"{stack.admin_url}/metrics (admin)\n"
-            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"  runner metrics: {runner_metrics} (each pod's, by slot; Prometheus "
             f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

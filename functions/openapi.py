@@ -22,12 +22,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
+from functions.admin.records import NewWebhook
 from functions.admin.schemas import AdminRequest
 from functions.gateway.routes.calls import CallRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
 from functions.http.routing import Router
 from voicefleet.admin_messages import KNOWN, OtherMessage
 from voicefleet.contracts import LaunchPayload, SessionRecord
+from voicefleet.reports import SessionReport
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -215,6 +217,13 @@ def _gateway_paths() -> dict[str, Any]:
                 returns=SessionRecord,
             )
         },
+        "/sessions/{session_id}/report": {
+            **session,
+            "get": _operation(
+                "the finished session's report (409 while it runs or until it is stored)",
+                extra=("409",), returns=SessionReport,
+            ),
+        },
         "/deadletter": {
             "post": _operation(
                 "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
@@ -266,13 +275,48 @@ def _admin_paths() -> dict[str, Any]:
                 returns=SessionWithMessages,
             ),
         },
+        "/sessions/{session_id}/report": {
+            "parameters": _path_param("session_id"),
+            "get": _operation("a past session's report", extra=("403",), returns=SessionReport),
+        },
+        "/reports": {
+            "get": {
+                **_operation("past sessions, newest first", extra=("403",)),
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "number"}},
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": ["ended", "failed"]}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                ],
+            }
+        },
+        "/webhooks": {
+            "post": _operation(
+                "register a webhook; the answer holds its signing secret (shown once)", "201",
+                _ref(NewWebhook), extra=("403", "409"),
+            ),
+            "get": _operation("the tenant's webhooks", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}": {
+            "parameters": _path_param("webhook_id"),
+            "delete": _operation("remove a webhook", "204", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries": {
+            "parameters": _path_param("webhook_id"),
+            "get": _operation("the webhook's deliveries, each attempt", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {
+            "parameters": [*_path_param("webhook_id"), *_path_param("delivery_id")],
+            "post": _operation("send a delivery again", "202", extra=("403", "409")),
+        },
     }  # fmt: skip
 
 
 def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         JoinRequest, StartRequest, OfferRequest, IcePatchRequest, CallRequest, LaunchPayload,
-        AdminRequest, OtherMessage, *KNOWN.values(),
+        AdminRequest, OtherMessage, NewWebhook, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(
         [*((m, "validation") for m in models), *((m, "serialization") for m in returned)],
@@ -306,8 +350,12 @@ def _served(function: str) -> list[tuple[str, str]]:
 
 # Each function: its title, its operations, and the models its answers are documented by.
 _FUNCTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], tuple[type[BaseModel], ...]]] = {
-    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord,)),
-    "admin": ("voicefleet admin function", _admin_paths, (SessionList, SessionWithMessages)),
+    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord, SessionReport)),
+    "admin": (
+        "voicefleet admin function",
+        _admin_paths,
+        (SessionList, SessionWithMessages, SessionReport),
+    ),
 }
 
 

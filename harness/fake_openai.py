@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible chat server: the LLM's network boundary in tests.
 
 Each request takes the next scripted reply (text, or tool calls streamed the way OpenAI
-streams them: the name first, then the arguments in pieces); with the script empty it
-answers a default line. It records every request so tests can see what the bot sent.
+streams them: the name first, then the arguments in pieces), or makes it from what the user
+last said (a test of what the STT heard); with the script empty it answers a default line.
+It records every request so tests can see what the bot sent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +33,19 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+# A reply, or a function of the user's last message that makes one.
+Scripted = Reply | Callable[[str], Reply]
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
-        self.script: list[Reply] = []
+        self.script: list[Scripted] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.app = Starlette(
@@ -64,10 +76,14 @@ class FakeOpenAI:
         body = await request.json()
         with self._lock:
             self.requests.append(body)
-            reply = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+            scripted = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+        reply = scripted if isinstance(scripted, Reply) else scripted(_last_user_text(body))
         chunks = list(_chunks(reply, body.get("model", "fake")))
         if not body.get("stream"):
             return JSONResponse(_complete(reply, body.get("model", "fake")))
+
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunks.append(_usage_chunk(body, reply))
 
         async def stream() -> Any:
             for chunk in chunks:
@@ -101,6 +117,27 @@ def _chunks(reply: Reply, model: str) -> Any:
             part = {"index": index, "function": {"arguments": text[i : i + 8]}}
             yield _chunk(model, {"tool_calls": [part]})
     yield _chunk(model, {}, "tool_calls" if reply.tool_calls else "stop")
+
+
+def _usage_chunk(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The last chunk OpenAI streams when asked to include usage: no choices, token counts
+    (words stand in for tokens here)."""
+    prompt = sum(len(json.dumps(m.get("content") or "").split()) for m in body.get("messages", []))
+    completion = len((reply.text or "").split()) + sum(
+        len(json.dumps(args).split()) for _, args in reply.tool_calls
+    )
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 def _complete(reply: Reply, model: str) -> dict[str, Any]:

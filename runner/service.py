@@ -10,8 +10,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import httpx
 from loguru import logger
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -24,10 +26,12 @@ from starlette.routing import Route
 from bot.config import BotSettings
 from bot.preload import Preloaded
 from runner.memory import release_freed_memory
+from runner.report import ReportPublisher
 from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminQueue
+from voicefleet.blobs import LocalBlobStore
 from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
@@ -39,6 +43,8 @@ from voicefleet.contracts import (
     TransportKind,
     runner_source,
 )
+from voicefleet.event_sink import EventSink
+from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability import tracing
 from voicefleet.observability.http import ObservedApp, metrics_endpoint
@@ -69,6 +75,19 @@ class RunnerService:
         self.blocking_redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
         self.admin_queue = AdminQueue(self.redis)
+        self.reports: ReportPublisher | None = None
+        self._sink_http: httpx.AsyncClient | None = None
+        if settings.k_sink:
+            self._sink_http = async_client(timeout=10.0)
+            sink = EventSink(
+                self._sink_http, settings.k_sink, token_file=Path(settings.sink_token_file)
+            )
+            self.reports = ReportPublisher(
+                sink,
+                settings.runner_id,
+                max_event_bytes=settings.report_event_max_bytes,
+                spill=LocalBlobStore(Path(settings.blob_dir)),
+            )
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it
         # waited for this runner to start (a cold start).
@@ -78,6 +97,8 @@ class RunnerService:
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
+        if self._sink_http is not None:
+            await self._sink_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
 
@@ -163,6 +184,7 @@ class RunnerService:
                     admin_queue=self.admin_queue,
                     pubsub_redis=self.blocking_redis,
                     ready_at=self.ready_at,
+                    reports=self.reports,
                 )
                 ended = await runner.run(launch)
                 ran = ended.status != "duplicate"

@@ -22,20 +22,20 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
 
 
-async def read_body(request: Request) -> bytes:
-    """The raw body; 413 past MAX_BODY_BYTES (the excess is drained, never held in memory),
+async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body; 413 past `limit` (the excess is drained, never held in memory),
     408 if it has not all arrived within the body deadline (a stalled or dripping client)."""
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in within_deadline(request.stream()):
             size += len(chunk)
-            if size <= MAX_BODY_BYTES:
+            if size <= limit:
                 chunks.append(chunk)
     except BodyTimeout as exc:
         raise ApiError(408, str(exc), headers=CLOSE) from exc
-    if size > MAX_BODY_BYTES:
-        raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    if size > limit:
+        raise ApiError(413, f"request body is larger than {limit} bytes")
     return b"".join(chunks)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.eventbus import EventBus
-from bot.eventbus.events import AdminMessageReceived
+from bot.eventbus.events import AdminMessageHandled, AdminMessageReceived
 from bot.handlers.controls import BotControls
 from voicefleet.admin_messages import (
     AppendContext,
@@ -51,6 +51,14 @@ class AdminHandler:
         await self._bus.publish(
             AdminMessageReceived(message_id=message.id, type=message.type, payload=message.message)
         )
+        refused = await self._refusal(message)
+        await self._bus.publish(
+            AdminMessageHandled(message_id=message.id, type=message.type, refused=refused)
+        )
+        return refused
+
+    async def _refusal(self, message: AdminMessage) -> str | None:
+        """Carry it out; None when done, else why not."""
         try:
             checked = known_message(message.message)
         except InvalidMessage as exc:

@@ -18,6 +18,7 @@ from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError
+from voicefleet.records.store import RecordsStore
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay
@@ -48,6 +49,7 @@ class GatewayContext:
             queue_timeout_s=settings.queue_timeout_s,
             token_file=Path(settings.sink_token_file),
         )
+        self.records = RecordsStore(settings.records_database_url)
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         # Phone calls: the accounts whose webhooks are answered, and their streams' tokens.
@@ -75,6 +77,7 @@ class GatewayContext:
         await self.broker_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
+        await self.records.aclose()
 
 
 context: ProcessContext[GatewayContext] = ProcessContext(lambda: GatewayContext(GatewaySettings()))

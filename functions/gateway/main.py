@@ -14,6 +14,7 @@ from functions.gateway.routes import (
     calls,
     dead_letters,
     launches,
+    reports,
     sessions,
     signalling,
     telephony,
@@ -34,6 +35,7 @@ router.add("/start", launches.start, ["POST"])
 router.add("/api/offer", signalling.direct_offer, ["POST", "PATCH"])
 router.add("/sessions/{session_id}/api/offer", signalling.session_offer, ["POST", "PATCH"])
 router.add("/sessions/{session_id}", sessions.get_session, ["GET"])
+router.add("/sessions/{session_id}/report", reports.get_report, ["GET"])
 router.add("/sessions/{session_id}", sessions.delete_session, ["DELETE"])
 router.add("/deadletter", dead_letters.dead_letter, ["POST"])
 router.add("/telephony/twilio", telephony.twilio_call, ["POST"])
