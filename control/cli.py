@@ -28,6 +28,7 @@ def _dev(args: argparse.Namespace) -> int:
         warm=args.warm,
         max=args.max,
         scale_down_delay_s=args.scale_down_delay,
+        slots=args.slots,
         zygote=not args.no_zygote,
     )
     if args.knative_dir:
@@ -85,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=4444, help="gateway port (default 4444)")
     dev.add_argument("--admin-port", type=int, default=4445, help="admin port (default 4445)")
     dev.add_argument("--mesh-port", type=int, default=4446, help="Mesh port (default 4446)")
-    dev.add_argument("--warm", type=int, help="warm runners (overrides the manifest's min-scale)")
+    dev.add_argument("--warm", type=int, help="warm runner pods (the manifest's min-scale)")
+    dev.add_argument(
+        "--slots",
+        type=int,
+        help="calls a runner pod holds (overrides the manifest's containerConcurrency)",
+    )
     dev.add_argument(
         "--max",
         type=int,
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument(
         "--no-zygote",
         action="store_true",
-        help="start each runner as its own Python process instead of forking a preloaded one",
+        help="start each slot as its own Python process instead of forking the pod's zygote",
     )
     dev.set_defaults(func=_dev)
 

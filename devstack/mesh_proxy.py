@@ -21,16 +21,16 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, build_
 from loguru import logger
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from functions.http.body import read_json
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
 from mesh.app import SCHEMA
 from mesh.limits import Checker, Limits
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError
 
 PREFIX = "/mesh"
 USER_HEADER = "x-voicefleet-user"
@@ -187,7 +187,7 @@ class MeshProxy:
         except ValueError:
             applet = None
         if answer.status_code != 200 or not isinstance(applet, dict):
-            return JSONResponse({"error": {"message": "no such applet"}}, status_code=404)
+            return ApiError(404, "no such applet").response()
         return Response(
             str(applet.get("html", "")),
             media_type="text/html",

@@ -27,6 +27,7 @@ from devstack.manifests import RunnerScaling
 from devstack.pod_process import PodProcess
 from devstack.ports import free_port
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import error_response
 
 # Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
 # pods on a cluster; the path is outside what the runner Service serves, so it is never proxied.
@@ -181,7 +182,7 @@ class RunnerPool:
         try:
             pod = await self.acquire()
         except RuntimeError as exc:
-            return JSONResponse({"error": {"message": str(exc)}}, status_code=503)
+            return error_response(503, str(exc))
         try:
             headers = {k: v for k, v in request.headers.items() if k not in _HOP_HEADERS}
             upstream = await self._client.request(
@@ -193,7 +194,7 @@ class RunnerPool:
             )
         except httpx.HTTPError as exc:
             logger.warning("pod {} failed the request: {}", pod.name, type(exc).__name__)
-            return JSONResponse({"error": {"message": "runner unavailable"}}, status_code=502)
+            return error_response(502, "runner unavailable")
         finally:
             await self.release(pod)
         out = {k: v for k, v in upstream.headers.items() if k not in _HOP_HEADERS}

@@ -24,6 +24,7 @@ from devstack.browser_access import ADMIN_COOKIE, BrowserAccess, prebuilt_client
 from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
 from devstack.manifests import (
     GATEWAY_SERVICE,
+    RECORDS_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
     load_config_env,
@@ -46,6 +47,7 @@ class DevOptions:
     mesh_port: int = 4446
     warm: int | None = None
     max: int | None = None
+    slots: int | None = None  # calls a pod holds (else the manifest's containerConcurrency)
     scale_down_delay_s: float | None = None
     api_key: str | None = None
     admin_key: str | None = None
@@ -54,7 +56,7 @@ class DevOptions:
     # Ctrl-C stops the stack within 5 s, calls or not: a call gets this long to end, then
     # its runner is killed (the local LLM gets 1 s, the servers stop at once).
     stop_grace_s: float = 2.0
-    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
+    zygote: bool = True  # pods fork their slots from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -139,6 +141,8 @@ class DevStack:
             updates["max_scale"] = max(opts.max, updates.get("min_scale", scaling.min_scale))
         if opts.scale_down_delay_s is not None:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
+        if opts.slots is not None:
+            updates["container_concurrency"] = opts.slots
         scaling = scaling.model_copy(update=updates)
         if opts.max is None:
             cores, manifest_max = usable_cores(), scaling.max_scale
@@ -161,36 +165,51 @@ class DevStack:
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
+        # The broker first: runners publish session events to it (K_SINK) as the SinkBindings
+        # say; it resolves Services by name when it delivers, so they may come up after it.
+        urls: dict[str, str] = {}
+        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
+        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
+        self._servers.append(broker_server)
+        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        sink_env = {
+            "K_SINK": broker_server.url + "/",
+            # Reports too large for one event wait here for the records function.
+            "VOICEFLEET_BLOB_DIR": os.environ.get(
+                "VOICEFLEET_BLOB_DIR", str(Path.cwd() / ".voicefleet" / "blobs")
+            ),
+        }
         self.pool = RunnerPool(
             scaling,
-            {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
+            {**shared_env, **sink_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
             zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
         self.runner_targets_url = pool_server.url + TARGETS_PATH
-
-        urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
-        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
-        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
-        self._servers.append(broker_server)
-        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        urls[RUNNER_SERVICE] = pool_server.url
 
         # The functions read their settings from the environment, as they do in a container.
         os.environ.update(
             {
                 **shared_env,
-                "K_SINK": broker_server.url + "/",
+                **sink_env,
                 "VOICEFLEET_API_KEY": self.api_key,
                 "VOICEFLEET_ADMIN_KEY": self.admin_key,
             }
         )
         from functions import asgi_app
+        from functions.gateway.asgi import with_media_streams
 
-        gateway, admin = asgi_app("gateway"), asgi_app("admin")
+        # The gateway as Knative runs it: its function and the phone calls' media streams.
+        gateway, admin = with_media_streams(asgi_app("gateway")), asgi_app("admin")
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
+        # Only the broker calls the records function: it gets a port of its own, unannounced.
+        records_server = await _serve("records", asgi_app("records"), opts.host, 0)
+        self._servers.append(records_server)
+        urls[RECORDS_SERVICE] = records_server.url
         await self.pool.start()
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
@@ -281,9 +300,11 @@ class DevStack:
         await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
         from functions.admin import context as admin_context
         from functions.gateway import context as gateway_context
+        from functions.records import context as records_context
 
         await gateway_context.context.reset()
         await admin_context.context.reset()
+        await records_context.context.reset()
         if self._mesh_proxy is not None:
             await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
@@ -319,7 +340,7 @@ async def run(options: DevOptions) -> None:
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             f"  metrics:        {stack.gateway_url}/metrics (gateway), "
             f"{stack.admin_url}/metrics (admin)\n"
-            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"  runner metrics: {runner_metrics} (each pod's, by slot; Prometheus "
             f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

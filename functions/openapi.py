@@ -1,13 +1,18 @@
-"""The OpenAPI description of the gateway and admin functions, built from their models.
+"""The OpenAPI description of the gateway and admin functions, built from their routers and
+their models.
 
-Request bodies come from the same pydantic models the functions validate with, so the
-documents cannot drift from what is enforced. `python -m functions.openapi` writes
+The paths are the routes each function's router serves (`router.served()`), each described
+by the table here: a route served but not described, or described but not served, stops the
+build (and the test that checks the committed documents). Request bodies come from the same
+pydantic models the functions validate with, so the documents cannot drift from what is
+enforced. `python -m functions.openapi` writes
 `docs/openapi-gateway.json` and `docs/openapi-admin.json` (a test checks the committed
 copies), and the fuzz suite generates its requests from them.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +22,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
-from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.admin.records import NewWebhook
+from functions.admin.schemas import AdminRequest
+from functions.gateway.routes.calls import CallRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
+from functions.http.routing import Router
+from voicefleet.admin_messages import KNOWN, OtherMessage
 from voicefleet.contracts import LaunchPayload, SessionRecord
+from voicefleet.reports import SessionReport
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -78,6 +88,69 @@ def _operation(
     return operation
 
 
+def _webhook(summary: str, ok: str = "200") -> dict[str, Any]:
+    """A phone provider's signed webhook: a form, no bearer key, TwiML/TeXML back (or none)."""
+    error = _json({"$ref": "#/components/schemas/Error"})
+    form = {"type": "object", "additionalProperties": {"type": "string"}}
+    answer: dict[str, Any] = {"description": summary}
+    if ok == "200":
+        answer["content"] = {"application/xml": {"schema": {"type": "string"}}}
+    return {
+        "summary": summary,
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        },
+        "responses": {
+            ok: answer,
+            "400": {"description": "the form names no call (CallSid)", **error},
+            "403": {"description": "the provider's signature does not check out", **error},
+            "404": {"description": "no session for this call", **error},
+            "408": {"description": _ERRORS["408"], **error},
+            "413": {"description": _ERRORS["413"], **error},
+        },
+    }
+
+
+def _metrics() -> dict[str, Any]:
+    return {
+        "summary": "Prometheus metrics, text format (the metrics token as bearer, when one is set)",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "the metrics",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "401": {"description": _ERRORS["401"], **_json({"$ref": "#/components/schemas/Error"})},
+        },
+    }
+
+
+class Undescribed(LookupError):
+    """A route the router serves and the table does not describe, or the other way round."""
+
+
+def _paths(served: list[tuple[str, str]], described: dict[str, Any]) -> dict[str, Any]:
+    """The described operations of the routes served, in the router's order."""
+    paths: dict[str, Any] = {}
+    for path, method in served:
+        operation = described.get(path, {}).get(method.lower())
+        if operation is None:
+            raise Undescribed(
+                f"{method} {path} is served but not described in functions/openapi.py"
+            )
+        entry = paths.setdefault(path, {})
+        if "parameters" in described[path]:
+            entry["parameters"] = described[path]["parameters"]
+        entry[method.lower()] = operation
+    for path, operations in described.items():
+        for method in operations:
+            if method != "parameters" and method not in paths.get(path, {}):
+                raise Undescribed(f"{method.upper()} {path} is described but not served")
+    return paths
+
+
 def _path_param(name: str) -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
 
@@ -92,6 +165,7 @@ def _gateway_paths() -> dict[str, Any]:
     }
     return {
         "/healthz": {"get": _operation("liveness", auth=False)},
+        "/metrics": {"get": _metrics()},
         "/": {
             "post": _operation(
                 "a join CloudEvent (binary or structured mode) or the plain /join body",
@@ -136,11 +210,37 @@ def _gateway_paths() -> dict[str, Any]:
             "get": _operation("the session record", returns=SessionRecord),
             "delete": end,
         },
+        "/calls": {
+            "post": _operation(
+                "place a phone call (Twilio); the answer is its session", "201",
+                _ref(CallRequest), extra=(*launch, "502"), idempotent=True,
+                returns=SessionRecord,
+            )
+        },
+        "/sessions/{session_id}/report": {
+            **session,
+            "get": _operation(
+                "the finished session's report (409 while it runs or until it is stored)",
+                extra=("409",), returns=SessionReport,
+            ),
+        },
         "/deadletter": {
             "post": _operation(
                 "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
                 body=_ref(LaunchPayload), auth=False,
             )
+        },
+        "/telephony/twilio": {
+            "post": _webhook("Twilio's voice webhook (X-Twilio-Signature): TwiML for the call")
+        },
+        "/telephony/twilio/after-stream": {
+            "post": _webhook("the <Connect> action once the call's stream ended: TwiML")
+        },
+        "/telephony/twilio/status": {
+            "post": _webhook("Twilio's status callback for a placed call", "204")
+        },
+        "/telephony/telnyx": {
+            "post": _webhook("Telnyx's TeXML voice webhook (Ed25519 signature): TeXML")
         },
     }  # fmt: skip
 
@@ -148,6 +248,7 @@ def _gateway_paths() -> dict[str, Any]:
 def _admin_paths() -> dict[str, Any]:
     return {
         "/healthz": {"get": _operation("liveness", auth=False)},
+        "/metrics": {"get": _metrics()},
         "/": {
             "post": _operation(
                 "an admin-message CloudEvent or the plain /admin body", "202",
@@ -174,13 +275,48 @@ def _admin_paths() -> dict[str, Any]:
                 returns=SessionWithMessages,
             ),
         },
+        "/sessions/{session_id}/report": {
+            "parameters": _path_param("session_id"),
+            "get": _operation("a past session's report", extra=("403",), returns=SessionReport),
+        },
+        "/reports": {
+            "get": {
+                **_operation("past sessions, newest first", extra=("403",)),
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "number"}},
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": ["ended", "failed"]}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                ],
+            }
+        },
+        "/webhooks": {
+            "post": _operation(
+                "register a webhook; the answer holds its signing secret (shown once)", "201",
+                _ref(NewWebhook), extra=("403", "409"),
+            ),
+            "get": _operation("the tenant's webhooks", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}": {
+            "parameters": _path_param("webhook_id"),
+            "delete": _operation("remove a webhook", "204", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries": {
+            "parameters": _path_param("webhook_id"),
+            "get": _operation("the webhook's deliveries, each attempt", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {
+            "parameters": [*_path_param("webhook_id"), *_path_param("delivery_id")],
+            "post": _operation("send a delivery again", "202", extra=("403", "409")),
+        },
     }  # fmt: skip
 
 
 def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
-        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
-        AdminRequest, OtherMessage, *KNOWN.values(),
+        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, CallRequest, LaunchPayload,
+        AdminRequest, OtherMessage, NewWebhook, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(
         [*((m, "validation") for m in models), *((m, "serialization") for m in returned)],
@@ -205,10 +341,21 @@ def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     return schemas
 
 
-# Each function: its title, its paths, and the models its answers are documented by.
+def _served(function: str) -> list[tuple[str, str]]:
+    """The routes of the function's router (its main module, as functions-framework loads it)."""
+    module = importlib.import_module(f"functions.{function}.main")
+    router: Router[Any] = module.router
+    return router.served()
+
+
+# Each function: its title, its operations, and the models its answers are documented by.
 _FUNCTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], tuple[type[BaseModel], ...]]] = {
-    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord,)),
-    "admin": ("voicefleet admin function", _admin_paths, (SessionList, SessionWithMessages)),
+    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord, SessionReport)),
+    "admin": (
+        "voicefleet admin function",
+        _admin_paths,
+        (SessionList, SessionWithMessages, SessionReport),
+    ),
 }
 
 
@@ -218,7 +365,7 @@ def document_path(function: str) -> Path:
 
 def document(function: str) -> dict[str, Any]:
     """The function's paths (each function serves its own at its own root)."""
-    title, paths, returned = _FUNCTIONS[function]
+    title, described, returned = _FUNCTIONS[function]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -242,7 +389,7 @@ def document(function: str) -> dict[str, Any]:
             },
         },
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": _paths(_served(function), described()),
     }
 
 

@@ -2,8 +2,9 @@
 
 It is the OpenAI stand-in of harness/providers/openai.py, unpaced and taking any key (as a
 local OpenAI-compatible server does): each request takes the next scripted reply (text, or
-tool calls streamed the way OpenAI streams them), else a default line, and every request is
-kept so tests can see what the bot sent.
+tool calls streamed the way OpenAI streams them), or makes it from what the user last said (a
+test of what the STT heard), else a default line; every request is kept so tests can see
+what the bot sent.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import time
 import uvicorn
 
 from devstack.ports import free_port
-from harness.providers.openai import DEFAULT_REPLY, Reply
+from harness.providers.openai import DEFAULT_REPLY, Reply, Scripted
 from harness.providers.openai import OpenAIStandIn as FakeOpenAI
 
-__all__ = ["DEFAULT_REPLY", "FakeOpenAI", "FakeOpenAIServer", "Reply"]
+__all__ = ["DEFAULT_REPLY", "FakeOpenAI", "FakeOpenAIServer", "Reply", "Scripted"]
 
 
 class FakeOpenAIServer:

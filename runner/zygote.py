@@ -60,25 +60,39 @@ def native_threads() -> int:
 
 _PR_SET_NAME = 15
 
-# Everything a runner imports on its way to serving a call, so that no child imports it.
+# Everything a runner imports on its way to serving a call, so that no child imports it; the
+# providers' own modules are added by configuration (`preloaded_modules`).
 PRELOADED_MODULES = (
     "aiortc",
-    "faster_whisper",
     "uvicorn",
     "uvloop",
     "pipecat.transports.smallwebrtc.connection",
     "pipecat.transports.smallwebrtc.request_handler",
     "pipecat.transports.smallwebrtc.transport",
     "bot.bot",
-    "bot.stt.whisper",
     "bot.transports",
     "runner.standby",
     "runner.session",
 )
 
 
-def preload_imports() -> None:
-    for name in PRELOADED_MODULES:
+def preloaded_modules(settings: Any) -> tuple[str, ...]:
+    """What a session of the configured providers imports: Whisper (faster-whisper and
+    CTranslate2) only when no Deepgram key selects Deepgram, OpenAI's TTS only when chosen; a
+    pod never pays for a provider it does not use (`python -X importtime` prices each)."""
+    from bot.tts.selection import uses_piper
+
+    stt = (
+        ("bot.stt.deepgram",)
+        if settings.deepgram_api_key
+        else ("faster_whisper", "bot.stt.whisper")
+    )
+    tts = () if uses_piper(settings) else ("bot.tts.openai",)
+    return (*PRELOADED_MODULES, *stt, *tts)
+
+
+def preload_imports(modules: tuple[str, ...] = PRELOADED_MODULES) -> None:
+    for name in modules:
         importlib.import_module(name)
 
 
@@ -195,13 +209,15 @@ def main() -> int:
     # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
     # thread must not cross a fork): each runner starts its own after the fork.
     observability.setup("runner", traces=False)
-    preload_imports()
+    from bot.config import BotSettings
+
+    settings = BotSettings()
+    preload_imports(preloaded_modules(settings))
     imported = time.perf_counter()
     allowed = native_threads()
-    from bot.config import BotSettings
     from bot.preload import load_models
 
-    models = load_models(BotSettings())
+    models = load_models(settings)
     gc.collect()
     gc.freeze()  # objects made so far stay out of the children's collections: pages stay shared
     check_fork_safe(allowed)

@@ -3,10 +3,12 @@ events, handlers subscribe (and may publish), and none of them knows the others.
 
 from bot.eventbus.bus import EventBus
 from bot.eventbus.events import (
+    AdminMessageHandled,
     AdminMessageReceived,
     BotStartedSpeaking,
     BotStoppedSpeaking,
     Event,
+    KeypadPressed,
     ParticipantJoined,
     ParticipantLeft,
     SessionEnding,
@@ -17,11 +19,13 @@ from bot.eventbus.events import (
 )
 
 __all__ = [
+    "AdminMessageHandled",
     "AdminMessageReceived",
     "BotStartedSpeaking",
     "BotStoppedSpeaking",
     "Event",
     "EventBus",
+    "KeypadPressed",
     "ParticipantJoined",
     "ParticipantLeft",
     "SessionEnding",

@@ -15,7 +15,6 @@ from loguru import logger
 
 from functions.gateway.admission import Admission, Duplicate, OverLimit
 from functions.gateway.limits import refusal, retry_after
-from functions.http.errors import ApiError
 from functions.http.idempotency import Idempotency
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
@@ -26,6 +25,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.http_errors import ApiError
 from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore
@@ -83,6 +83,7 @@ class Launcher:
         room_token: str | None = None,
         client_token: str | None = None,
         make_room: Callable[[], Awaitable[RoomGrant]] | None = None,
+        caller: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         """Returns the session and whether this call created it (False: a duplicate).
 
@@ -100,6 +101,7 @@ class Launcher:
             status=SessionStatus.QUEUED,
             transport=transport,
             room_url=room_url,
+            caller=caller,
             created_at=now,
             updated_at=now,
         )

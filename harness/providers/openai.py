@@ -12,7 +12,8 @@ shape.
 `Pacing` makes them take the time the real services take: the first token after
 `first_token_s`, then `tokens_per_s`; the first audio after `tts_first_audio_s`, then audio
 faster than real time by `tts_speedup`. The defaults are unpaced, for tests that only need
-the protocol. Replies are scripted (`script`), else a default line; every request is kept.
+the protocol. Replies are scripted (`script`: a reply, or a function of what the user last
+said), else a default line; every request is kept.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,17 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+# A reply, or a function of the user's last message that makes one (a test of what the STT
+# heard answers with it).
+Scripted = Reply | Callable[[str], Reply]
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
+
+
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
     return JSONResponse(body, status_code=status)
@@ -71,7 +83,7 @@ class OpenAIStandIn:
     def __init__(self, *, keys: set[str] | None = None, pacing: Pacing | None = None) -> None:
         self.keys = keys
         self.pacing = pacing or Pacing()
-        self.script: list[Reply] = []
+        self.script: list[Scripted] = []
         self.requests: list[dict[str, Any]] = []  # chat completions, in order
         self.speech_requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -125,7 +137,8 @@ class OpenAIStandIn:
         model = str(body.get("model", "gpt-4o-mini"))
         with self._lock:
             self.requests.append(body)
-            reply = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+            scripted = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+        reply = scripted if isinstance(scripted, Reply) else scripted(_last_user_text(body))
         prompt_tokens = sum(len(_tokens(json.dumps(m))) for m in body["messages"])
         if not body.get("stream"):
             await asyncio.sleep(self.pacing.first_token_s)

@@ -1,4 +1,5 @@
-"""Errors the gateway answers with: a status, a message and, for bad input, the field."""
+"""Errors every voicefleet service answers with, in one shape: `{"error": {"message", "field"?}}`
+with its status (and Retry-After for a 429 or 503), so a client reads any refusal one way."""
 
 from __future__ import annotations
 
@@ -27,14 +28,27 @@ class ApiError(Exception):
         self.extra = extra
 
     def response(self) -> JSONResponse:
-        error: dict[str, object] = {"message": self.message}
-        if self.field:
-            error["field"] = self.field
         headers = dict(self.headers)
         if self.retry_after_s is not None:
             headers["Retry-After"] = str(self.retry_after_s)
-        body = {"error": error, **self.extra}
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return error_response(
+            self.status, self.message, field=self.field, headers=headers, **self.extra
+        )
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """The error envelope: `{"error": {"message", "field"?}, **extra}`."""
+    error: dict[str, object] = {"message": message}
+    if field:
+        error["field"] = field
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
 def from_validation(exc: ValidationError, *, within: str | None = None) -> ApiError:
