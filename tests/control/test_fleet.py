@@ -223,7 +223,7 @@ def test_status_shows_revisions_pods_autoscaling_and_headroom(
     assert main(["fleet", "status"]) == 0
     out = capsys.readouterr().out
     assert "voicefleet-runner in calls: ready" in out
-    assert "min-scale 4, max-scale 50, target utilization 70%, containerConcurrency 1" in out
+    assert "min-scale 4, max-scale 50, target utilization 70%, containerConcurrency 4" in out
     assert "2 warm and free, 1 in a call, 1 starting, 1 draining" in out
     assert "warm headroom: 2" in out
     assert "voicefleet-runner-00002: 100% of launches, 4 pod(s)" in out
