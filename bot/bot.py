@@ -43,6 +43,7 @@ from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
 from bot.recording import CallAudio, audio_recorder
+from bot.stt.early import turn_stop_timeout
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
@@ -221,10 +222,13 @@ class _BotCall:
         toolbox.register(llm)
         context = LLMContext(tools=toolbox.schema())
         vad = preloaded.vad.take()
+        stt = preloaded.stt(vad)
         aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad, user_turn_strategies=preloaded.turns.strategies()
+                vad_analyzer=vad,
+                user_turn_strategies=preloaded.turns.strategies(),
+                user_turn_stop_timeout=turn_stop_timeout(stt),
             ),
         )
         output = transport.output()
@@ -238,7 +242,7 @@ class _BotCall:
         pipeline = Pipeline(
             [
                 transport.input(),
-                preloaded.stt(vad),
+                stt,
                 self.events,
                 aggregators.user(),
                 llm,

@@ -338,7 +338,7 @@ async def run(options: DevOptions) -> None:
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             f"  metrics:        {stack.gateway_url}/metrics (gateway), "
             f"{stack.admin_url}/metrics (admin)\n"
-            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"  runner metrics: {runner_metrics} (each pod's, by slot; Prometheus "
             f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
