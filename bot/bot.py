@@ -39,6 +39,7 @@ from bot.eventbus.bridge import PipelineEvents
 from bot.forwarder import EventForwarder
 from bot.handlers import GreetingHandler, PacingHandler, RosterHandler
 from bot.handlers.admin import AdminHandler, Refused
+from bot.handlers.keypad import KeypadHandler
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
@@ -293,6 +294,7 @@ class _BotCall:
                 user_name=config.user_name,
             ),
             pacing,
+            KeypadHandler(events),
         ):
             handler.attach(self.bus)
         admin = AdminHandler(

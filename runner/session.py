@@ -25,6 +25,7 @@ from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.recording import CallAudio
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
+from runner.phone import run_phone_call
 from runner.report import ReportPublisher, build_report
 from runner.settings import RunnerSettings
 from runner.timings import StartTimings
@@ -212,6 +213,8 @@ class SessionRunner:
             async with asyncio.timeout(self._settings.session_max_s + CAP_GRACE_S):
                 if launch.transport is TransportKind.WEBRTC:
                     await self._run_webrtc(launch, config, hooks)
+                elif launch.transport.is_phone:
+                    await self._run_phone(launch, config, hooks)
                 else:
                     await self._run_daily(launch, config, hooks)
         except TimeoutError:
@@ -268,11 +271,33 @@ class SessionRunner:
             raise BotFailed("a Daily session needs a room_url")
         token = await self._store.secret(launch.session_id)
         session: SessionTransport = daily_transport(
-            launch.room_url, token, sample_rate=self._bot_settings.audio_out_sample_rate
+            launch.room_url,
+            token,
+            sample_rate=self._bot_settings.audio_out_sample_rate,
+            dialin=config.dialin,
+            dialout=config.dialout,
+            api_url=self._bot_settings.daily_api_url,
+            api_key=self._bot_settings.daily_api_key or "",
         )
         inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
         try:
             await run_bot(session, self._preloaded, config, hooks)
+        finally:
+            inbox.cancel()
+
+    async def _run_phone(
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+    ) -> None:
+        inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
+        try:
+            await run_phone_call(
+                launch,
+                config,
+                hooks,
+                self._preloaded,
+                self._pubsub_redis,
+                start_timeout_s=self._settings.first_offer_timeout_s,
+            )
         finally:
             inbox.cancel()
 
