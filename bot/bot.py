@@ -39,9 +39,12 @@ from bot.eventbus.bridge import PipelineEvents
 from bot.forwarder import EventForwarder
 from bot.handlers import GreetingHandler, PacingHandler, RosterHandler
 from bot.handlers.admin import AdminHandler, Refused
+from bot.handlers.keypad import KeypadHandler
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
+from bot.recording import CallAudio, audio_recorder
+from bot.stt.early import turn_stop_timeout
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
@@ -68,6 +71,8 @@ class BotHooks:
     max_duration_s: float | None = None
     # The runner's record of the call, fed as it goes (the session report is built from it).
     record: CallRecord | None = None
+    # The call's audio, for a tenant that records calls.
+    audio: CallAudio | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -218,10 +223,13 @@ class _BotCall:
         toolbox.register(llm)
         context = LLMContext(tools=toolbox.schema())
         vad = preloaded.vad.take()
+        stt = preloaded.stt(vad)
         aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad, user_turn_strategies=preloaded.turns.strategies()
+                vad_analyzer=vad,
+                user_turn_strategies=preloaded.turns.strategies(),
+                user_turn_stop_timeout=turn_stop_timeout(stt),
             ),
         )
         output = transport.output()
@@ -235,12 +243,13 @@ class _BotCall:
         pipeline = Pipeline(
             [
                 transport.input(),
-                preloaded.stt(vad),
+                stt,
                 self.events,
                 aggregators.user(),
                 llm,
                 tts,
                 output,
+                *([audio_recorder(self.hooks.audio)] if self.hooks.audio else []),
                 aggregators.assistant(),
             ]
         )
@@ -285,6 +294,7 @@ class _BotCall:
                 user_name=config.user_name,
             ),
             pacing,
+            KeypadHandler(events),
         ):
             handler.attach(self.bus)
         admin = AdminHandler(

@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible chat server: the LLM's network boundary in tests.
 
 Each request takes the next scripted reply (text, or tool calls streamed the way OpenAI
-streams them: the name first, then the arguments in pieces); with the script empty it
-answers a default line. It records every request so tests can see what the bot sent.
+streams them: the name first, then the arguments in pieces), or makes it from what the user
+last said (a test of what the STT heard); with the script empty it answers a default line.
+It records every request so tests can see what the bot sent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +33,19 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+# A reply, or a function of the user's last message that makes one.
+Scripted = Reply | Callable[[str], Reply]
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
-        self.script: list[Reply] = []
+        self.script: list[Scripted] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.app = Starlette(
@@ -64,7 +76,8 @@ class FakeOpenAI:
         body = await request.json()
         with self._lock:
             self.requests.append(body)
-            reply = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+            scripted = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+        reply = scripted if isinstance(scripted, Reply) else scripted(_last_user_text(body))
         chunks = list(_chunks(reply, body.get("model", "fake")))
         if not body.get("stream"):
             return JSONResponse(_complete(reply, body.get("model", "fake")))
