@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 ADMIN_KEY = "bench-admin-key"
 

@@ -20,8 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import start_stack, stop_stack  # noqa: E402
-from tests.support.chromium import chromium  # noqa: E402
+from harness.chromium import chromium  # noqa: E402
+from harness.stack import start_stack, stop_stack  # noqa: E402
 
 # Installed in the page before the click: the moment of each state, and of the first audio.
 WATCH = """() => {

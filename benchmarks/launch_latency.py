@@ -7,11 +7,12 @@ SDP answer and `POST /start` → first audible audio. Every series runs beside i
 same run, alternating call by call, so machine noise falls on both:
 
 - warm: Pipecat's dev runner already serving (a canned tone) vs. voicefleet with a warm
-  runner (gateway → broker → pool → runner);
+  runner (gateway → broker → pool → a pod of one slot) and vs. a launch landing on a pod of
+  two slots whose other slot holds a call (`--slots 2`, a held caller beside the series);
 - cold: a fresh start of Pipecat's dev runner (process start → SDP answer and first audio:
-  what a scale-from-zero pod running it costs) vs. voicefleet from zero (min-scale 0, a
-  runner forked from the zygote for the call) and, for reference, voicefleet from zero
-  without the zygote (a `python -m runner` started per call).
+  what a scale-from-zero pod running it costs) vs. voicefleet from zero (min-scale 0: a new
+  pod, `python -m runner`, starting its zygote and forking its slot for the call) and, for
+  reference, a new pod without the zygote (its slot a `python -m runner` process of its own).
 
 For the cold voicefleet calls it also prints the session record's start-up spans.
 """
@@ -36,8 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.servers import free_port  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 API_KEY = "bench-key"
 
@@ -47,7 +48,7 @@ def dev_stack(port: int, *options: str, admin_port: int | None = None) -> list[s
     that a benchmark never collides with a stack the user has running."""
     ports = ["--port", str(port), "--admin-port", str(admin_port or free_port())]
     ports += ["--mesh-port", str(free_port())]
-    return [sys.executable, "-m", "voicefleet.cli", "dev", *ports, *options]
+    return [sys.executable, "-m", "control.cli", "dev", *ports, *options]
 
 
 @contextmanager
@@ -196,6 +197,17 @@ async def alternate(
     return results
 
 
+async def beside_a_call(
+    busy_url: str, peers: dict[str, object], runs: int
+) -> dict[str, list[tuple[float, float]]]:
+    """The warm series while a caller holds one slot of the pod at `busy_url`: every launch
+    there lands on a pod with a free slot and a call in progress."""
+    async with WebRTCCall(busy_url, api_key=API_KEY) as held:
+        await held.wait_for_audio(60)
+        await alternate(peers, 2, 0.3)  # warm-up
+        return await alternate(peers, runs, 0.4)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--warm-runs", type=int, default=30)
@@ -206,28 +218,42 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {}
 
     if args.warm_runs:
-        base_port, warm_port = free_port(), free_port()
+        base_port, warm_port, pod_port = free_port(), free_port(), free_port()
         base_url, warm_url = f"http://localhost:{base_port}", f"http://127.0.0.1:{warm_port}"
+        pod_url = f"http://127.0.0.1:{pod_port}"
         with (
             process(
                 [py, "benchmarks/baseline_bot.py", "-t", "webrtc", "--port", str(base_port)],
                 "Uvicorn running",
                 env={"PYTHONUNBUFFERED": "1", "LOGURU_LEVEL": "INFO"},
             ),
-            process(dev_stack(warm_port, "--warm", "1", "--max", "1"), "dev stack is up", env=env),
+            process(
+                dev_stack(warm_port, "--warm", "1", "--max", "1", "--slots", "1"),
+                "dev stack is up",
+                env=env,
+            ),
+            process(
+                dev_stack(pod_port, "--warm", "1", "--max", "1", "--slots", "2"),
+                "dev stack is up",
+                env=env,
+            ),
         ):
             peers = {
                 "pipecat single process": lambda: one_call(base_url, None),
                 "voicefleet warm runner": lambda: one_call(warm_url, API_KEY),
+                "voicefleet pod, free slot": lambda: one_call(pod_url, API_KEY),
             }
-            asyncio.run(alternate(peers, 2, 0.3))  # warm-up
-            for name, results in asyncio.run(alternate(peers, args.warm_runs, 0.4)).items():
+            for name, results in asyncio.run(beside_a_call(pod_url, peers, args.warm_runs)).items():
                 rows[name] = report(name, results)
         base, warm = rows["pipecat single process"], rows["voicefleet warm runner"]
+        shared = rows["voicefleet pod, free slot"]
         print(
             f"warm vs baseline: answer +{warm['answer_p50'] - base['answer_p50']:.1f} ms"
             " (p50, aim <= 25),"
             f" first audio x{warm['audio_p50'] / base['audio_p50']:.2f} (p50, aim <= 1.3)\n"
+            f"pod with a free slot vs warm runner: first audio x"
+            f"{shared['audio_p50'] / warm['audio_p50']:.2f} (p50), x"
+            f"{shared['audio_p95'] / warm['audio_p95']:.2f} (p95) (aim <= 1)\n"
         )
 
     if args.cold_runs:

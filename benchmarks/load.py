@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/load.py [--levels 1 2 4 8] [--turns 4]
 
-For each N the dev stack runs N warm runners (forked from the zygote); N Python WebRTC
+For each N the dev stack runs N warm runner pods of one slot each; N Python WebRTC
 callers connect at once, hear the greeting, then each says a prepared question every few
 seconds (Whisper, smart turn and Piper are the real offline models; the LLM is the tests'
 scripted OpenAI-compatible server, so its cost is not the host's). It reports end of speech
@@ -19,11 +19,13 @@ Provider mode: the production configuration. STT is Deepgram's streaming API, th
 TTS OpenAI's, each a local stand-in speaking its wire protocol (harness/providers/, paced
 like the services: interim results while speech streams and a final on silence, a first
 token after 300 ms then 50 tokens a second, speech in chunks), reached by the real SDK
-clients through DEEPGRAM_BASE_URL and OPENAI_BASE_URL. The stand-ins run as a process of
-their own, since they stand for remote services: their CPU is reported apart and counted
-in neither the runners' nor the host's figures. It adds the pool's PSS (zygote and runners,
-the largest sum seen while the calls run) and the cost of each call past the first, the
-cores the pool used, and how the turn p95 compares with the single call of the same run.
+clients through DEEPGRAM_BASE_URL and OPENAI_BASE_URL. The N calls share one pod of N slots
+(`--slots N`: a zygote and a process forked from it per call), as production runs them. The
+stand-ins run as a process of their own, since they stand for remote services: their CPU is
+reported apart and counted in neither the pod's nor the host's figures. It adds the pod's
+PSS (the pod process, its zygote and its slots: the largest sum seen while the calls run),
+the cost of each call past the first, the cores the pod used, and how the turn p95 compares
+with the single call of the same run.
 """
 
 from __future__ import annotations
@@ -45,15 +47,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.density import pool_pids, total_mb  # noqa: E402
+from benchmarks.density import total_mb  # noqa: E402
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
+from devstack.memory import children_of  # noqa: E402
 from devstack.pool import usable_cores  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.fake_openai import FakeOpenAIServer  # noqa: E402
 from harness.providers.__main__ import READY_LINE  # noqa: E402
 from harness.providers.server import bot_env as provider_env  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from tests.support.speech import PAD_S, make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.speech import PAD_S, make_wav  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 LATE_S = 0.06
 QUESTION = "What can you do?"
@@ -107,22 +110,38 @@ async def caller(url: str, question: Path, turns: int, level: Level) -> None:
         print(f"  call failed: {type(exc).__name__}: {exc}", flush=True)
 
 
+def pod_pids(stack_pid: int) -> list[int]:
+    """The runner pods' processes: each pod (`python -m runner`), its zygote and its slots."""
+    pods = [
+        pid
+        for pid in children_of(stack_pid)
+        if b"-m\x00runner" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    found, frontier = list(pods), pods
+    while frontier:
+        frontier = [child for pid in frontier for child in children_of(pid)]
+        found += frontier
+    return found
+
+
 def sample_pss(pids: list[int], level: Level, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         level.pss_mb = max(level.pss_mb, total_mb(pids))
 
 
 def run_level(
-    n: int, turns: int, question: Path, bot_env: dict[str, str], providers_pid: int | None
+    n: int,
+    turns: int,
+    question: Path,
+    bot_env: dict[str, str],
+    providers_pid: int | None,
+    pool: list[str],
 ) -> Level:
     port = free_port()
     env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING", **bot_env}
     level = Level()
-    with process(
-        dev_stack(port, "--warm", str(n), "--max", str(n)), "dev stack is up", env=env
-    ) as proc:
-        zygotes, runners = pool_pids(proc.pid)
-        pids = zygotes + runners
+    with process(dev_stack(port, *pool), "dev stack is up", env=env) as proc:
+        pids = pod_pids(proc.pid)
         outside = [providers_pid] if providers_pid else []
         cpu0, stack0, wall0 = cpu_seconds(pids), cpu_seconds([proc.pid]), time.perf_counter()
         providers0 = cpu_seconds(outside)
@@ -169,7 +188,10 @@ def main() -> int:
             services.callback(llm.stop)
             bot_env, providers_pid = {"OPENAI_BASE_URL": llm.url, "OPENAI_MODEL": "fake"}, None
         for n in args.levels:
-            results[n] = run_level(n, args.turns, question, bot_env, providers_pid)
+            # Production: N calls in one pod of N slots; offline: N pods of one slot each.
+            pool = ["--warm", "1", "--max", "1", "--slots", str(n)] if args.providers else [
+                "--warm", str(n), "--max", str(n)]  # fmt: skip
+            results[n] = run_level(n, args.turns, question, bot_env, providers_pid, pool)
             print(f"N={n} done", flush=True)
     report(results, providers=args.providers)
     return 0

@@ -1,4 +1,5 @@
-"""What one runner costs, for sizing its pods: PSS in standby and during a call, and CPU.
+"""What one runner pod of one slot costs, for sizing pods: PSS in standby and during a call,
+and CPU, summed over the pod's processes (its parent, zygote and slot).
 
     .venv/bin/python benchmarks/runner_footprint.py [--turns 3]
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -22,27 +24,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import _children, start_stack, stop_stack  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.support.speech import make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from harness.fake_openai import FakeOpenAIServer  # noqa: E402
+from harness.speech import make_wav  # noqa: E402
+from harness.stack import children, start_stack, stop_stack  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
+
+
+def _tree(pid: int) -> list[int]:
+    """The pod and its processes (its zygote and the slots forked from it)."""
+    return [pid, *children(pid)]
 
 
 def pss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no PSS for {pid}")
+    total = 0.0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):  # a process that has just exited
+            for line in Path(f"/proc/{each}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def runner_pids(root: int) -> list[int]:
     found = []
-    for pid in _children(root):
+    for pid in children(root):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:

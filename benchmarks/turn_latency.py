@@ -12,10 +12,8 @@ run has no barge-in figure):
 - pipecat: Pipecat's defaults without a turn model: `VADParams()` (0.2 s start and stop,
   Pipecat's volume smoothing) and its speech timeout (0.6 s more), Whisper decoded as
   Pipecat's `WhisperSTTService` does, after the VAD stops, and TTS by whole sentences;
-- voicefleet (our defaults): smart-turn v3 over a 0.2 s VAD stop, greedy Whisper without
-  timestamps, and a reply's first clause spoken before its first sentence is done
-  (bot/tts/first_clause.py). `--ours BOT_WHISPER_EARLY=1 --ours BOT_VAD_VOLUME_SMOOTHING=0.5`
-  adds the opt-in early Whisper and faster volume gate (README, Benchmarks).
+- voicefleet: our defaults (README, Configuration), whatever they are: `--ours NAME=VALUE`
+  changes one for our stack only, `--both NAME=VALUE` for both.
 
 Each call, after the greeting, (1) asks "What can you do?" and times from the end of the
 speech to the turn end (RTVI `user-stopped-speaking`), per stage (Pipecat's metrics over
@@ -24,8 +22,11 @@ and counts a false turn end if the turn ended before the sentence did; (3) asks 
 and talks over the answer, timing the start of its speech to the bot's last audio frame;
 (4) asks for a story again and says "uh" into it (about 0.2 s: a false interruption if the
 bot stops for it; if not, the longest gap in the bot's voice in the second from the "uh" on,
-which the onset hold, `--ours BOT_BARGE_IN_HOLD_S=0.3`, can lengthen). The WAVs' speech starts
-and ends exactly where their padding does (tests/support/speech.py).
+which the onset hold can lengthen); (5) gives a command with a name ("Create a note called
+budget."). What each stack heard (RTVI `user-transcription`, final) of the question, the
+paused sentence, the interruption and the command is scored against what was said: the word
+error rate, and whether the command's name came through (harness/stt_score.py). The WAVs'
+speech starts and ends exactly where their padding does (harness/speech.py).
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
-from tests.support.speech import PAD_S, make_wav  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.noises import make_noise_wavs  # noqa: E402
+from harness.speech import PAD_S, make_wav  # noqa: E402
+from harness.stt_corpus import Utterance  # noqa: E402
+from harness.stt_score import Heard, Score, normalize  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 
 VERBOSE = "-v" in sys.argv
 CONFIGS = {
@@ -58,11 +62,7 @@ CONFIGS = {
         "BOT_VAD_START_S": "0.2",
         "BOT_VAD_VOLUME_SMOOTHING": "0.2",
     },
-    "voicefleet": {
-        "BOT_SMART_TURN": "1",
-        "BOT_WHISPER_FAST": "1",
-        "BOT_TTS_FIRST_CLAUSE": "1",
-    },
+    "voicefleet": {},  # our defaults
 }
 STAGES = (
     ("turn_end", "end of speech -> turn end"),
@@ -72,7 +72,14 @@ STAGES = (
     ("first_audio", "end of speech -> first bot audio"),
     ("barge_in", "user starts talking -> bot quiet"),
     ("filler_gap", "'uh' over the bot -> its longest gap"),
+    ("noise_gap", "a noise over the bot -> longest gap"),
 )
+
+
+QUESTION = Utterance("What can you do?", "question")
+PAUSED = Utterance("Could you tell me about the weather in Paris tomorrow?", "question")
+INTERRUPTION = Utterance("Stop. What time is it?", "small talk")
+COMMAND = Utterance("Create a note called budget.", "create", "budget")
 
 
 @dataclass
@@ -82,6 +89,8 @@ class Speech:
     story: Path
     interruption: Path
     filler: Path
+    command: Path
+    noises: dict[str, Path]
 
 
 @dataclass
@@ -92,6 +101,10 @@ class Tally:
     fillers: int = 0
     false_interruptions: int = 0
     failures: int = 0
+    heard: Score = field(default_factory=Score)
+    noises: int = 0  # non-speech sounds played over the bot
+    noise_interruptions: int = 0
+    noise_stutters: int = 0
 
     def add(self, key: str, seconds: float | None) -> None:
         if seconds is not None and seconds == seconds:
@@ -128,6 +141,16 @@ def turn_ends(call: WebRTCCall, since: int) -> list[float]:
     return arrivals(call, since, "user-stopped-speaking")
 
 
+def score_heard(call: WebRTCCall, since: int, said: Utterance, tally: Tally) -> None:
+    """What the bot transcribed from message number `since` on, scored against `said`."""
+    texts = [
+        m["data"]["text"]
+        for m in call.recording.messages[since:]
+        if isinstance(m, dict) and m.get("type") == "user-transcription" and m["data"]["final"]
+    ]
+    tally.heard.add(Heard(said, "piper", " ".join(texts)))
+
+
 async def timed_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     first = len(call.recording.messages)
     ended_at = await call.say(speech.question) - PAD_S  # the WAV ends with PAD_S of silence
@@ -139,6 +162,7 @@ async def timed_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     tally.add("stt", metric(messages, "processing", "Whisper"))
     tally.add("llm_ttfb", metric(messages, "ttfb", "LLMService"))
     tally.add("tts_ttfb", metric(messages, "ttfb", "TTSService"))
+    score_heard(call, first, QUESTION, tally)
 
 
 async def paused_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
@@ -149,6 +173,7 @@ async def paused_turn(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     tally.paused_turns += 1
     if any(t < ended_at for t in turn_ends(call, first)):
         tally.false_turn_ends += 1
+    score_heard(call, first, PAUSED, tally)
 
 
 async def barge_in(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
@@ -157,12 +182,14 @@ async def barge_in(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     await asyncio.sleep(0.8)  # the bot is well into its answer
     if call.last_audio_before_gap(ended_at, 0.3) is not None:
         return  # it had already finished: nothing to talk over
+    first = len(call.recording.messages)
     speaking_at = await call.start_saying(speech.interruption) + PAD_S
     await call.microphone.finished.wait()
     await asyncio.sleep(0.6)
     quiet_at = call.last_audio_before_gap(speaking_at, 0.5)
     tally.add("barge_in", quiet_at - speaking_at if quiet_at is not None else None)
     await call.wait_for_silence(1.0, 60)
+    score_heard(call, first, INTERRUPTION, tally)
 
 
 async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
@@ -184,12 +211,48 @@ async def filler(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
     await call.wait_for_silence(1.0, 60)
 
 
+async def noises(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    """A cough, a click, a breath, typing and a door over the bot's answer, one after another
+    while it talks: each is a false interruption if it starts a user turn, and a stutter if
+    the bot's voice pauses 120 ms or more while it sounds (a sentence break can too, in
+    either stack: compare the counts)."""
+    ended_at = await call.say(speech.story) - PAD_S
+    await call.wait_for_audio_after(ended_at, 60)
+    await asyncio.sleep(0.5)
+    for sound in speech.noises.values():
+        if call.last_audio_before_gap(ended_at, 0.3) is not None:
+            break  # the answer is over
+        first = len(call.recording.messages)
+        started_at = await call.start_saying(sound)
+        await call.microphone.finished.wait()
+        assert call.microphone.finished_at is not None
+        await asyncio.sleep(0.4)
+        tally.noises += 1
+        if arrivals(call, first, "user-started-speaking"):
+            tally.noise_interruptions += 1
+            break
+        gap = longest_gap(call, started_at, call.microphone.finished_at + 0.1)
+        tally.add("noise_gap", gap)
+        tally.noise_stutters += gap >= 0.12
+    if call.last_audio_before_gap(ended_at, 0.3) is None:
+        await call.say(speech.interruption)
+    await call.wait_for_silence(1.0, 60)
+
+
+async def command(call: WebRTCCall, speech: Speech, tally: Tally) -> None:
+    first = len(call.recording.messages)
+    ended_at = await call.say(speech.command) - PAD_S
+    await call.wait_for_audio_after(ended_at, 60)
+    await call.wait_for_silence(1.0, 60)
+    score_heard(call, first, COMMAND, tally)
+
+
 async def one_call(url: str, speech: Speech, tally: Tally) -> None:
     try:
         async with WebRTCCall(url, api_key=API_KEY) as call:
             await call.wait_for_audio(30)
             await call.wait_for_silence(0.8, 30)
-            for step in (timed_turn, paused_turn, barge_in, filler):
+            for step in (timed_turn, paused_turn, barge_in, filler, noises, command):
                 await step(call, speech, tally)
                 if VERBOSE:
                     print(f"  {url} {step.__name__} done", flush=True)
@@ -238,6 +301,16 @@ def report(tallies: dict[str, Tally]) -> None:
             f"false interruptions {t.false_interruptions}/{t.fillers} 'uh's, "
             f"failed calls {t.failures}, samples {counts}"
         )
+        print(
+            f"{name}: non-speech sounds over the bot: false interruptions "
+            f"{t.noise_interruptions}/{t.noises}, stutters (a gap >= 120 ms) "
+            f"{t.noise_stutters}/{t.noises}"
+        )
+        right, total = t.heard.names()
+        print(f"{name}: heard WER {t.heard.wer():.3f}, command names {right}/{total}")
+        for heard in t.heard.heard:
+            if normalize(heard.text) != normalize(heard.utterance.text) and VERBOSE:
+                print(f"  heard {heard.text!r} for {heard.utterance.text!r}")
     del base, ours
 
 
@@ -257,15 +330,17 @@ def main() -> int:
         overrides.update(item.split("=", 1) for item in args.both)
     tmp = Path(tempfile.mkdtemp())
     speech = Speech(
-        question=make_wav("What can you do?", tmp / "question.wav"),
+        question=make_wav(QUESTION.text, tmp / "question.wav"),
         paused=make_wav(
             "Could you tell me about", tmp / "paused.wav", then="the weather in Paris tomorrow?"
         ),
         story=make_wav(
             "Tell me a long story about a brave knight and a dragon.", tmp / "story.wav"
         ),
-        interruption=make_wav("Stop. What time is it?", tmp / "interruption.wav"),
+        interruption=make_wav(INTERRUPTION.text, tmp / "interruption.wav"),
         filler=make_wav("Uh.", tmp / "filler.wav"),
+        command=make_wav(COMMAND.text, tmp / "command.wav"),
+        noises=make_noise_wavs(tmp),
     )
     urls: dict[str, str] = {}
     with ExitStack() as stack:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.launch_latency import pct  # noqa: E402
 from bot.stt.whisper import FAST_DECODING  # noqa: E402
-from tests.support.speech import make_wav  # noqa: E402
+from harness.speech import make_wav  # noqa: E402
 
 SENTENCE = "Can you create a note called groceries with milk and bread?"
 

@@ -32,6 +32,7 @@ from bot.actions.html import LLMAppletWriter
 from bot.actions.prompts import load_prompts
 from bot.admin_channel import AdminChannel
 from bot.barge_in import SpeechOnsetHold
+from bot.call_record import CallRecord, feed_call_record
 from bot.config import BotSettings, SessionConfig
 from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft, SessionEnding
 from bot.eventbus.bridge import PipelineEvents
@@ -41,6 +42,7 @@ from bot.handlers.admin import AdminHandler, Refused
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
+from bot.stt.early import turn_stop_timeout
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from bot.transports import SessionTransport
@@ -65,6 +67,8 @@ class BotHooks:
     admin: AdminChannel | None = None
     # Past this the bot says goodbye and leaves (the runner stops it a little later anyway).
     max_duration_s: float | None = None
+    # The runner's record of the call, fed as it goes (the session report is built from it).
+    record: CallRecord | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -215,10 +219,13 @@ class _BotCall:
         toolbox.register(llm)
         context = LLMContext(tools=toolbox.schema())
         vad = preloaded.vad.take()
+        stt = preloaded.stt(vad)
         aggregators = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad, user_turn_strategies=preloaded.turns.strategies()
+                vad_analyzer=vad,
+                user_turn_strategies=preloaded.turns.strategies(),
+                user_turn_stop_timeout=turn_stop_timeout(stt),
             ),
         )
         output = transport.output()
@@ -232,7 +239,7 @@ class _BotCall:
         pipeline = Pipeline(
             [
                 transport.input(),
-                preloaded.stt(vad),
+                stt,
                 self.events,
                 aggregators.user(),
                 llm,
@@ -241,17 +248,19 @@ class _BotCall:
                 aggregators.assistant(),
             ]
         )
-        on_first_audio = self.hooks.on_first_audio
+        on_first_audio, record = self.hooks.on_first_audio, self.hooks.record
         self.worker = PipelineWorker(
             pipeline,
             params=PipelineParams(
                 audio_out_sample_rate=settings.audio_out_sample_rate,
                 enable_metrics=settings.enable_metrics,  # per-stage TTFB, sent to clients over RTVI
+                enable_usage_metrics=record is not None,  # tokens, characters, audio seconds
             ),
             idle_timeout_secs=None,
             observers=[
                 TurnMetricsObserver(),
-                turn_latency_observer(),
+                turn_latency_observer(record.answered if record else None),
+                *([feed_call_record(record, self.bus, aggregators)] if record else []),
                 *([_FirstAudio(output, on_first_audio)] if on_first_audio else []),
             ],
             # Pipecat's conversation and turn spans, children of the runner's session span.

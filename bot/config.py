@@ -34,14 +34,18 @@ class BotSettings(BaseSettings):
     # benchmark comparing two stacks needs (benchmarks/turn_latency.py).
     llm_temperature: float | None = Field(default=None, ge=0, le=2)
 
-    # STT: Deepgram when its key is set, else faster-whisper with the bundled tiny.en model.
+    # STT. auto: Deepgram when its key is set, else offline Whisper; whisper: faster-whisper
+    # with the bundled tiny.en model; moonshine: Moonshine tiny-en from moonshine-voice's wheel.
+    stt_provider: Literal["auto", "whisper", "moonshine"] = "auto"
     deepgram_api_key: str | None = Field(default=None, validation_alias="DEEPGRAM_API_KEY")
     deepgram_base_url: str | None = Field(default=None, validation_alias="DEEPGRAM_BASE_URL")
     whisper_model_path: str | None = None
-    # Greedy decoding without timestamps (bot/stt/whisper.py); 0 gives Pipecat's decoding.
-    whisper_fast: bool = True
+    # Greedy decoding without timestamps (bot/stt/whisper.py): a tenth faster, but more word
+    # errors than Pipecat's beam search on benchmarks/stt_accuracy.py, so off by default.
+    whisper_fast: bool = False
     whisper_cpu_threads: int = 0  # 0: CTranslate2 uses every core
-    # Start transcribing when the user pauses, not after the VAD's stop window (whisper.py).
+    # Start transcribing when the user pauses, not after the VAD's stop window (stt/early.py);
+    # Whisper and Moonshine alike.
     # Opt-in: fewer benchmark runs behind it than the defaults (README, Benchmarks).
     whisper_early: bool = False
 

@@ -30,7 +30,8 @@ TOOL_MODULES = (
     "bot.tools.applets",
     "bot.tools.profile",
     "bot.tools.interface",
-    "bot.tools.misc",
+    "bot.tools.clock",
+    "bot.tools.call",
 )
 MAX_ARGUMENT_BYTES = 200_000
 
@@ -87,10 +88,20 @@ class Toolbox:
             result = await self._run(name, arguments)
             if "error" in result:
                 span.set_status(trace.StatusCode.ERROR, str(result["error"])[:200])
-        TOOL_DURATION.labels(tool=label).observe(time.perf_counter() - started)
+        duration_s = time.perf_counter() - started
+        TOOL_DURATION.labels(tool=label).observe(duration_s)
         TOOL_CALLS.labels(tool=label, outcome="error" if "error" in result else "ok").inc()
         if self._bus is not None:
-            await self._bus.publish(ToolCalled(name=name, arguments=arguments, result=result))
+            tool = self.tools.get(name)
+            await self._bus.publish(
+                ToolCalled(
+                    name=name,
+                    arguments=arguments,
+                    result=result,
+                    duration_ms=duration_s * 1000,
+                    private_arguments=tool is None or tool.private_arguments,
+                )
+            )
         return result
 
     async def _run(self, name: str, arguments: dict[str, Any]) -> Result:

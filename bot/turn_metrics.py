@@ -14,6 +14,8 @@ the same ones sent to clients over RTVI), classified by the kind of service that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -32,7 +34,7 @@ from pipecat.services.tts_service import TTSService
 from voicefleet.observability.metrics import INTERRUPTIONS, STAGE_LATENCY
 
 
-def _stage(source: FrameProcessor) -> str | None:
+def stage_of(source: FrameProcessor) -> str | None:
     if isinstance(source, STTService):
         return "stt"
     if isinstance(source, LLMService):
@@ -54,7 +56,7 @@ class TurnMetricsObserver(BaseObserver):
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
         if isinstance(frame, MetricsFrame):
-            stage = _stage(data.source)
+            stage = stage_of(data.source)
             if stage is None:
                 return
             for item in frame.data:
@@ -71,12 +73,17 @@ class TurnMetricsObserver(BaseObserver):
             INTERRUPTIONS.inc()
 
 
-def turn_latency_observer() -> UserBotLatencyObserver:
-    """Pipecat's own end-of-speech to first-bot-audio measurement, exported as `turn`."""
+def turn_latency_observer(
+    on_latency: Callable[[float], None] | None = None,
+) -> UserBotLatencyObserver:
+    """Pipecat's own end-of-speech to first-bot-audio measurement, exported as `turn` (and
+    handed to `on_latency`: the session report's turn closes on it)."""
     observer = UserBotLatencyObserver()
 
     async def measured(_observer: UserBotLatencyObserver, latency_s: float) -> None:
         STAGE_LATENCY.labels(stage="turn").observe(latency_s)
+        if on_latency is not None:
+            on_latency(latency_s)
 
     observer.add_event_handler("on_latency_measured", measured)
 

@@ -15,8 +15,12 @@ from pathlib import Path
 
 from loguru import logger
 
+from voicefleet.parent_death import ends_with_us
+
 MODEL_ALIAS = "smollm2"
 _UP = "Uvicorn running on"
+# It holds no state worth waiting for: Ctrl-C stops the whole stack within 5 s.
+STOP_GRACE_S = 1.0
 
 
 class LocalLLMUnavailable(RuntimeError):
@@ -51,7 +55,9 @@ class LocalLLMServer:
             raise LocalLLMUnavailable("llama-cpp-python[server] is not installed")
         self._proc = await asyncio.create_subprocess_exec(
             *self._argv, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
+            # Its own session, so a terminal's Ctrl-C reaches the stack, which stops it last; and
+            # ended by the kernel should the stack die without stopping it.
+            start_new_session=True, preexec_fn=ends_with_us(),
         )  # fmt: skip
         assert self._proc.stderr is not None
         try:
@@ -79,7 +85,7 @@ class LocalLLMServer:
             return
         self._proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self._proc.wait(), 10)
+            await asyncio.wait_for(self._proc.wait(), STOP_GRACE_S)
         except TimeoutError:
             self._proc.kill()
             await self._proc.wait()

@@ -22,6 +22,7 @@ __all__ = [
     "ADMIN_SERVICE",
     "CONFIG_MAP",
     "GATEWAY_SERVICE",
+    "RECORDS_SERVICE",
     "RUNNER_SERVICE",
     "ManifestError",
     "RunnerScaling",
@@ -41,6 +42,7 @@ RUNNER_SERVICE = "voicefleet-runner"
 CONFIG_MAP = "voicefleet-config"
 GATEWAY_SERVICE = "voicefleet-gateway"
 ADMIN_SERVICE = "voicefleet-admin"
+RECORDS_SERVICE = "voicefleet-records"
 
 _SERVING_V1 = "serving.knative.dev/v1"
 _EVENTING_V1 = "eventing.knative.dev/v1"

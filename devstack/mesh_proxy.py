@@ -5,27 +5,32 @@ from `/mesh/applets/{id}`; it never holds a Mesh token. The proxy authenticates 
 the gateway does (an API key, which BrowserAccess adds for the dev cookie), and asks Mesh with
 the runners' service token for that key's tenant and the user the page names: the scoping the
 bot gets for a session of that user. Only queries pass: the page shows data, the bot changes it.
+A query over Mesh's limits (`mesh/limits.py`: cost, depth, tokens) is refused here before it
+reaches Mesh, and Mesh's answer is read within the same deadline and size cap.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, build_schema
 from loguru import logger
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from functions.http.body import read_json
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
+from mesh.app import SCHEMA
+from mesh.limits import Checker, Limits
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError
 
 PREFIX = "/mesh"
 USER_HEADER = "x-voicefleet-user"
@@ -50,11 +55,12 @@ def _user(value: str | None) -> str:
     return user
 
 
-def _read_only(query: object) -> str:
+def _read_only(checker: Checker, query: object, variables: dict[str, Any]) -> str:
+    """A query within Mesh's limits, refused here before it costs Mesh anything."""
     if not isinstance(query, str) or not query.strip():
         raise ApiError(422, "query must be a GraphQL document", field="query")
     try:
-        document = parse(query)
+        document = checker.parse(query)
     except GraphQLError as exc:
         raise ApiError(422, f"query: {exc.message}", field="query") from exc
     for definition in document.definitions:
@@ -63,15 +69,25 @@ def _read_only(query: object) -> str:
             and definition.operation is not OperationType.QUERY
         ):
             raise ApiError(403, "only queries go through the interface's Mesh proxy")
+    problems = checker.check(document, variables)
+    if problems:
+        raise ApiError(400, f"query: {problems[0].message}", field="query")
     return query
 
 
 class MeshProxy:
-    def __init__(self, mesh_url: str, service_token: str, tenants: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        mesh_url: str,
+        service_token: str,
+        tenants: Mapping[str, str],
+        limits: Limits | None = None,
+    ) -> None:
         self._url = mesh_url
         self._token = service_token
         self._tenants = dict(tenants)
         self._http = async_client(timeout=10.0)
+        self._checker = Checker(build_schema(SCHEMA), limits)
         self._app = Starlette(
             routes=[
                 Route(f"{PREFIX}/graphql", self._graphql, methods=["POST"]),
@@ -97,15 +113,37 @@ class MeshProxy:
             "X-Voicefleet-Tenant": tenant,
             "X-Voicefleet-User": user,
         }
+        limits = self._checker.limits
         try:
-            answer = await self._http.post(self._url, json=payload, headers=headers)
+            async with asyncio.timeout(limits.deadline_s):
+                status, content_type, content = await self._capped(payload, headers)
+        except TimeoutError as exc:
+            raise ApiError(
+                422, f"Mesh did not answer within {limits.deadline_s:g} s; ask for less"
+            ) from exc
         except httpx.HTTPError as exc:
             logger.warning("Mesh proxy: Mesh unreachable ({})", type(exc).__name__)
             raise ApiError(502, "Mesh is unreachable") from exc
-        if answer.status_code >= 500:
-            logger.warning("Mesh proxy: Mesh answered {}", answer.status_code)
-            raise ApiError(502, f"Mesh failed ({answer.status_code})")
-        return answer
+        if status >= 500:
+            logger.warning("Mesh proxy: Mesh answered {}", status)
+            raise ApiError(502, f"Mesh failed ({status})")
+        return httpx.Response(status, headers={"content-type": content_type}, content=content)
+
+    async def _capped(
+        self, payload: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
+        """Mesh's answer, read no further than the answer cap."""
+        cap = self._checker.limits.max_answer_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async with self._http.stream("POST", self._url, json=payload, headers=headers) as answer:
+            async for chunk in answer.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise ApiError(422, f"the answer is over {cap} bytes; ask for less")
+                chunks.append(chunk)
+            content_type = answer.headers.get("content-type", "application/json")
+            return answer.status_code, content_type, b"".join(chunks)
 
     async def _graphql(self, request: Request) -> Response:
         try:
@@ -119,7 +157,10 @@ class MeshProxy:
             variables = body.get("variables") or {}
             if not isinstance(variables, dict):
                 raise ApiError(422, "variables must be an object", field="variables")
-            payload: dict[str, Any] = {"query": _read_only(query), "variables": variables}
+            payload: dict[str, Any] = {
+                "query": _read_only(self._checker, query, variables),
+                "variables": variables,
+            }
             if isinstance(body.get("operationName"), str):
                 payload["operationName"] = body["operationName"]
             answer = await self._ask(tenant, user, payload)
@@ -146,7 +187,7 @@ class MeshProxy:
         except ValueError:
             applet = None
         if answer.status_code != 200 or not isinstance(applet, dict):
-            return JSONResponse({"error": {"message": "no such applet"}}, status_code=404)
+            return ApiError(404, "no such applet").response()
         return Response(
             str(applet.get("html", "")),
             media_type="text/html",

@@ -1,8 +1,11 @@
 """The dev stack's stand-in for the runner Knative Service and its autoscaler.
 
-It follows the Service's manifest: `min-scale` warm runners, `containerConcurrency: 1`
-(one launch per runner), a new runner when none is free (the cold path; the request waits
-like it would in Knative's activator), up to `max-scale`, and idle extras stopped after the
+It runs the image's pods (`python -m runner`, runner/pod.py: a zygote and K slot processes
+forked from it) and follows the Service's manifest: `min-scale` warm pods, at most
+`containerConcurrency` (K) launches in a pod at once, a launch sent only to a pod with a free
+slot (what Knative's activator does with `target-burst-capacity: "-1"`), a new pod when the
+launches waiting outnumber the slots of the pods starting (the cold path; the request waits as
+it would in the activator), up to `max-scale`, and idle extra pods stopped after the
 scale-down delay.
 """
 
@@ -21,10 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack.manifests import RunnerScaling
+from devstack.pod_process import PodProcess
 from devstack.ports import free_port
-from devstack.runner_process import RunnerProcess
-from runner.forks import Zygote, ZygoteError
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import error_response
 
 # Where Prometheus finds the runners' /metrics (its http_sd_config format), as it would find
 # pods on a cluster; the path is outside what the runner Service serves, so it is never proxied.
@@ -38,9 +41,9 @@ def usable_cores() -> int:
 
 
 def fit_to_host(scaling: RunnerScaling, cores: int) -> RunnerScaling:
-    """The scaling one host can honour when every runner lives on it.
+    """The scaling one host can honour when every runner pod lives on it.
 
-    A Kubernetes node schedules only as many runners as its cores cover their CPU requests;
+    A Kubernetes node schedules only as many pods as its cores cover their CPU requests;
     the manifest's `max-scale` counts a cluster's nodes. Past that, calls on one host slow each
     other down (README, Load: on 2 cores four calls take 2.5-2.9x as long to answer as one), so the
     dev pool stops where a node would. Warm runners asked for are kept even past it.
@@ -62,20 +65,21 @@ class RunnerPool:
         stop_grace_s: float = 30.0,
         zygote: bool = True,
     ) -> None:
-        if scaling.container_concurrency != 1:
-            raise ValueError("the runner pool supports containerConcurrency 1 only")
+        if scaling.container_concurrency < 1:
+            raise ValueError("the runner pool needs containerConcurrency of at least 1")
         self.scaling = scaling
+        self.slots = scaling.container_concurrency
         self._env = env
         self._stop_grace_s = stop_grace_s
-        self._runners: list[RunnerProcess] = []
+        self._zygote = zygote  # each pod forks its slots from its own zygote, unless off
+        self._pods: list[PodProcess] = []
         self._changed = asyncio.Condition()
         self._waiting = 0
+        self._turn = 0
         self._names = itertools.count(1)
         self._client = async_client(
             timeout=httpx.Timeout(scaling.timeout_s, connect=5.0), max_connections=None
         )
-        # Runners are forked from one preloaded parent (runner/zygote.py) unless turned off.
-        self.zygote: Zygote | None = Zygote(env) if zygote else None
         self._reaper: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -88,130 +92,140 @@ class RunnerPool:
         )
 
     @property
-    def runners(self) -> list[RunnerProcess]:
-        return list(self._runners)
+    def pods(self) -> list[PodProcess]:
+        return list(self._pods)
 
     async def start(self) -> None:
-        """Start the warm pool and wait until every warm runner is ready."""
-        if self.zygote is not None:
-            try:
-                await self.zygote.start()
-            except ZygoteError as exc:  # still a working pool, only a slower one
-                logger.warning("no runner zygote ({}): starting each runner as a process", exc)
-                self.zygote = None
+        """Start the warm pods and wait until every one is ready."""
         warm = [await self._spawn() for _ in range(self.scaling.min_scale)]
-        await asyncio.gather(*(r.ready.wait() for r in warm))
+        await asyncio.gather(*(p.ready.wait() for p in warm))
         self._reaper = asyncio.create_task(self._reap_idle())
 
-    async def _spawn(self) -> RunnerProcess:
-        runner = RunnerProcess(
-            f"runner-{next(self._names)}", free_port(), self._env, zygote=self.zygote
+    async def _spawn(self) -> PodProcess:
+        pod = PodProcess(
+            f"runner-{next(self._names)}",
+            free_port(),
+            self._env,
+            slots=self.slots,
+            zygote=self._zygote,
         )
-        self._runners.append(runner)
-        await runner.start()
-        watcher = asyncio.create_task(self._notify_when(runner))
+        self._pods.append(pod)
+        await pod.start()
+        watcher = asyncio.create_task(self._notify_when(pod))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
-        logger.info("started {} (pool size {})", runner.name, len(self._runners))
-        return runner
+        logger.info("started pod {} (pool size {})", pod.name, len(self._pods))
+        return pod
 
-    async def _notify_when(self, runner: RunnerProcess) -> None:
-        """Wake waiting launches when a runner becomes ready, and forget it when it exits."""
-        ready = asyncio.create_task(runner.ready.wait())
-        exited = asyncio.create_task(runner.exited.wait())
+    async def _notify_when(self, pod: PodProcess) -> None:
+        """Wake waiting launches when a pod becomes ready, and forget it when it exits."""
+        ready = asyncio.create_task(pod.ready.wait())
+        exited = asyncio.create_task(pod.exited.wait())
         await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
         async with self._changed:
             self._changed.notify_all()
         await exited
         ready.cancel()
         async with self._changed:
-            if runner in self._runners:
-                self._runners.remove(runner)
+            if pod in self._pods:
+                self._pods.remove(pod)
             self._changed.notify_all()
-        if not self._closing and len(self._runners) < self.scaling.min_scale:
+        if not self._closing and len(self._pods) < self.scaling.min_scale:
             await self._spawn()
 
-    async def acquire(self) -> RunnerProcess:
+    def _pick(self) -> PodProcess | None:
+        """The pod Knative's activator would send a launch to: with `containerConcurrency` up
+        to 3 the first pod with a free slot, above that round robin over those with one."""
+        open_pods = [p for p in self._pods if p.ready.is_set() and p.alive and p.free_slots > 0]
+        if not open_pods:
+            return None
+        if self.slots <= 3:
+            return open_pods[0]
+        self._turn += 1
+        return open_pods[self._turn % len(open_pods)]
+
+    async def acquire(self) -> PodProcess:
+        """A slot in a ready pod, or a new pod once the launches waiting outnumber the slots
+        of the pods starting."""
         async with self._changed:
             self._waiting += 1
             try:
                 while True:
                     if self._closing:
                         raise RuntimeError("pool is shutting down")
-                    for runner in self._runners:
-                        if runner.ready.is_set() and runner.alive and not runner.busy:
-                            runner.busy = True
-                            return runner
-                    starting = sum(1 for r in self._runners if not r.ready.is_set())
-                    if starting < self._waiting and len(self._runners) < self.scaling.max_scale:
+                    pod = self._pick()
+                    if pod is not None:
+                        pod.inflight += 1
+                        return pod
+                    starting = sum(p.slots for p in self._pods if not p.ready.is_set())
+                    if starting < self._waiting and len(self._pods) < self.scaling.max_scale:
                         self.cold_starts += 1
-                        logger.info("no free runner: cold start")
+                        logger.info("no free slot: cold start of a pod")
                         await self._spawn()
                     await self._changed.wait()
             finally:
                 self._waiting -= 1
 
-    async def release(self, runner: RunnerProcess) -> None:
+    async def release(self, pod: PodProcess) -> None:
         async with self._changed:
-            runner.busy = False
-            runner.idle_since = time.monotonic()
+            pod.inflight -= 1
+            if pod.inflight == 0:
+                pod.idle_since = time.monotonic()
             self._changed.notify_all()
 
     async def _targets(self, request: Request) -> Response:
-        targets = [r.url.removeprefix("http://") for r in self._runners if r.alive]
+        targets = [p.url.removeprefix("http://") for p in self._pods if p.alive]
         labels = {"job": "voicefleet-runner", "__metrics_path__": "/metrics"}
         return JSONResponse([{"targets": targets, "labels": labels}])
 
     async def _proxy(self, request: Request) -> Response:
         try:
-            runner = await self.acquire()
+            pod = await self.acquire()
         except RuntimeError as exc:
-            return JSONResponse({"error": {"message": str(exc)}}, status_code=503)
+            return error_response(503, str(exc))
         try:
             headers = {k: v for k, v in request.headers.items() if k not in _HOP_HEADERS}
             upstream = await self._client.request(
                 request.method,
-                f"{runner.url}{request.url.path}",
+                f"{pod.url}{request.url.path}",
                 params=request.query_params,
                 headers=headers,
                 content=await request.body(),
             )
         except httpx.HTTPError as exc:
-            logger.warning("runner {} failed the request: {}", runner.name, type(exc).__name__)
-            return JSONResponse({"error": {"message": "runner unavailable"}}, status_code=502)
+            logger.warning("pod {} failed the request: {}", pod.name, type(exc).__name__)
+            return error_response(502, "runner unavailable")
         finally:
-            await self.release(runner)
+            await self.release(pod)
         out = {k: v for k, v in upstream.headers.items() if k not in _HOP_HEADERS}
         return Response(upstream.content, status_code=upstream.status_code, headers=out)
 
     async def _reap_idle(self) -> None:
-        """Stop idle runners above min-scale once they have idled past the scale-down delay."""
+        """Stop idle pods above min-scale once they have idled past the scale-down delay."""
         period = max(min(self.scaling.scale_down_delay_s / 4, 5.0), 0.05)
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
             idle = [
-                r
-                for r in self._runners
-                if r.ready.is_set()
-                and not r.busy
-                and now - r.idle_since >= self.scaling.scale_down_delay_s
+                p
+                for p in self._pods
+                if p.ready.is_set()
+                and p.inflight == 0
+                and now - p.idle_since >= self.scaling.scale_down_delay_s
             ]
-            excess = len(self._runners) - self.scaling.min_scale
-            for runner in idle[: max(excess, 0)]:
-                logger.info("scaling down {} (idle {:.0f}s)", runner.name, now - runner.idle_since)
-                self._runners.remove(runner)
-                await runner.stop(self._stop_grace_s)
+            excess = len(self._pods) - self.scaling.min_scale
+            for pod in idle[: max(excess, 0)]:
+                logger.info("scaling down pod {} (idle {:.0f}s)", pod.name, now - pod.idle_since)
+                self._pods.remove(pod)
+                await pod.stop(self._stop_grace_s)
 
     async def close(self) -> None:
-        """Drain: runners finish their sessions (up to the grace period), then exit."""
+        """Drain: pods finish their calls (up to the grace period), then exit."""
         self._closing = True
         if self._reaper is not None:
             self._reaper.cancel()
         async with self._changed:
             self._changed.notify_all()
-        await asyncio.gather(*(r.stop(self._stop_grace_s) for r in self._runners))
-        self._runners.clear()
-        if self.zygote is not None:
-            await self.zygote.stop()
+        await asyncio.gather(*(p.stop(self._stop_grace_s) for p in self._pods))
+        self._pods.clear()
         await self._client.aclose()

@@ -24,6 +24,7 @@ from devstack.browser_access import ADMIN_COOKIE, BrowserAccess, prebuilt_client
 from devstack.local_llm import MODEL_ALIAS, LocalLLMServer
 from devstack.manifests import (
     GATEWAY_SERVICE,
+    RECORDS_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
     load_config_env,
@@ -34,8 +35,8 @@ from devstack.mesh_proxy import MeshProxy, beside
 from devstack.pool import TARGETS_PATH, RunnerPool, fit_to_host, usable_cores
 from devstack.ports import free_port
 from devstack.same_origin import SameOriginCookies
+from devstack.web import page
 from voicefleet.redis_conn import EmbeddedRedis
-from voicefleet.web import page
 
 
 @dataclass
@@ -46,13 +47,16 @@ class DevOptions:
     mesh_port: int = 4446
     warm: int | None = None
     max: int | None = None
+    slots: int | None = None  # calls a pod holds (else the manifest's containerConcurrency)
     scale_down_delay_s: float | None = None
     api_key: str | None = None
     admin_key: str | None = None
     redis_url: str | None = None
     knative_dir: Path = field(default_factory=default_knative_dir)
-    stop_grace_s: float = 10.0
-    zygote: bool = True  # fork runners from a preloaded parent (runner/zygote.py)
+    # Ctrl-C stops the stack within 5 s, calls or not: a call gets this long to end, then
+    # its runner is killed (the local LLM gets 1 s, the servers stop at once).
+    stop_grace_s: float = 2.0
+    zygote: bool = True  # pods fork their slots from a preloaded parent (runner/zygote.py)
     runner_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -84,8 +88,9 @@ async def _serve(
     name: str, app: Any, host: str, port: int, sock: socket.socket | None = None
 ) -> _Server:
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None
-    )
+        app, host=host, port=port, log_level="warning", lifespan="off", log_config=None,
+        timeout_graceful_shutdown=1,  # a request still open then (a long poll) is cut
+    )  # fmt: skip
     server = uvicorn.Server(config)
     sock = sock or config.bind_socket()
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -123,8 +128,10 @@ class DevStack:
         own_mesh = not os.environ.get("MESH_URL")
         mesh_sock = _bind(opts.host, opts.mesh_port) if own_mesh else None
         if not self.redis_url:
-            self._embedded = EmbeddedRedis()
-            self.redis_url = await asyncio.to_thread(self._embedded.start)
+            # Started from the event loop's thread, which lives as long as the stack: the
+            # kernel ends the server with that thread, should the stack be killed.
+            self._embedded = EmbeddedRedis(tied=True)
+            self.redis_url = self._embedded.start()
             logger.info("embedded Valkey at {}", self.redis_url)
         scaling = load_runner_scaling(opts.knative_dir)
         updates: dict[str, Any] = {}
@@ -134,6 +141,8 @@ class DevStack:
             updates["max_scale"] = max(opts.max, updates.get("min_scale", scaling.min_scale))
         if opts.scale_down_delay_s is not None:
             updates["scale_down_delay_s"] = opts.scale_down_delay_s
+        if opts.slots is not None:
+            updates["container_concurrency"] = opts.slots
         scaling = scaling.model_copy(update=updates)
         if opts.max is None:
             cores, manifest_max = usable_cores(), scaling.max_scale
@@ -156,27 +165,36 @@ class DevStack:
         shared_env = {"REDIS_URL": self.redis_url}
         llm_env = await self._start_llm()
         mesh_env = await self._start_mesh(mesh_sock) if mesh_sock is not None else {}
+        # The broker first: runners publish session events to it (K_SINK) as the SinkBindings
+        # say; it resolves Services by name when it delivers, so they may come up after it.
+        urls: dict[str, str] = {}
+        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
+        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
+        self._servers.append(broker_server)
+        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        sink_env = {
+            "K_SINK": broker_server.url + "/",
+            # Reports too large for one event wait here for the records function.
+            "VOICEFLEET_BLOB_DIR": os.environ.get(
+                "VOICEFLEET_BLOB_DIR", str(Path.cwd() / ".voicefleet" / "blobs")
+            ),
+        }
         self.pool = RunnerPool(
             scaling,
-            {**shared_env, **llm_env, **mesh_env, **opts.runner_env},
+            {**shared_env, **sink_env, **llm_env, **mesh_env, **opts.runner_env},
             stop_grace_s=opts.stop_grace_s,
             zygote=opts.zygote,
         )
         pool_server = await _serve("runner pool", self.pool.app, opts.host, 0)
         self._servers.append(pool_server)
         self.runner_targets_url = pool_server.url + TARGETS_PATH
-
-        urls: dict[str, str] = {RUNNER_SERVICE: pool_server.url}
-        self.broker = LocalBroker(load_triggers(opts.knative_dir), urls.__getitem__)
-        broker_server = await _serve("broker", self.broker.app, opts.host, 0)
-        self._servers.append(broker_server)
-        logger.info("broker at {}", broker_server.url)  # K_SINK for a gateway run beside it
+        urls[RUNNER_SERVICE] = pool_server.url
 
         # The functions read their settings from the environment, as they do in a container.
         os.environ.update(
             {
                 **shared_env,
-                "K_SINK": broker_server.url + "/",
+                **sink_env,
                 "VOICEFLEET_API_KEY": self.api_key,
                 "VOICEFLEET_ADMIN_KEY": self.admin_key,
             }
@@ -186,6 +204,10 @@ class DevStack:
         gateway, admin = asgi_app("gateway"), asgi_app("admin")
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
+        # Only the broker calls the records function: it gets a port of its own, unannounced.
+        records_server = await _serve("records", asgi_app("records"), opts.host, 0)
+        self._servers.append(records_server)
+        urls[RECORDS_SERVICE] = records_server.url
         await self.pool.start()
         admin_pages = {"/operator": page("operator")}
         admin_server = await _serve(
@@ -267,6 +289,8 @@ class DevStack:
         """Drain runners, then stop broker, servers and Redis: nothing is left running."""
         if self.pool is not None:
             await self.pool.close()
+        # Nothing asks the local LLM once the runners are gone: it stops while the rest does.
+        llm = asyncio.create_task(self._llm.stop()) if self._llm is not None else None
         if self.broker is not None:
             await self.broker.close()
         for server in reversed(self._servers):
@@ -274,15 +298,17 @@ class DevStack:
         await asyncio.gather(*(s.task for s in self._servers), return_exceptions=True)
         from functions.admin import context as admin_context
         from functions.gateway import context as gateway_context
+        from functions.records import context as records_context
 
         await gateway_context.context.reset()
         await admin_context.context.reset()
+        await records_context.context.reset()
         if self._mesh_proxy is not None:
             await self._mesh_proxy.aclose()
         if self._mesh_app is not None:
             await self._mesh_app.state.engine.dispose()
-        if self._llm is not None:
-            await self._llm.stop()
+        if llm is not None:
+            await llm
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.stop)
 
@@ -299,9 +325,10 @@ async def run(options: DevOptions) -> None:
         # A key the user chose is theirs to know; a generated one is shown once, here.
         key_note = "$VOICEFLEET_API_KEY" if stack.key_from_env else stack.api_key
         admin_note = "$VOICEFLEET_ADMIN_KEY" if stack.admin_key_from_env else stack.admin_key
-        runner_metrics = ", ".join(f"{r.url}/metrics" for r in stack.pool.runners) or "none yet"
+        runner_metrics = ", ".join(f"{p.url}/metrics" for p in stack.pool.pods) or "none yet"
         print(
-            f"\nvoicefleet dev stack is up ({len(stack.pool.runners)} warm runner(s)).\n"
+            f"\nvoicefleet dev stack is up ({len(stack.pool.pods)} warm runner pod(s) of "
+            f"{stack.pool.slots} slot(s)).\n"
             f"  interface:      {stack.gateway_url}/\n"
             f"  prebuilt:       {stack.gateway_url}/client/ (loads from the internet)\n"
             f"  gateway:        {stack.gateway_url}\n"
@@ -311,7 +338,7 @@ async def run(options: DevOptions) -> None:
             f"  Mesh (GraphQL): {stack.mesh_url or os.environ.get('MESH_URL', '')}\n"
             f"  metrics:        {stack.gateway_url}/metrics (gateway), "
             f"{stack.admin_url}/metrics (admin)\n"
-            f"  runner metrics: {runner_metrics} (each runner's /metrics; Prometheus "
+            f"  runner metrics: {runner_metrics} (each pod's, by slot; Prometheus "
             f"http_sd: {stack.runner_targets_url})\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

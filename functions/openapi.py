@@ -1,13 +1,18 @@
-"""The OpenAPI description of the gateway and admin functions, built from their models.
+"""The OpenAPI description of the gateway and admin functions, built from their routers and
+their models.
 
-Request bodies come from the same pydantic models the functions validate with, so the
-documents cannot drift from what is enforced. `python -m functions.openapi` writes
+The paths are the routes each function's router serves (`router.served()`), each described
+by the table here: a route served but not described, or described but not served, stops the
+build (and the test that checks the committed documents). Request bodies come from the same
+pydantic models the functions validate with, so the documents cannot drift from what is
+enforced. `python -m functions.openapi` writes
 `docs/openapi-gateway.json` and `docs/openapi-admin.json` (a test checks the committed
 copies), and the fuzz suite generates its requests from them.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +22,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.admin.answers import SessionList, SessionWithMessages
-from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.admin.records import NewWebhook
+from functions.admin.schemas import AdminRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
+from functions.http.routing import Router
+from voicefleet.admin_messages import KNOWN, OtherMessage
 from voicefleet.contracts import LaunchPayload, SessionRecord
+from voicefleet.reports import SessionReport
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -78,6 +87,44 @@ def _operation(
     return operation
 
 
+def _metrics() -> dict[str, Any]:
+    return {
+        "summary": "Prometheus metrics, text format (the metrics token as bearer, when one is set)",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "the metrics",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            "401": {"description": _ERRORS["401"], **_json({"$ref": "#/components/schemas/Error"})},
+        },
+    }
+
+
+class Undescribed(LookupError):
+    """A route the router serves and the table does not describe, or the other way round."""
+
+
+def _paths(served: list[tuple[str, str]], described: dict[str, Any]) -> dict[str, Any]:
+    """The described operations of the routes served, in the router's order."""
+    paths: dict[str, Any] = {}
+    for path, method in served:
+        operation = described.get(path, {}).get(method.lower())
+        if operation is None:
+            raise Undescribed(
+                f"{method} {path} is served but not described in functions/openapi.py"
+            )
+        entry = paths.setdefault(path, {})
+        if "parameters" in described[path]:
+            entry["parameters"] = described[path]["parameters"]
+        entry[method.lower()] = operation
+    for path, operations in described.items():
+        for method in operations:
+            if method != "parameters" and method not in paths.get(path, {}):
+                raise Undescribed(f"{method.upper()} {path} is described but not served")
+    return paths
+
+
 def _path_param(name: str) -> list[dict[str, Any]]:
     return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
 
@@ -92,6 +139,7 @@ def _gateway_paths() -> dict[str, Any]:
     }
     return {
         "/healthz": {"get": _operation("liveness", auth=False)},
+        "/metrics": {"get": _metrics()},
         "/": {
             "post": _operation(
                 "a join CloudEvent (binary or structured mode) or the plain /join body",
@@ -136,6 +184,13 @@ def _gateway_paths() -> dict[str, Any]:
             "get": _operation("the session record", returns=SessionRecord),
             "delete": end,
         },
+        "/sessions/{session_id}/report": {
+            **session,
+            "get": _operation(
+                "the finished session's report (409 while it runs or until it is stored)",
+                extra=("409",), returns=SessionReport,
+            ),
+        },
         "/deadletter": {
             "post": _operation(
                 "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
@@ -148,6 +203,7 @@ def _gateway_paths() -> dict[str, Any]:
 def _admin_paths() -> dict[str, Any]:
     return {
         "/healthz": {"get": _operation("liveness", auth=False)},
+        "/metrics": {"get": _metrics()},
         "/": {
             "post": _operation(
                 "an admin-message CloudEvent or the plain /admin body", "202",
@@ -174,13 +230,48 @@ def _admin_paths() -> dict[str, Any]:
                 returns=SessionWithMessages,
             ),
         },
+        "/sessions/{session_id}/report": {
+            "parameters": _path_param("session_id"),
+            "get": _operation("a past session's report", extra=("403",), returns=SessionReport),
+        },
+        "/reports": {
+            "get": {
+                **_operation("past sessions, newest first", extra=("403",)),
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "number"}},
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": ["ended", "failed"]}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                ],
+            }
+        },
+        "/webhooks": {
+            "post": _operation(
+                "register a webhook; the answer holds its signing secret (shown once)", "201",
+                _ref(NewWebhook), extra=("403", "409"),
+            ),
+            "get": _operation("the tenant's webhooks", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}": {
+            "parameters": _path_param("webhook_id"),
+            "delete": _operation("remove a webhook", "204", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries": {
+            "parameters": _path_param("webhook_id"),
+            "get": _operation("the webhook's deliveries, each attempt", extra=("403",)),
+        },
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay": {
+            "parameters": [*_path_param("webhook_id"), *_path_param("delivery_id")],
+            "post": _operation("send a delivery again", "202", extra=("403", "409")),
+        },
     }  # fmt: skip
 
 
 def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
-        AdminRequest, OtherMessage, *KNOWN.values(),
+        AdminRequest, OtherMessage, NewWebhook, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(
         [*((m, "validation") for m in models), *((m, "serialization") for m in returned)],
@@ -205,10 +296,21 @@ def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     return schemas
 
 
-# Each function: its title, its paths, and the models its answers are documented by.
+def _served(function: str) -> list[tuple[str, str]]:
+    """The routes of the function's router (its main module, as functions-framework loads it)."""
+    module = importlib.import_module(f"functions.{function}.main")
+    router: Router[Any] = module.router
+    return router.served()
+
+
+# Each function: its title, its operations, and the models its answers are documented by.
 _FUNCTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], tuple[type[BaseModel], ...]]] = {
-    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord,)),
-    "admin": ("voicefleet admin function", _admin_paths, (SessionList, SessionWithMessages)),
+    "gateway": ("voicefleet gateway function", _gateway_paths, (SessionRecord, SessionReport)),
+    "admin": (
+        "voicefleet admin function",
+        _admin_paths,
+        (SessionList, SessionWithMessages, SessionReport),
+    ),
 }
 
 
@@ -218,7 +320,7 @@ def document_path(function: str) -> Path:
 
 def document(function: str) -> dict[str, Any]:
     """The function's paths (each function serves its own at its own root)."""
-    title, paths, returned = _FUNCTIONS[function]
+    title, described, returned = _FUNCTIONS[function]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -242,7 +344,7 @@ def document(function: str) -> dict[str, Any]:
             },
         },
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": _paths(_served(function), described()),
     }
 
 

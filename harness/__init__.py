@@ -1,1 +1,2 @@
-"""What tests and benchmarks share: local stand-ins for the services a deployment calls."""
+"""What tests and benchmarks share: the WebRTC test caller, the dev stack as a subprocess,
+synthesized speech, Chromium, and local stand-ins for the services a deployment calls."""

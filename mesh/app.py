@@ -16,7 +16,7 @@ from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema
 from ariadne.asgi import GraphQL
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
 from loguru import logger
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +27,7 @@ from starlette.routing import Route
 from mesh.auth import Authenticator, BadIdentity, Identity, Unauthenticated
 from mesh.db import create_tables, make_engine, make_sessions
 from mesh.errors import MeshFault
+from mesh.limits import Checker, Limits
 from mesh.resolvers import datetime_scalar, json_scalar, mutation, query
 from mesh.settings import MeshSettings
 from voicefleet.body_deadline import BodyDeadline
@@ -43,13 +44,15 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def _format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
-    """Our own faults and GraphQL's own errors (syntax, validation, a variable of the wrong
-    type) as they are; anything else is a bug whose details (SQL, paths) stay in the log."""
+    """Our own faults and GraphQL's own errors (syntax, validation, the request limits, a
+    variable of the wrong type: none has a path, as nothing ran) as they are; anything else
+    is a bug whose details (SQL, paths) stay in the log."""
     original = error.original_error
-    if original is None or isinstance(original, MeshFault | GraphQLError):
+    if original is None or error.path is None or isinstance(original, MeshFault | GraphQLError):
         formatted: dict[str, Any] = dict(error.formatted)
-        if "extensions" not in formatted:
-            formatted["extensions"] = {"code": "BAD_USER_INPUT"}
+        extensions = dict(formatted.get("extensions") or {})
+        code = "QUERY_TOO_COMPLEX" if "cost" in extensions else "BAD_USER_INPUT"
+        formatted["extensions"] = {"code": code, **extensions}
         return formatted
     logger.opt(exception=original).error("Mesh resolver failed: {}", error.path)
     return {
@@ -78,7 +81,7 @@ async def _too_large(request: Request) -> bool:
     return len(await request.body()) > MAX_BODY_BYTES
 
 
-def create_app(settings: MeshSettings | None = None) -> Starlette:
+def create_app(settings: MeshSettings | None = None, limits: Limits | None = None) -> Starlette:
     settings = settings or MeshSettings()
     auth = Authenticator(settings)
     if not auth.configured:
@@ -101,13 +104,45 @@ def create_app(settings: MeshSettings | None = None) -> Starlette:
         return {"identity": identity, "sessions": sessions}
 
     schema = make_executable_schema(SCHEMA, query, mutation, datetime_scalar, json_scalar)
+    checker = Checker(schema, limits)
+
+    def parse_query(_context: Any, data: dict[str, Any]) -> DocumentNode:
+        return checker.parse(data["query"])
+
+    def validation_rules(
+        _context: Any, _document: DocumentNode, data: dict[str, Any]
+    ) -> list[type[ASTValidationRule]]:
+        variables = data.get("variables")
+        return list(checker.rules(variables if isinstance(variables, dict) else None))
+
     graphql = GraphQL(
         schema,
         context_value=context,
         debug=False,
         error_formatter=_format_error,
         logger=_QUIET,
+        query_parser=parse_query,
+        validation_rules=validation_rules,
     )
+
+    async def answer(request: Request) -> Response:
+        """The request run within its deadline, its answer within the size cap."""
+        try:
+            async with asyncio.timeout(checker.limits.deadline_s):
+                response = await graphql.handle_request(request)
+        except TimeoutError:
+            return _refusal(
+                422,
+                f"the request did not finish within {checker.limits.deadline_s:g} s; ask for less",
+                "DEADLINE_EXCEEDED",
+            )
+        if len(response.body) > checker.limits.max_answer_bytes:
+            return _refusal(
+                422,
+                f"the answer is over {checker.limits.max_answer_bytes} bytes; ask for less",
+                "ANSWER_TOO_LARGE",
+            )
+        return response
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -120,7 +155,7 @@ def create_app(settings: MeshSettings | None = None) -> Starlette:
             return _refusal(413, f"request body over {MAX_BODY_BYTES} bytes", "BAD_USER_INPUT")
         await prepare()
         try:
-            return await graphql.handle_request(request)
+            return await answer(request)
         except RecursionError:  # a JSON body nested deeper than Python's parser goes
             return _refusal(400, "request nested too deeply", "BAD_USER_INPUT")
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, String, Text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from voicefleet.sql import async_url, make_engine, make_sessions, utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["async_url", "create_tables", "make_engine", "make_sessions", "utcnow"]
 
 
 class Base(DeclarativeBase):
@@ -70,24 +70,6 @@ class PersonalityRow(Base):
     tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
     instructions: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-def async_url(url: str) -> str:
-    """The async driver's URL for a plain `postgresql://` or `sqlite:///` one."""
-    for plain, driver in (("postgresql://", "postgresql+asyncpg://"),
-                          ("postgres://", "postgresql+asyncpg://"),
-                          ("sqlite://", "sqlite+aiosqlite://")):  # fmt: skip
-        if url.startswith(plain):
-            return driver + url[len(plain) :]
-    return url
-
-
-def make_engine(url: str) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_pre_ping=True)
-
-
-def make_sessions(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 async def create_tables(engine: AsyncEngine) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ariadne import MutationType, QueryType, ScalarType
 from graphql import GraphQLResolveInfo
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mesh.auth import Identity
@@ -36,6 +36,10 @@ QUERY_MAX = 200
 PREFERENCES_MAX_BYTES = 16_000
 PREFERENCES_MAX_DEPTH = 16
 LIMIT_MAX = 100
+# What one user may keep: with the field limits above, at most 100 MB of notes and 50 MB of
+# applets, however many requests write them.
+NOTES_PER_USER = 1_000
+APPLETS_PER_USER = 100
 
 Info = GraphQLResolveInfo[dict[str, Any]]
 
@@ -156,6 +160,16 @@ async def _recent(
     return list(rows)
 
 
+async def _room_for_one_more(
+    db: AsyncSession, model: type[OwnedRow], who: Identity, most: int, what: str
+) -> None:
+    held = await db.scalar(
+        select(func.count()).where(model.tenant == who.tenant, model.user_id == who.user)
+    )
+    if (held or 0) >= most:
+        raise BadInput(f"a user keeps at most {most} {what}; delete some first")
+
+
 async def _delete(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str) -> bool:
     row = await _owned(db, model, who, row_id)
     if row is None:
@@ -207,6 +221,7 @@ async def resolve_create_note(
 ) -> dict[str, Any]:
     now = utcnow()
     async with _db(info) as (db, who):
+        await _room_for_one_more(db, NoteRow, who, NOTES_PER_USER, "notes")
         row = NoteRow(
             id=str(uuid.uuid4()),
             tenant=who.tenant,
@@ -279,6 +294,7 @@ async def resolve_applets(_: None, info: Info, limit: int = 20) -> list[Any]:
 async def resolve_create_applet(_: None, info: Info, title: str, html: str) -> dict[str, Any]:
     now = utcnow()
     async with _db(info) as (db, who):
+        await _room_for_one_more(db, AppletRow, who, APPLETS_PER_USER, "applets")
         row = AppletRow(
             id=str(uuid.uuid4()),
             tenant=who.tenant,

@@ -24,9 +24,21 @@ def main() -> int:
             return asyncio.run(standby.auto_start(settings, BotSettings()))
         asyncio.run(standby.standby(settings, BotSettings()))
         return 0
+    return asyncio.run(pod(settings))
+
+
+async def pod(settings: RunnerSettings) -> int:
+    """The zygote is spawned first, so that its imports and models (most of a pod's start)
+    load while this process imports what it serves with."""
+    from runner.forks import Zygote
+
+    zygote: Zygote | None = None
+    if settings.zygote:
+        zygote = Zygote({})
+        await zygote.spawn()
     from runner.pod import serve_pod
 
-    return asyncio.run(serve_pod(settings))
+    return await serve_pod(settings, zygote)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from loguru import logger
 
 from runner.child_output import relay
 from runner.zygote import EXIT_LINE, READY_LINE
+from voicefleet.parent_death import ends_with_us
 
 
 class ZygoteError(RuntimeError):
@@ -33,12 +34,26 @@ class Zygote:
         self._lock = asyncio.Lock()
         self._pump: asyncio.Task[None] | None = None
         self._exits: dict[int, asyncio.Future[int]] = {}
+        self._ready: asyncio.Future[str] | None = None
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
     async def start(self, timeout_s: float = 120.0) -> None:
+        """Spawn it (unless `spawn` did) and wait until it has loaded."""
+        if self._proc is None:
+            await self.spawn()
+        assert self._ready is not None
+        try:
+            line = await asyncio.wait_for(self._ready, timeout_s)
+        except TimeoutError as exc:
+            await self.stop()
+            raise ZygoteError(f"the runner zygote was not ready within {timeout_s:g}s") from exc
+        logger.info("runner zygote ready: {}", line)
+
+    async def spawn(self) -> None:
+        """Start the process, which loads on its own while the caller does other work."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -51,18 +66,13 @@ class Zygote:
                 stderr=asyncio.subprocess.STDOUT,
                 pass_fds=[theirs.fileno()],
                 start_new_session=True,  # Ctrl-C reaches the stack, which stops us last
+                preexec_fn=ends_with_us(),  # and the kernel ends us should the stack die first
             )
         finally:
             theirs.close()
         self._control = ours
-        ready = asyncio.get_running_loop().create_future()
-        self._pump = asyncio.create_task(self._read_output(ready))
-        try:
-            line = await asyncio.wait_for(ready, timeout_s)
-        except TimeoutError as exc:
-            await self.stop()
-            raise ZygoteError(f"the runner zygote was not ready within {timeout_s:g}s") from exc
-        logger.info("runner zygote ready: {}", line)
+        self._ready = asyncio.get_running_loop().create_future()
+        self._pump = asyncio.create_task(self._read_output(self._ready))
 
     async def _read_output(self, ready: asyncio.Future[str]) -> None:
         assert self._proc is not None and self._proc.stdout is not None

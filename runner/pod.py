@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
+import itertools
 import json
 import os
 import shutil
@@ -47,11 +47,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
 from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
 from runner.slot import Slot, describe_exit
 from voicefleet import cloudevents_codec, observability
+from voicefleet.authorization import bearer_is
+from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
     SESSION_ENDED_EVENT,
@@ -60,6 +63,7 @@ from voicefleet.contracts import (
     SessionStatus,
     runner_source,
 )
+from voicefleet.http_errors import ApiError, error_response
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
@@ -78,22 +82,11 @@ class Refused(Exception):
 
     def response(self) -> JSONResponse:
         headers = {"Retry-After": "1"} if self.retry_after else {}
-        return JSONResponse({"error": {"message": str(self)}}, self.status, headers=headers)
+        return error_response(self.status, str(self), headers=headers)
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message}}, status_code=status)
-
-
-def _deletion_cost_hook() -> Callable[[int], object] | None:
-    """Keeps `controller.kubernetes.io/pod-deletion-cost` at the pod's live calls, so that a
-    scale-down deletes the pods holding the fewest calls (runner/deletion_cost.py)."""
-    try:
-        from runner.deletion_cost import set_live_calls  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    hook: Callable[[int], object] = set_live_calls
-    return hook
+    return error_response(status, message)
 
 
 class RunnerPod:
@@ -103,6 +96,7 @@ class RunnerPod:
         self._dir = tempfile.mkdtemp(prefix="voicefleet-pod-")
         self.redis = connect(settings.redis_url)
         self.store = SessionStore(self.redis)
+        self._forks = itertools.count(1)
         self.slots: list[Slot] = [self._new_slot(i) for i in range(settings.slots)]
         self.zygote: Zygote | None = None
         self.draining = False
@@ -120,18 +114,20 @@ class RunnerPod:
             for slot in self.slots
         ]
         self._live_calls = 0
-        self._on_live_calls = _deletion_cost_hook()
 
     def _new_slot(self, index: int) -> Slot:
-        name = f"{self.settings.runner_id}-{index + 1}"
+        """Slot `index`'s next process; each is named anew (RUNNER_ID-1, -2, … in order of
+        forking), so that a session's record names the process that ran it."""
+        name = f"{self.settings.runner_id}-{next(self._forks)}"
         return Slot(name, os.path.join(self._dir, f"slot-{index + 1}.sock"), self._env)
 
     # Life -----------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the zygote and fork the slots; returns once one slot is ready."""
+    async def start(self, zygote: Zygote | None = None) -> None:
+        """Start the zygote (or finish starting `zygote`, spawned early) and fork the slots;
+        returns once every slot is ready (the pod is ready for a launch from its first)."""
         if self.settings.zygote:
-            zygote = Zygote({})
+            zygote = zygote or Zygote({})
             try:
                 await zygote.start()
                 self.zygote = zygote
@@ -141,7 +137,9 @@ class RunnerPod:
             await slot.start(self.zygote)
         self._keepers = [asyncio.create_task(self._keep(i)) for i in range(len(self.slots))]
         async with self._changed:
-            await self._changed.wait_for(lambda: self.draining or any(s.free for s in self.slots))
+            await self._changed.wait_for(
+                lambda: self.draining or all(s.ready.is_set() for s in self.slots)
+            )
 
     async def _keep(self, index: int) -> None:
         """Wake waiting launches when the slot is ready; fork it again when its process dies."""
@@ -212,8 +210,8 @@ class RunnerPod:
         if live == self._live_calls:
             return
         self._live_calls = live
-        if self._on_live_calls is not None:
-            self._on_live_calls(live)
+        # A scale-down deletes the pods holding the fewest calls first (runner/deletion_cost.py).
+        set_live_calls(live)
 
     # Launches -------------------------------------------------------------------------------
 
@@ -326,14 +324,11 @@ def _passed_on(answer: httpx.Response) -> Response:
 
 async def launch_event(request: Request) -> Response:
     pod = _pod(request)
-    body = await request.body()
     try:
-        event = cloudevents_codec.parse(request.headers, body)
-        if event["type"] != LAUNCH_EVENT:
-            return _error(400, f"unsupported CloudEvent type {event['type']!r}")
-        launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
-    except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
-        return _error(400, f"invalid launch: {exc}")
+        _, data, body = await read_event(request, LAUNCH_EVENT)
+        launch = event_payload(LaunchPayload, data, what="a launch")
+    except ApiError as exc:
+        return exc.response()
     try:
         result = await pod.run(launch, "/", request.headers, body)
     except Refused as refused:
@@ -393,10 +388,7 @@ async def readyz(request: Request) -> Response:
 def metrics_route(token: str | None) -> Callable[[Request], Any]:
     async def metrics(request: Request) -> Response:
         if token is not None:
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode(), token.encode()
-            ):
+            if not bearer_is(request.headers.getlist("authorization"), token):
                 return _error(401, "metrics need Authorization: Bearer <token>")
         return Response(await _pod(request).slot_metrics(token), media_type=CONTENT_TYPE_LATEST)
 
@@ -434,7 +426,7 @@ class PodServer(uvicorn.Server):
         await self.pod.close()
 
 
-async def serve_pod(settings: RunnerSettings) -> int:
+async def serve_pod(settings: RunnerSettings, zygote: Zygote | None = None) -> int:
     reporting = observability.setup("runner", traces=False)  # the slots trace their calls
     pod = RunnerPod(settings)
     config = uvicorn.Config(
@@ -450,7 +442,7 @@ async def serve_pod(settings: RunnerSettings) -> int:
     # /healthz answers while the zygote loads; /readyz once a slot is ready.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    starting = asyncio.create_task(pod.start())
+    starting = asyncio.create_task(pod.start(zygote))
     await asyncio.wait({serving, starting}, return_when=asyncio.FIRST_COMPLETED)
     if starting.done() and starting.exception() is None and not pod.draining:
         port = sock.getsockname()[1]

@@ -10,8 +10,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import httpx
 from loguru import logger
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -24,10 +26,13 @@ from starlette.routing import Route
 from bot.config import BotSettings
 from bot.preload import Preloaded
 from runner.memory import release_freed_memory
+from runner.report import ReportPublisher
 from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminQueue
+from voicefleet.blobs import LocalBlobStore
+from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
     SESSION_ENDED_EVENT,
@@ -38,6 +43,9 @@ from voicefleet.contracts import (
     TransportKind,
     runner_source,
 )
+from voicefleet.event_sink import EventSink
+from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability import tracing
 from voicefleet.observability.http import ObservedApp, metrics_endpoint
 from voicefleet.observability.metrics import (
@@ -53,7 +61,7 @@ from voicefleet.signalling import SignallingRelay
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message}}, status_code=status, headers=headers)
+    return error_response(status, message, headers=headers)
 
 
 class RunnerService:
@@ -67,6 +75,19 @@ class RunnerService:
         self.blocking_redis = connect(settings.redis_url, blocking=True)
         self.relay = SignallingRelay(self.blocking_redis)
         self.admin_queue = AdminQueue(self.redis)
+        self.reports: ReportPublisher | None = None
+        self._sink_http: httpx.AsyncClient | None = None
+        if settings.k_sink:
+            self._sink_http = async_client(timeout=10.0)
+            sink = EventSink(
+                self._sink_http, settings.k_sink, token_file=Path(settings.sink_token_file)
+            )
+            self.reports = ReportPublisher(
+                sink,
+                settings.runner_id,
+                max_event_bytes=settings.report_event_max_bytes,
+                spill=LocalBlobStore(Path(settings.blob_dir)),
+            )
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it
         # waited for this runner to start (a cold start).
@@ -76,6 +97,8 @@ class RunnerService:
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
+        if self._sink_http is not None:
+            await self._sink_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
 
@@ -161,6 +184,7 @@ class RunnerService:
                     admin_queue=self.admin_queue,
                     pubsub_redis=self.blocking_redis,
                     ready_at=self.ready_at,
+                    reports=self.reports,
                 )
                 ended = await runner.run(launch)
                 ran = ended.status != "duplicate"
@@ -185,12 +209,10 @@ class RunnerService:
 async def launch_event(request: Request) -> Response:
     service: RunnerService = request.app.state.service
     try:
-        event = cloudevents_codec.parse(request.headers, await request.body())
-        if event["type"] != LAUNCH_EVENT:
-            return _error(400, f"unsupported CloudEvent type {event['type']!r}")
-        launch = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
-    except (cloudevents_codec.InvalidCloudEvent, ValidationError) as exc:
-        return _error(400, f"invalid launch: {exc}")
+        event, data, _ = await read_event(request, LAUNCH_EVENT)
+        launch = event_payload(LaunchPayload, data, what="a launch")
+    except ApiError as exc:
+        return exc.response()
     # The event's own trace context (CloudEvents distributed tracing), else the request's.
     carried = {k: str(event[k]) for k in tracing.TRACE_ATTRIBUTES if event.get(k)}
     result = await service.run_launch(launch, carried or dict(request.headers))

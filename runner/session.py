@@ -20,9 +20,11 @@ from redis.exceptions import RedisError
 
 from bot.admin_channel import AdminChannel
 from bot.bot import BotFailed, BotHooks, run_bot
+from bot.call_record import CallRecord
 from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
+from runner.report import ReportPublisher, build_report
 from runner.settings import RunnerSettings
 from runner.timings import StartTimings
 from runner.webrtc_signalling import answer
@@ -36,6 +38,7 @@ from voicefleet.contracts import (
 )
 from voicefleet.observability.metrics import SESSION_DURATION, SESSIONS
 from voicefleet.observability.reasons import reason_label
+from voicefleet.reports import SessionStarted
 from voicefleet.session_store import RUNNER_LOST, SessionStore, no_capacity
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
@@ -61,6 +64,7 @@ class SessionRunner:
         admin_queue: AdminQueue,
         pubsub_redis: Redis,
         ready_at: float = 0.0,
+        reports: ReportPublisher | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -70,6 +74,7 @@ class SessionRunner:
         self._preloaded = preloaded
         self._bot_settings = bot_settings
         self._ready_at = ready_at  # when this runner became ready (time.time())
+        self._reports = reports
         self._ice_servers = [IceServer(**s) for s in json.loads(settings.ice_servers_json)]
 
     async def run(self, launch: LaunchPayload) -> SessionEnded:
@@ -115,9 +120,21 @@ class SessionRunner:
             " (cold start)" if timings.cold_start else "",
         )
 
+        record = CallRecord()
+        announced: list[asyncio.Task[None]] = []
+
         async def joined() -> None:
             await self._store.mark_joined(launch.session_id)
             await timings.joined()
+            if self._reports is not None:  # sent beside the call, never holding it up
+                started = SessionStarted(
+                    session_id=launch.session_id,
+                    tenant=launch.tenant,
+                    transport=launch.transport,
+                    started_at=record.started_at,
+                    cold_start=timings.cold_start,
+                )
+                announced.append(asyncio.create_task(self._reports.started(started)))
 
         hooks = BotHooks(
             on_joined=joined,
@@ -130,6 +147,7 @@ class SessionRunner:
                 tenant=launch.tenant,
             ),
             max_duration_s=self._settings.session_max_s,
+            record=record,
         )
         heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
         started = time.monotonic()
@@ -141,6 +159,9 @@ class SessionRunner:
             launch.session_id, outcome.status, room_url=launch.room_url, reason=outcome.reason
         )
         duration_s = time.monotonic() - started
+        await asyncio.gather(*announced, return_exceptions=True)
+        if self._reports is not None:
+            await self._send_report(launch, record, outcome)
         SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
         SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
@@ -156,6 +177,19 @@ class SessionRunner:
             reason=outcome.reason,
             runner=runner_id,
         )
+
+    async def _send_report(
+        self, launch: LaunchPayload, record: CallRecord, outcome: Outcome
+    ) -> None:
+        assert self._reports is not None
+        try:
+            session = await self._store.get(launch.session_id)
+        except RedisError:
+            session = None  # the report goes without its start-up spans
+        report = build_report(
+            launch, record, status=outcome.status, reason=outcome.reason, session=session
+        )
+        await self._reports.report(report)
 
     async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:
         try:

@@ -25,6 +25,16 @@ class RunnerSettings(CommonSettings):
     first_offer_timeout_s: float = Field(
         default=60.0, validation_alias="RUNNER_FIRST_OFFER_TIMEOUT_S"
     )
+    # The broker (a SinkBinding injects it): session.started and session.report go there.
+    k_sink: str | None = Field(default=None, validation_alias="K_SINK")
+    sink_token_file: str = Field(
+        default="/oidc/token", validation_alias="VOICEFLEET_SINK_OIDC_TOKEN_FILE"
+    )
+    # The largest event the broker takes (Kafka's default message.max.bytes is about 1 MB);
+    # a larger report travels by reference through VOICEFLEET_BLOB_DIR.
+    report_event_max_bytes: int = Field(
+        default=1_000_000, gt=0, validation_alias="VOICEFLEET_REPORT_EVENT_MAX_BYTES"
+    )
     host: str = Field(default="0.0.0.0", validation_alias="RUNNER_HOST")
     port: int = Field(default=8080, validation_alias="PORT")
     # The pod: how many calls it holds at once, each in a process of its own (a slot), and

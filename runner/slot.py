@@ -20,6 +20,7 @@ from loguru import logger
 
 from runner.child_output import relay
 from runner.forks import Zygote, ZygoteError
+from voicefleet.parent_death import ends_with_us
 
 READY_LINE = "VOICEFLEET_RUNNER_READY"
 
@@ -86,6 +87,7 @@ class Slot:
                 env=env,
                 stdout=asyncio.subprocess.PIPE,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the pod, which drains us
+                preexec_fn=ends_with_us(),  # and the kernel ends us should the pod die first
             )
             assert self._proc.stdout is not None
             self.pid, output = self._proc.pid, self._proc.stdout

@@ -30,6 +30,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -40,6 +41,8 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
+
+from voicefleet.parent_death import end_with  # noqa: E402
 
 READY_LINE = "VOICEFLEET_ZYGOTE_READY"
 # `EXIT_LINE pid code`: a runner it forked has exited (code as os.waitstatus_to_exitcode).
@@ -57,25 +60,39 @@ def native_threads() -> int:
 
 _PR_SET_NAME = 15
 
-# Everything a runner imports on its way to serving a call, so that no child imports it.
+# Everything a runner imports on its way to serving a call, so that no child imports it; the
+# providers' own modules are added by configuration (`preloaded_modules`).
 PRELOADED_MODULES = (
     "aiortc",
-    "faster_whisper",
     "uvicorn",
     "uvloop",
     "pipecat.transports.smallwebrtc.connection",
     "pipecat.transports.smallwebrtc.request_handler",
     "pipecat.transports.smallwebrtc.transport",
     "bot.bot",
-    "bot.stt.whisper",
     "bot.transports",
     "runner.standby",
     "runner.session",
 )
 
 
-def preload_imports() -> None:
-    for name in PRELOADED_MODULES:
+def preloaded_modules(settings: Any) -> tuple[str, ...]:
+    """What a session of the configured providers imports: Whisper (faster-whisper and
+    CTranslate2) only when no Deepgram key selects Deepgram, OpenAI's TTS only when chosen; a
+    pod never pays for a provider it does not use (`python -X importtime` prices each)."""
+    from bot.tts.selection import uses_piper
+
+    stt = (
+        ("bot.stt.deepgram",)
+        if settings.deepgram_api_key
+        else ("faster_whisper", "bot.stt.whisper")
+    )
+    tts = () if uses_piper(settings) else ("bot.tts.openai",)
+    return (*PRELOADED_MODULES, *stt, *tts)
+
+
+def preload_imports(modules: tuple[str, ...] = PRELOADED_MODULES) -> None:
+    for name in modules:
         importlib.import_module(name)
 
 
@@ -106,12 +123,15 @@ def _name_process(name: str) -> None:
         pass  # not Linux: the name is a convenience
 
 
-def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any) -> None:
+def _child(
+    control: socket.socket, out_fd: int, env: dict[str, str], models: Any, zygote_pid: int
+) -> None:
     """Become a standby runner; never returns."""
     code = 1
     try:
         control.close()
         os.setsid()  # Ctrl-C in a terminal reaches the dev stack, which drains the runners
+        end_with(zygote_pid)  # and the kernel ends us with the zygote (which ends with the stack)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(out_fd, 1)
@@ -136,6 +156,9 @@ def _child(control: socket.socket, out_fd: int, env: dict[str, str], models: Any
         os._exit(code)
 
 
+_forked: set[int] = set()
+
+
 def _reap() -> None:
     while True:
         try:
@@ -144,6 +167,7 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+        _forked.discard(pid)
         print(f"{EXIT_LINE} {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
 
 
@@ -168,9 +192,11 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
             os.close(out_fd)
             control.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
             continue
+        zygote_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(control, out_fd, request["env"], models)
+            _child(control, out_fd, request["env"], models, zygote_pid)
+        _forked.add(pid)
         os.close(out_fd)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
@@ -183,13 +209,15 @@ def main() -> int:
     # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
     # thread must not cross a fork): each runner starts its own after the fork.
     observability.setup("runner", traces=False)
-    preload_imports()
+    from bot.config import BotSettings
+
+    settings = BotSettings()
+    preload_imports(preloaded_modules(settings))
     imported = time.perf_counter()
     allowed = native_threads()
-    from bot.config import BotSettings
     from bot.preload import load_models
 
-    models = load_models(BotSettings())
+    models = load_models(settings)
     gc.collect()
     gc.freeze()  # objects made so far stay out of the children's collections: pages stay shared
     check_fork_safe(allowed)
@@ -203,6 +231,12 @@ def main() -> int:
     try:
         serve(control, models, allowed)
     finally:
+        # The pod stops its runners before us; any still here outlived a pod that was killed,
+        # and nobody holds their launches any more.
+        for pid in list(_forked):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
         _reap()
     return 0
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
-from tests.support.fake_openai import FakeOpenAI, FakeOpenAIServer
+from harness.fake_openai import FakeOpenAI, FakeOpenAIServer
 from voicefleet.redis_conn import EmbeddedRedis, connect
 
 

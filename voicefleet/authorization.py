@@ -8,6 +8,7 @@ comparison happens to do with it.
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Sequence
 
@@ -36,3 +37,13 @@ def bearer_token(values: Sequence[str]) -> str:
             "malformed bearer token: use only A-Z a-z 0-9 - . _ ~ + / and trailing ="
         )
     return token
+
+
+def bearer_is(values: Sequence[str], expected: str) -> bool:
+    """Whether the request's one bearer token is `expected`, compared in constant time
+    (a metrics token: one secret, no tenants)."""
+    try:
+        token = bearer_token(values)
+    except BadAuthorization:
+        return False
+    return hmac.compare_digest(token.encode(), expected.encode())

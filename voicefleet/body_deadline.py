@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voicefleet.http_errors import error_response
 
 # A whole body (256 KiB for the functions, 8 MiB for Mesh) in this long is ~1 Mbit/s at worst.
 BODY_TIMEOUT_S = 10.0
@@ -98,4 +100,4 @@ class BodyDeadline:
 
 
 def _error(message: str) -> Response:
-    return JSONResponse({"error": {"message": message}}, status_code=408)
+    return error_response(408, message)

@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 JOIN_EVENT = "io.voicefleet.bot.join"
 LAUNCH_EVENT = "io.voicefleet.bot.launch"
 SESSION_ENDED_EVENT = "io.voicefleet.session.ended"
+SESSION_STARTED_EVENT = "io.voicefleet.session.started"
+SESSION_REPORT_EVENT = "io.voicefleet.session.report"
+# One webhook delivery of one event to one endpoint (the records function sends it to itself
+# through the broker, so that the broker's retries and dead letter cover the last hop too).
+WEBHOOK_DELIVERY_EVENT = "io.voicefleet.webhook.delivery"
 ADMIN_MESSAGE_EVENT = "io.voicefleet.admin.message"
 
 # The longest text an admin message may carry (checked by the admin function and the bot).
@@ -24,6 +29,7 @@ ADMIN_TEXT_MAX = 4000
 
 GATEWAY_SOURCE = "/voicefleet/gateway"
 ADMIN_SOURCE = "/voicefleet/admin"
+RECORDS_SOURCE = "/voicefleet/records"
 
 
 def runner_source(runner_id: str) -> str:

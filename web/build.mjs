@@ -1,12 +1,12 @@
-// Bundles the user interface and the operator page into voicefleet/web/static/, which the
-// Python package serves (the gateway's `/` in the dev stack, the admin function's `/`).
+// Bundles the user interface and the operator page into devstack/web/static/, which the
+// dev stack serves (`/app` beside the gateway, `/operator` beside the admin function).
 import { build } from "esbuild";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "voicefleet", "web", "static");
+const out = join(here, "..", "devstack", "web", "static");
 const pages = ["app", "operator"];
 
 rmSync(out, { recursive: true, force: true });

@@ -3,6 +3,7 @@ events, handlers subscribe (and may publish), and none of them knows the others.
 
 from bot.eventbus.bus import EventBus
 from bot.eventbus.events import (
+    AdminMessageHandled,
     AdminMessageReceived,
     BotStartedSpeaking,
     BotStoppedSpeaking,
@@ -17,6 +18,7 @@ from bot.eventbus.events import (
 )
 
 __all__ = [
+    "AdminMessageHandled",
     "AdminMessageReceived",
     "BotStartedSpeaking",
     "BotStoppedSpeaking",

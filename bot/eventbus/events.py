@@ -56,6 +56,9 @@ class ToolCalled(Event):
     name: str
     arguments: dict[str, Any]
     result: Any = None
+    duration_ms: float = 0.0
+    # The tool declared its arguments private: they stay out of records.
+    private_arguments: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,15 @@ class AdminMessageReceived(Event):
     message_id: str
     type: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdminMessageHandled(Event):
+    """An admin message was carried out (`refused` None) or refused, with the reason."""
+
+    message_id: str
+    type: str
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

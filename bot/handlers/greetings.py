@@ -9,19 +9,19 @@ from __future__ import annotations
 from pipecat.frames.frames import Frame, LLMMessagesAppendFrame
 
 from bot.eventbus import EventBus, ParticipantJoined
-from bot.handlers.actions import BotActions
+from bot.handlers.controls import BotControls
 
 
 class GreetingHandler:
     def __init__(
         self,
-        actions: BotActions,
+        controls: BotControls,
         *,
         greeting: str,
         prerendered: list[Frame] | None = None,
         user_name: str | None = None,
     ) -> None:
-        self._actions = actions
+        self._controls = controls
         self._greeting = greeting
         self._prerendered = prerendered
         self._user_name = user_name
@@ -36,11 +36,11 @@ class GreetingHandler:
         self._greeted.add(event.participant_id)
         name = event.name or self._user_name
         if name:
-            await self._actions.say(f"Hello {name}! {self._greeting}")
+            await self._controls.say(f"Hello {name}! {self._greeting}")
         elif self._prerendered and len(self._greeted) == 1:
             context = [{"role": "assistant", "content": self._greeting}]
-            await self._actions.push(
+            await self._controls.push(
                 [*self._prerendered, LLMMessagesAppendFrame(messages=context, run_llm=False)]  # type: ignore[arg-type]
             )
         else:
-            await self._actions.say(self._greeting)
+            await self._controls.say(self._greeting)

@@ -18,20 +18,20 @@ from bot.eventbus import (
     UserStoppedSpeaking,
 )
 from bot.eventbus.events import Event
-from bot.handlers.actions import BotActions
+from bot.handlers.controls import BotControls
 
 
 class PacingHandler:
     def __init__(
         self,
-        actions: BotActions,
+        controls: BotControls,
         *,
         prompt_after_s: float,
         end_after_s: float,
         prompt: str,
         goodbye: str,
     ) -> None:
-        self._actions = actions
+        self._controls = controls
         self._prompt_after = prompt_after_s
         self._end_after = end_after_s
         self._prompt = prompt
@@ -82,9 +82,9 @@ class PacingHandler:
         if not self.prompted:
             await asyncio.sleep(self._prompt_after)
             self.prompted = True
-            await self._actions.say(self._prompt)
+            await self._controls.say(self._prompt)
         # Speaking the prompt restarts this clock (from its end); if nothing is heard at all,
         # the goodbye still comes.
         await asyncio.sleep(max(self._end_after - self._prompt_after, 0))
-        await self._actions.say(self._goodbye)
-        await self._actions.end("idle: nobody spoke")
+        await self._controls.say(self._goodbye)
+        await self._controls.end("idle: nobody spoke")

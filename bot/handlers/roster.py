@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bot.eventbus import EventBus, ParticipantJoined, ParticipantLeft
-from bot.handlers.actions import BotActions
+from bot.handlers.controls import BotControls
 
 
 class RosterHandler:
-    def __init__(self, actions: BotActions) -> None:
-        self._actions = actions
+    def __init__(self, controls: BotControls) -> None:
+        self._controls = controls
         self.humans: dict[str, str | None] = {}
         self._ending = False
 
@@ -24,4 +24,4 @@ class RosterHandler:
         if self.humans.pop(event.participant_id, ...) is ... or self.humans or self._ending:
             return
         self._ending = True
-        await self._actions.end("client left", now=True)  # nobody is left to hear a goodbye
+        await self._controls.end("client left", now=True)  # nobody is left to hear a goodbye

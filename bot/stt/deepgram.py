@@ -6,8 +6,9 @@ part of the utterance Deepgram had heard but not finalized when the socket went,
 the turn is answered by halves or not at all. This service keeps the audio Deepgram has not
 yet finalized (a final `Results` says up to where it has dealt with the stream: `start` +
 `duration`), reconnects at once after a connection that was up, and sends the new socket that
-audio before any new audio, so the utterance is heard whole. A connection that fails at once
-still backs off as Pipecat's does (a bad key, or the service down).
+audio before any new audio, so the utterance is heard whole. Only a second failure in a row
+of a connection that did not stay up 5 s backs off as Pipecat's does (a bad key, or the service
+down): a socket dropped soon after a call started is retried at once too.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class ResumingDeepgramSTTService(DeepgramSTTService):
         self._connection = connection
 
     async def _connection_handler(self) -> None:
-        """Pipecat's loop, with the replay, and no backoff after a connection that was up."""
+        """Pipecat's loop, with the replay, and no backoff after a first failure."""
         failures = QuickFailureTracker()
         try:
             while True:
@@ -117,7 +118,7 @@ class ResumingDeepgramSTTService(DeepgramSTTService):
                     message = f"Deepgram connection failed {failures.count} times in a row"
                     await self.push_error(error_msg=message, force_treat_as_permanent=True)
                     return
-                if verdict.is_quick_failure:
-                    await asyncio.sleep(exponential_backoff_time(failures.count))
+                if verdict.is_quick_failure and failures.count > 1:
+                    await asyncio.sleep(exponential_backoff_time(failures.count - 1))
         finally:
             self._connection_settled.set()

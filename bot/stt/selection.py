@@ -1,4 +1,5 @@
-"""Which STT a runner uses: Deepgram when DEEPGRAM_API_KEY is set, else offline Whisper."""
+"""Which STT a runner uses: Deepgram when DEEPGRAM_API_KEY is set, else offline Whisper, unless
+BOT_STT_PROVIDER names one (whisper, moonshine)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ STTFactory = Callable[[PauseAwareVAD], STTService]
 
 def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     """The provider's name and a factory for one session's service (models load here, once)."""
-    if settings.deepgram_api_key:
+    provider: str = settings.stt_provider
+    if provider == "auto":
+        provider = "deepgram" if settings.deepgram_api_key else "whisper"
+    if provider == "deepgram":
         from bot.stt.deepgram import ResumingDeepgramSTTService
 
         key, url = settings.deepgram_api_key, settings.deepgram_base_url
@@ -29,10 +33,21 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
 
         return "deepgram", deepgram
 
+    early = settings.whisper_early
+    if provider == "moonshine":
+        from bot.stt.moonshine import BundledMoonshineSTTService, MoonshineModel
+
+        moonshine_model = MoonshineModel()
+
+        def moonshine(vad: PauseAwareVAD) -> STTService:
+            return BundledMoonshineSTTService(model=moonshine_model, vad=vad if early else None)
+
+        return "moonshine", moonshine
+
     from bot.stt.whisper import PreloadedWhisperSTTService, load_model
 
     model = load_model(settings.whisper_model_path, cpu_threads=settings.whisper_cpu_threads)
-    fast, early = settings.whisper_fast, settings.whisper_early
+    fast = settings.whisper_fast
 
     def whisper(vad: PauseAwareVAD) -> STTService:
         return PreloadedWhisperSTTService(model=model, fast=fast, vad=vad if early else None)

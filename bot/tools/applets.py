@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import events
+from bot import interface_events
 from bot.actions import ActionError, html
 from bot.tools.base import Result, ToolContext, tool
 
@@ -26,7 +26,7 @@ async def create_applet(args: dict[str, Any], ctx: ToolContext) -> Result:
         ctx.require_mesh(), ctx.applet_writer, args["title"], args["description"]
     )
     await ctx.forwarder.emit_tool_event(
-        events.APPLET_CREATED, {"id": applet["id"], "title": applet["title"]}
+        interface_events.APPLET_CREATED, {"id": applet["id"], "title": applet["title"]}
     )
     return {"created": {"id": applet["id"], "title": applet["title"]}}
 
@@ -41,7 +41,7 @@ async def create_applet(args: dict[str, Any], ctx: ToolContext) -> Result:
 async def open_applet(args: dict[str, Any], ctx: ToolContext) -> Result:
     applet = await html.get_applet(ctx.require_mesh(), args["applet_id"])
     await ctx.forwarder.emit_tool_event(
-        events.APPLET_OPENED, {"id": applet["id"], "title": applet["title"]}
+        interface_events.APPLET_OPENED, {"id": applet["id"], "title": applet["title"]}
     )
     return {"opened": {"id": applet["id"], "title": applet["title"]}}
 

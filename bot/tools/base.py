@@ -39,6 +39,8 @@ class Tool:
     schema: FunctionSchema
     handler: Callable[[dict[str, Any], ToolContext], Awaitable[Result]]
     needs_mesh: bool = False
+    # Arguments that must not leave the call (session reports record only the name).
+    private_arguments: bool = False
 
     @property
     def name(self) -> str:
@@ -52,6 +54,7 @@ def tool(
     required: list[str] | None = None,
     *,
     needs_mesh: bool = False,
+    private_arguments: bool = False,
 ) -> Callable[[Callable[[dict[str, Any], ToolContext], Awaitable[Result]]], Tool]:
     """Declare a tool next to its handler."""
 
@@ -62,6 +65,11 @@ def tool(
             properties=properties or {},
             required=required or [],
         )
-        return Tool(schema=schema, handler=handler, needs_mesh=needs_mesh)
+        return Tool(
+            schema=schema,
+            handler=handler,
+            needs_mesh=needs_mesh,
+            private_arguments=private_arguments,
+        )
 
     return wrap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import events
+from bot import interface_events
 from bot.tools.base import Result, ToolContext, tool
 
 VIEWS = ["notes", "applets", "profile", "youtube", "settings"]
@@ -48,15 +48,15 @@ def _window(action: str, event: str) -> Any:
 )
 async def play_youtube(args: dict[str, Any], ctx: ToolContext) -> Result:
     query = str(args["query"]).strip()
-    await ctx.forwarder.emit_tool_event(events.YOUTUBE_PLAY, {"query": query})
+    await ctx.forwarder.emit_tool_event(interface_events.YOUTUBE_PLAY, {"query": query})
     return {"playing": query}
 
 
 TOOLS = [
-    _view("open", events.VIEW_OPENED),
-    _view("close", events.VIEW_CLOSED),
-    _window("open", events.WINDOW_OPENED),
-    _window("focus", events.WINDOW_FOCUSED),
-    _window("close", events.WINDOW_CLOSED),
+    _view("open", interface_events.VIEW_OPENED),
+    _view("close", interface_events.VIEW_CLOSED),
+    _window("open", interface_events.WINDOW_OPENED),
+    _window("focus", interface_events.WINDOW_FOCUSED),
+    _window("close", interface_events.WINDOW_CLOSED),
     play_youtube,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import events
+from bot import interface_events
 from bot.actions import notes
 from bot.tools.base import Result, ToolContext, tool
 
@@ -23,15 +23,23 @@ NOTE_ID = {"type": "string", "description": "The note's id", "maxLength": 100}
 )
 async def create_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     note = await notes.create_note(ctx.require_mesh(), args["title"], args.get("content", ""))
-    await ctx.forwarder.emit_tool_event(events.NOTE_CREATED, note)
+    await ctx.forwarder.emit_tool_event(interface_events.NOTE_CREATED, note)
     return {"created": notes.summary(note)}
 
 
 @tool("bot_get_note", "Read one note by id.", {"note_id": NOTE_ID}, ["note_id"], needs_mesh=True)
 async def get_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     note = await notes.get_note(ctx.require_mesh(), args["note_id"])
-    await ctx.forwarder.emit_tool_event(events.NOTE_OPENED, {"id": note["id"]})
+    await ctx.forwarder.emit_tool_event(interface_events.NOTE_OPENED, {"id": note["id"]})
     return {"note": {"id": note["id"], "title": note["title"], "content": note["content"]}}
+
+
+async def _listed(found: list[dict[str, Any]], ctx: ToolContext) -> Result:
+    """Shows the interface which notes were found, and tells the LLM what they hold."""
+    await ctx.forwarder.emit_tool_event(
+        interface_events.NOTES_LISTED, {"ids": [n["id"] for n in found]}
+    )
+    return {"notes": [notes.summary(n) for n in found]}
 
 
 @tool(
@@ -42,8 +50,7 @@ async def get_note(args: dict[str, Any], ctx: ToolContext) -> Result:
 )
 async def list_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
     found = await notes.list_notes(ctx.require_mesh(), args.get("limit", 10))
-    await ctx.forwarder.emit_tool_event(events.NOTES_LISTED, {"ids": [n["id"] for n in found]})
-    return {"notes": [notes.summary(n) for n in found]}
+    return await _listed(found, ctx)
 
 
 @tool(
@@ -55,8 +62,7 @@ async def list_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
 )
 async def search_notes(args: dict[str, Any], ctx: ToolContext) -> Result:
     found = await notes.search_notes(ctx.require_mesh(), args["query"])
-    await ctx.forwarder.emit_tool_event(events.NOTES_LISTED, {"ids": [n["id"] for n in found]})
-    return {"notes": [notes.summary(n) for n in found]}
+    return await _listed(found, ctx)
 
 
 @tool(
@@ -70,7 +76,7 @@ async def update_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     note = await notes.update_note(
         ctx.require_mesh(), args["note_id"], args.get("title"), args.get("content")
     )
-    await ctx.forwarder.emit_tool_event(events.NOTE_UPDATED, note)
+    await ctx.forwarder.emit_tool_event(interface_events.NOTE_UPDATED, note)
     return {"updated": notes.summary(note)}
 
 
@@ -83,14 +89,14 @@ async def update_note(args: dict[str, Any], ctx: ToolContext) -> Result:
 )
 async def append_to_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     note = await notes.append_to_note(ctx.require_mesh(), args["note_id"], args["content"])
-    await ctx.forwarder.emit_tool_event(events.NOTE_UPDATED, note)
+    await ctx.forwarder.emit_tool_event(interface_events.NOTE_UPDATED, note)
     return {"updated": notes.summary(note)}
 
 
 @tool("bot_delete_note", "Delete a note.", {"note_id": NOTE_ID}, ["note_id"], needs_mesh=True)
 async def delete_note(args: dict[str, Any], ctx: ToolContext) -> Result:
     note_id = await notes.delete_note(ctx.require_mesh(), args["note_id"])
-    await ctx.forwarder.emit_tool_event(events.NOTE_DELETED, {"id": note_id})
+    await ctx.forwarder.emit_tool_event(interface_events.NOTE_DELETED, {"id": note_id})
     return {"deleted": note_id}
 
 

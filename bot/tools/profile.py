@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import events
+from bot import interface_events
 from bot.actions import profile
 from bot.tools.base import Result, ToolContext, tool
 
@@ -27,7 +27,7 @@ async def update_profile(args: dict[str, Any], ctx: ToolContext) -> Result:
     updated = await profile.update_profile(
         ctx.require_mesh(), args.get("display_name"), args.get("preferences")
     )
-    await ctx.forwarder.emit_tool_event(events.PROFILE_UPDATED, updated)
+    await ctx.forwarder.emit_tool_event(interface_events.PROFILE_UPDATED, updated)
     return {"profile": updated}
 
 

@@ -10,25 +10,26 @@ from starlette.responses import JSONResponse, Response
 
 from functions.admin.answers import SessionList, SessionSummary, SessionWithMessages
 from functions.admin.context import AdminContext
-from functions.admin.schemas import KNOWN, AdminRequest, OtherMessage
+from functions.admin.schemas import AdminRequest
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
 from functions.http.idempotency import Idempotency, idempotency
 from functions.http.sessions import owned_session
 from voicefleet import cloudevents_codec
+from voicefleet.admin_messages import InvalidMessage, checked_message
 from voicefleet.admin_queue import AdminMessage, KeyConflict, QueueFull
 from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, admin_address
+from voicefleet.http_errors import ApiError
 from voicefleet.observability.metrics import ADMIN_MESSAGES, ADMIN_QUEUE_DEPTH, admin_type
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 
 
 def _checked_message(message: dict[str, Any]) -> dict[str, Any]:
-    """The message as the bot will get it, with errors named `message.<field>`."""
-    kind = message.get("type")
-    model = KNOWN.get(kind) if isinstance(kind, str) else None
-    checked = validate(model or OtherMessage, message, within="message")
-    return checked.model_dump(mode="json", exclude_none=True)
+    """The message as the bot will get it; a 422 in the words the bot would reject it with."""
+    try:
+        return checked_message(message)
+    except InvalidMessage as exc:
+        raise ApiError(422, str(exc), field=exc.field) from exc
 
 
 async def _address(ctx: AdminContext, tenant: str, req: AdminRequest) -> str:

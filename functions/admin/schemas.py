@@ -1,61 +1,14 @@
-"""What the admin function accepts. Known message types are checked field by field; other
-types are passed on (a newer bot may know them) and an older bot records them as rejected."""
+"""What the admin function accepts: a target and a message (the message models are the bot's
+own, `voicefleet/admin_messages.py`)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from voicefleet.contracts import ADMIN_TEXT_MAX
-
-TEXT_MAX = ADMIN_TEXT_MAX
-MESSAGE_MAX_BYTES = 16 * 1024
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Say(_Message):
-    type: Literal["say"]
-    text: str = Field(min_length=1, max_length=TEXT_MAX)
-
-
-class AppendContext(_Message):
-    type: Literal["append_context"]
-    content: str = Field(min_length=1, max_length=TEXT_MAX)
-    role: Literal["system", "user"] = "system"
-    respond: bool | None = None
-
-
-class UpdatePrompts(_Message):
-    type: Literal["update_prompts"]
-
-
-class ReloadContext(_Message):
-    type: Literal["reload_context"]
-
-
-class EndSession(_Message):
-    type: Literal["end_session"]
-    text: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
-
-
-KNOWN: dict[str, type[_Message]] = {
-    "say": Say,
-    "append_context": AppendContext,
-    "update_prompts": UpdatePrompts,
-    "reload_context": ReloadContext,
-    "end_session": EndSession,
-}
-
-
-class OtherMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+from voicefleet.admin_messages import MESSAGE_MAX_BYTES
 
 
 class AdminRequest(BaseModel):

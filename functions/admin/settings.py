@@ -24,6 +24,12 @@ class AdminSettings(FunctionSettings):
         default=300.0, gt=0, validation_alias="VOICEFLEET_ADMIN_MESSAGE_MAX_AGE_S"
     )
 
+    # The broker (a SinkBinding injects it): replayed webhook deliveries go through it.
+    k_sink: str | None = Field(default=None, validation_alias="K_SINK")
+    sink_token_file: str = Field(
+        default="/oidc/token", validation_alias="VOICEFLEET_SINK_OIDC_TOKEN_FILE"
+    )
+
     @field_validator("admin_keys", mode="before")
     @classmethod
     def _split_admin_keys(cls, value: object) -> object:

@@ -12,10 +12,11 @@ from functions.gateway.admission import Admission
 from functions.gateway.daily_rooms import DailyRooms
 from functions.gateway.launcher import Launcher
 from functions.gateway.settings import GatewaySettings
-from functions.http.errors import ApiError
 from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.http_client import async_client
+from voicefleet.http_errors import ApiError
+from voicefleet.records.store import RecordsStore
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay
@@ -46,6 +47,7 @@ class GatewayContext:
             queue_timeout_s=settings.queue_timeout_s,
             token_file=Path(settings.sink_token_file),
         )
+        self.records = RecordsStore(settings.records_database_url)
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         self.daily: DailyRooms | None = None
@@ -69,6 +71,7 @@ class GatewayContext:
         await self.broker_http.aclose()
         await self.redis.aclose()
         await self.blocking_redis.aclose()
+        await self.records.aclose()
 
 
 context: ProcessContext[GatewayContext] = ProcessContext(lambda: GatewayContext(GatewaySettings()))

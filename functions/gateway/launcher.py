@@ -15,7 +15,6 @@ from loguru import logger
 
 from functions.gateway.admission import Admission, Duplicate, OverLimit
 from functions.gateway.limits import refusal, retry_after
-from functions.http.errors import ApiError
 from functions.http.idempotency import Idempotency
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import (
@@ -26,6 +25,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.http_errors import ApiError
 from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
 from voicefleet.session_store import SessionStore

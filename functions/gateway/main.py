@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.gateway.context import GatewayContext, context
-from functions.gateway.routes import dead_letters, launches, sessions, signalling
+from functions.gateway.routes import dead_letters, launches, reports, sessions, signalling
 from functions.http.routing import Router
 from voicefleet import observability
 from voicefleet.observability.http import metrics_endpoint, observed
@@ -27,6 +27,7 @@ router.add("/start", launches.start, ["POST"])
 router.add("/api/offer", signalling.direct_offer, ["POST", "PATCH"])
 router.add("/sessions/{session_id}/api/offer", signalling.session_offer, ["POST", "PATCH"])
 router.add("/sessions/{session_id}", sessions.get_session, ["GET"])
+router.add("/sessions/{session_id}/report", reports.get_report, ["GET"])
 router.add("/sessions/{session_id}", sessions.delete_session, ["DELETE"])
 router.add("/deadletter", dead_letters.dead_letter, ["POST"])
 

@@ -8,29 +8,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from functions.http.errors import ApiError, from_validation
-from voicefleet.body_deadline import CLOSE, BodyTimeout, within_deadline
+from voicefleet.cloudevent_intake import read_body
+from voicefleet.http_errors import ApiError, from_validation
 
 M = TypeVar("M", bound=BaseModel)
-
-MAX_BODY_BYTES = 256 * 1024
-
-
-async def read_body(request: Request) -> bytes:
-    """The raw body; 413 past MAX_BODY_BYTES (the excess is drained, never held in memory),
-    408 if it has not all arrived within the body deadline (a stalled or dripping client)."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in within_deadline(request.stream()):
-            size += len(chunk)
-            if size <= MAX_BODY_BYTES:
-                chunks.append(chunk)
-    except BodyTimeout as exc:
-        raise ApiError(408, str(exc), headers=CLOSE) from exc
-    if size > MAX_BODY_BYTES:
-        raise ApiError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
-    return b"".join(chunks)
 
 
 async def read_json(request: Request) -> dict[str, Any]:

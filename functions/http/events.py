@@ -1,4 +1,4 @@
-"""CloudEvents arriving at a function's `POST /`."""
+"""CloudEvents arriving at a function's `POST /`, with their idempotency key."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from functions.http.body import read_body
-from functions.http.errors import ApiError
 from functions.http.idempotency import Idempotency, fingerprint
-from voicefleet import cloudevents_codec
+from voicefleet.cloudevent_intake import read_event
 
 
 async def read_cloudevent(request: Request, event_type: str) -> tuple[dict[str, Any], Idempotency]:
@@ -17,14 +15,6 @@ async def read_cloudevent(request: Request, event_type: str) -> tuple[dict[str, 
 
     CloudEvents are unique by source + id, so a redelivered event is the same request.
     """
-    try:
-        event = cloudevents_codec.parse(request.headers, await read_body(request))
-        data = cloudevents_codec.data_of(event)
-    except cloudevents_codec.InvalidCloudEvent as exc:
-        raise ApiError(400, str(exc)) from exc
-    if event["type"] != event_type:
-        raise ApiError(
-            400, f"unsupported CloudEvent type {event['type']!r}; send {event_type}", field="type"
-        )
+    event, data, _ = await read_event(request, event_type)
     key = f"ce:{event['source']}:{event['id']}"
     return data, Idempotency(key, fingerprint(request, data))

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from functions.http.errors import ApiError
+from voicefleet.http_errors import ApiError
 
 MAX_KEY_CHARS = 200
 

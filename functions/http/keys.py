@@ -6,8 +6,8 @@ import hmac
 
 from starlette.requests import Request
 
-from functions.http.errors import ApiError
 from voicefleet.authorization import BadAuthorization, bearer_token
+from voicefleet.http_errors import ApiError
 
 
 def parse_keys(pairs: list[str], single: str | None, *, variable: str) -> dict[str, str]:

@@ -13,10 +13,10 @@ from loguru import logger
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from functions.http.errors import ApiError
+from voicefleet.http_errors import ApiError, error_response
 
 C = TypeVar("C")
 Handler = Callable[[Request, C], Awaitable[Response]]
@@ -29,6 +29,16 @@ class Router(Generic[C]):
 
     def add(self, path: str, handler: Handler[C], methods: list[str]) -> None:
         self._routes.append(Route(path, endpoint=handler, methods=methods))
+
+    def served(self) -> list[tuple[str, str]]:
+        """(path, method) of every route, in the order added: what the OpenAPI document
+        must describe (Starlette's implicit HEAD for a GET aside)."""
+        return [
+            (route.path, method)
+            for route in self._routes
+            for method in sorted(route.methods or ())
+            if method != "HEAD"
+        ]
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -43,7 +53,7 @@ class Router(Generic[C]):
             return unavailable.response()
         except Exception:  # noqa: BLE001 - last line of defence: a 500 without internals
             logger.exception("unhandled error on {} {}", request.method, request.url.path)
-            return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
+            return error_response(500, "internal error")
 
     async def _dispatch(self, request: Request) -> Response:
         allowed: list[str] = []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions.http.errors import ApiError
 from voicefleet.contracts import SessionRecord
+from voicefleet.http_errors import ApiError
 from voicefleet.session_store import SessionStore
 
 

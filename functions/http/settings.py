@@ -17,6 +17,15 @@ class FunctionSettings(CommonSettings):
         default_factory=list, validation_alias="VOICEFLEET_API_KEYS"
     )
     api_key: str | None = Field(default=None, validation_alias="VOICEFLEET_API_KEY")
+    # Session reports, webhooks and deliveries (voicefleet/records): PostgreSQL in production.
+    records_database_url: str = Field(
+        default="sqlite:///.voicefleet/records.db",
+        validation_alias="VOICEFLEET_RECORDS_DATABASE_URL",
+    )
+    # Dev only: webhook receivers on loopback (plain http allowed to them) are accepted.
+    webhooks_allow_loopback: bool = Field(
+        default=False, validation_alias="VOICEFLEET_WEBHOOKS_ALLOW_LOOPBACK"
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

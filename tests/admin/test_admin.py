@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from functions import asgi_app
 from functions.admin import context as admin_context
+from tests.bot.test_admin_handler import Setup, admin_message
 from tests.support.documented import assert_documented
 from tests.support.servers import serving
 from voicefleet import cloudevents_codec
@@ -226,6 +227,35 @@ async def test_an_idempotency_key_reused_for_another_message_is_422(
     assert _error(clash)["field"] == "Idempotency-Key"
     assert "different request" in _error(clash)["message"]
     assert await redis.llen(Keys.admin_queue(ROOM)) == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        SAY,
+        {"type": "say", "text": "   "},
+        {"type": "say", "text": "x" * 4001},
+        {"type": "say", "text": 42},
+        {"type": "say", "text": "hi", "voice": "loud"},
+        {"type": "append_context", "content": "a fact", "role": "assistant"},
+        {"type": "append_context", "content": "a fact", "respond": "yes"},
+        {"type": "append_context", "content": " a fact ", "respond": False},
+        {"type": "end_session", "text": ""},
+        {"type": "update_prompts", "now": True},
+    ],
+)
+async def test_the_admin_function_and_the_bot_judge_a_message_alike(
+    http: httpx.AsyncClient, message: dict[str, Any]
+) -> None:
+    """What the admin function accepts the bot carries out; what it refuses (422), the bot
+    would reject in the same words: both validate with voicefleet/admin_messages.py."""
+    sent = await http.post("/admin", json={"room_url": ROOM, "message": message}, headers=ACME)
+    _, _, [outcome] = await Setup().deliver(admin_message(**message))
+    if sent.status_code == 202:
+        assert outcome is None, (message, outcome)
+    else:
+        assert sent.status_code == 422, sent.text
+        assert _error(sent)["message"] == outcome, message
 
 
 async def test_an_unknown_message_type_is_passed_on_for_the_bot_to_judge(

@@ -165,9 +165,9 @@ async def test_unknown_types_and_bad_fields_are_rejected_with_a_reason() -> None
     )
     assert outcomes == [
         "unknown message type 'dance'",
-        "text must be a non-empty string",
-        "text is longer than 4000 characters",
-        "role must be 'system' or 'user'",
-        "respond must be true or false",
+        "message.text: Field required",
+        "message.text: String should have at most 4000 characters",
+        "message.role: Input should be 'system' or 'user'",
+        "message.respond: Input should be a valid boolean",
     ]
     assert not any(isinstance(f, (TTSSpeakFrame, LLMMessagesAppendFrame)) for f in down)

@@ -22,12 +22,13 @@ from pipecat.tests.utils import SleepFrame, run_test
 from prometheus_client import REGISTRY
 
 from bot.config import BotSettings
+from bot.stt.early import as_float
 from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.turn_metrics import TurnMetricsObserver
 from bot.vad import PauseAwareVAD
-from tests.support.speech import make_wav, pcm_16k, words
+from harness.speech import make_wav, pcm_16k, words
 
 _STEP = 640  # 20 ms at 16 kHz, 16-bit
 
@@ -106,7 +107,7 @@ async def test_an_early_transcript_of_other_audio_is_not_taken(tmp_path: Path) -
 async def transcribe(stt: PreloadedWhisperSTTService, pcm: bytes) -> str:
     """The segment as Pipecat's run_stt hands it to the model (padded, as float)."""
     options: dict[str, Any] = {"language": "en", "hotwords": None, "initial_prompt": None}
-    audio = stt._as_float(pcm + stt._trailing_silence())
+    audio = as_float(pcm + stt._trailing_silence())
     segments, _ = stt._transcriber.transcribe(audio, **options)
     stt._transcriber.close()
     return " ".join(s.text for s in segments)

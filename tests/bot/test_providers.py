@@ -21,7 +21,7 @@ from bot.llm import LLMUnavailable, check_llm, make_llm
 from bot.stt.selection import select_stt
 from bot.stt.whisper import PreloadedWhisperSTTService
 from bot.vad import PauseAwareVAD
-from tests.support.speech import make_wav, pcm_16k, words
+from harness.speech import make_wav, pcm_16k, words
 
 
 def settings(**values: Any) -> BotSettings:

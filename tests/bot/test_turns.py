@@ -26,7 +26,7 @@ from pipecat.utils.asyncio.task_manager import TaskManager, TaskManagerParams
 from bot.config import BotSettings
 from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.turn import SegmentedTurnStop, SharedSmartTurn, TurnDetection
-from tests.support.speech import make_wav, pcm_16k
+from harness.speech import make_wav, pcm_16k
 
 _FRAME = 320  # 20 ms at 16 kHz
 

@@ -10,7 +10,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from bot.config import BotSettings
 from bot.tts.piper import load_voice
 from bot.vad import PIPECAT_VOLUME_SMOOTHING, PauseAwareVAD
-from tests.support.speech import PAD_S, VOICE, spoken
+from harness.speech import PAD_S, VOICE, spoken
 
 _CHUNK = 640  # 20 ms at 16 kHz, as a WebRTC transport delivers it
 

@@ -24,12 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from control.cli import main
+from control.fleet.schedule import ScheduleError, in_force, parse
 from devstack.kustomize import build
 from devstack.manifests import RUNNER_SERVICE, overlay_dir
 from tests.support.schemas import crd_errors
 from tests.support.threaded import serving_in_thread
-from voicefleet.cli import main
-from voicefleet.fleet.schedule import ScheduleError, in_force, parse
 
 NAMESPACE = "calls"
 SERVICES = f"/apis/serving.knative.dev/v1/namespaces/{NAMESPACE}/services"

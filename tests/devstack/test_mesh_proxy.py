@@ -14,6 +14,7 @@ from bot.mesh_client import MeshClient
 from devstack.mesh_proxy import APPLET_CSP, MeshProxy, beside
 from devstack.ports import free_port
 from mesh.app import create_app
+from mesh.limits import Limits
 from mesh.settings import MeshSettings
 from tests.support.servers import serving
 
@@ -135,3 +136,34 @@ async def test_an_unreachable_mesh_is_a_502() -> None:
         await mesh_proxy.aclose()
     assert answer.status_code == 502
     assert answer.json() == {"error": {"message": "Mesh is unreachable"}}
+
+
+async def test_queries_over_meshs_limits_are_refused_before_mesh(
+    proxy: httpx.AsyncClient, mesh_url: str
+) -> None:
+    await notes.create_note(_as(mesh_url, "acme", "default"), "a note", "x" * 50_000)
+    aliases = " ".join(f"n{i}: notes(limit: 100) {{ content }}" for i in range(100))
+    deep = '{ __type(name: "Note") { fields { type { ofType { ofType { ofType { ofType { ofType '
+    deep += "{ ofType { name } } } } } } } } } }"
+    for query in (f"{{ {aliases} }}", deep):
+        refused = await proxy.post("/mesh/graphql", json={"query": query}, headers=_auth())
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["field"] == "query"
+    page = "{ notes(limit: 100) { title content } }"
+    answer = await proxy.post("/mesh/graphql", json={"query": page}, headers=_auth())
+    assert answer.status_code == 200
+    assert len(answer.json()["data"]["notes"][0]["content"]) == 50_000
+
+
+async def test_an_answer_over_the_cap_is_not_passed_on(mesh_url: str) -> None:
+    await notes.create_note(_as(mesh_url, "acme", "default"), "a note", "x" * 50_000)
+    mesh_proxy = MeshProxy(mesh_url, SERVICE_TOKEN, {KEY: "acme"}, Limits(max_answer_bytes=10_000))
+    try:
+        async with serving(beside(_gateway, mesh_proxy)) as url:
+            async with httpx.AsyncClient(base_url=url) as client:
+                query = {"query": "{ notes { content } }"}
+                large = await client.post("/mesh/graphql", json=query, headers=_auth())
+    finally:
+        await mesh_proxy.aclose()
+    assert large.status_code == 422, large.text
+    assert "over 10000 bytes" in large.json()["error"]["message"]

@@ -1,10 +1,13 @@
-"""The dev pool follows the runner Service's autoscaling: warm, cold, scale-down, self-heal."""
+"""The dev pool runs the image's pods and follows the runner Service's autoscaling: K calls a
+pod, warm, cold, scale-down, self-heal."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -22,6 +25,9 @@ from voicefleet.contracts import (
     TransportKind,
 )
 from voicefleet.session_store import SessionStore
+from voicefleet.signalling import SignallingRelay, SignalMessage
+
+T = TypeVar("T")
 
 
 async def queued_launch(redis: Redis) -> tuple[dict[str, str], bytes, str]:
@@ -53,6 +59,17 @@ async def wait_for(predicate: object, timeout_s: float) -> bool:
     return False
 
 
+async def wait_for_async(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout_s: float
+) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if accept(await probe()):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 def _scaling(min_scale: int, max_scale: int, cpu: float | None) -> RunnerScaling:
     return RunnerScaling(
         min_scale=min_scale,
@@ -76,46 +93,56 @@ def test_one_host_holds_as_many_runners_as_its_cores_cover() -> None:
     assert fit_to_host(_scaling(1, 20, None), cores=2).max_scale == 20, "no request, no limit"
 
 
-async def test_warm_cold_scale_down_and_self_heal(redis_url: str, redis: Redis) -> None:
+async def test_pods_of_k_slots_warm_cold_scale_down_and_self_heal(
+    redis_url: str, redis: Redis
+) -> None:
     scaling = RunnerScaling(
-        min_scale=1, max_scale=2, scale_down_delay_s=0.5, container_concurrency=1, timeout_s=60
+        min_scale=1, max_scale=2, scale_down_delay_s=0.5, container_concurrency=2, timeout_s=60
     )
-    # Sessions wait 6 s (longer than a cold start) for an offer that never comes: held launches.
-    env = {"REDIS_URL": redis_url, "RUNNER_FIRST_OFFER_TIMEOUT_S": "6"}
+    # Sessions wait for an offer that never comes (held launches) until the test ends them.
+    env = {"REDIS_URL": redis_url, "RUNNER_FIRST_OFFER_TIMEOUT_S": "120"}
     pool = RunnerPool(scaling, env, stop_grace_s=10)
     await pool.start()
     try:
-        assert len(pool.runners) == 1 and pool.runners[0].ready.is_set()
-        async with serving(pool.app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
-            launches = [await queued_launch(redis) for _ in range(2)]
-            responses = await asyncio.gather(
-                *(http.post("/", headers=h, content=b) for h, b, _ in launches)
-            )
-            assert [r.status_code for r in responses] == [200, 200]
-            assert pool.cold_starts == 1
+        assert len(pool.pods) == 1 and pool.pods[0].ready.is_set()
+        async with serving(pool.app) as url, httpx.AsyncClient(base_url=url, timeout=120) as http:
+            launches = [await queued_launch(redis) for _ in range(3)]
+            held = [
+                asyncio.create_task(http.post("/", headers=h, content=b)) for h, b, _ in launches
+            ]
             store = SessionStore(redis)
-            runners = {(await store.get(sid)).runner for _, _, sid in launches}  # type: ignore[union-attr]
-            assert len(runners) == 2, "each launch ran on a runner of its own"
-            records = [await store.get(sid) for _, _, sid in launches]
-            # One launch found the warm runner, the other waited for a runner to start.
-            assert sorted(bool(r and r.cold_start) for r in records) == [False, True]
-            assert all(r and r.launch_to_claimed_ms is not None for r in records)
-            for response in responses:
+
+            async def claimed() -> list[SessionRecord]:
+                records = [await store.get(sid) for _, _, sid in launches]
+                return [r for r in records if r is not None and r.runner]
+
+            assert await wait_for_async(lambda: claimed(), lambda r: len(r) == 3, 120)
+            records = await claimed()
+            runners = [r.runner or "" for r in records]
+            assert len(set(runners)) == 3, "each call runs in a process of its own"
+            # Two calls share the warm pod; the third waited for a second pod to start.
+            pods = sorted(name.rsplit("-", 1)[0] for name in runners)
+            assert pods == ["runner-1", "runner-1", "runner-2"], runners
+            assert pool.cold_starts == 1
+            assert sorted(r.cold_start for r in records) == [False, False, True]
+            assert all(r.launch_to_claimed_ms is not None for r in records)
+            relay = SignallingRelay(redis)
+            for _, _, sid in launches:
+                await relay.send(sid, SignalMessage(kind="end", payload={"reason": "bye"}))
+            for response in await asyncio.gather(*held):
                 ended = cloudevents_codec.data_of(
                     cloudevents_codec.parse(response.headers, response.content)
                 )
-                assert ended["status"] == "failed"
+                assert (ended["status"], ended["reason"]) == ("ended", "bye")
 
             # Idle past the scale-down delay: back to min-scale.
-            assert await wait_for(lambda: len(pool.runners) == 1, 10)
+            assert await wait_for(lambda: len(pool.pods) == 1, 10)
 
-            # A runner that dies is replaced, so the warm pool stays at min-scale.
-            survivor = pool.runners[0]
+            # A pod that dies is replaced, so the warm pool stays at min-scale.
+            survivor = pool.pods[0]
             await survivor.stop(5)
-            assert await wait_for(
-                lambda: len(pool.runners) == 1 and pool.runners[0] is not survivor, 10
-            )
-            assert await wait_for(lambda: pool.runners[0].ready.is_set(), 30)
+            assert await wait_for(lambda: len(pool.pods) == 1 and pool.pods[0] is not survivor, 10)
+            assert await wait_for(lambda: pool.pods[0].ready.is_set(), 60)
     finally:
         await pool.close()
-    assert pool.runners == []
+    assert pool.pods == []

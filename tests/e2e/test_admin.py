@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import MESH_TOKEN, RunningStack
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.stack import MESH_TOKEN, RunningStack
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
-from tests.support.fake_openai import FakeOpenAI, Reply
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
 
 pytestmark = pytest.mark.e2e
 

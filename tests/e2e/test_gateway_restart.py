@@ -19,10 +19,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import API_KEY, RunningStack, start_stack, stop_stack_cleanly
+from harness.stack import API_KEY, RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
 from tests.support.servers import free_port
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def start_gateway(stack: RunningStack, port: int) -> subprocess.Popen[bytes]:
         "K_SINK": _logged(stack, r"broker at (\S+)") + "/",
         "VOICEFLEET_API_KEY": API_KEY,
     }
-    argv = [sys.executable, "-m", "voicefleet.cli", "gateway", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "control.cli", "gateway", "--host", "127.0.0.1"]
     # Its own process group: functions-framework serves from a gunicorn worker under a
     # master, and a container killed takes both (a master killed alone orphans its worker).
     gateway = subprocess.Popen(

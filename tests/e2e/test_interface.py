@@ -18,10 +18,10 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Request, Response, expect
 
-from tests.e2e.conftest import ADMIN_KEY, API_KEY, MESH_TOKEN, RunningStack
-from tests.support.chromium import chromium, fake_microphone
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import make_wav
+from harness.chromium import chromium, fake_microphone
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav
+from harness.stack import ADMIN_KEY, API_KEY, MESH_TOKEN, RunningStack
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
-from voicefleet.client.webrtc import WebRTCCall
+from harness.stack import RunningStack, start_stack, stop_stack
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

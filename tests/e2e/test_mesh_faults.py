@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 from mesh.app import create_app
 from mesh.settings import MeshSettings
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.servers import free_port, serving
-from voicefleet.client.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

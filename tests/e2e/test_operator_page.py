@@ -20,12 +20,12 @@ from playwright.async_api import Error as PlaywrightError
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
-from tests.e2e.conftest import ADMIN_KEY, RunningStack
+from devstack.web import Page as BuiltPage
+from harness.chromium import chromium
+from harness.stack import ADMIN_KEY, RunningStack
+from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
-from tests.support.chromium import chromium
 from tests.support.servers import serving
-from voicefleet.client.webrtc import WebRTCCall
-from voicefleet.web import Page as BuiltPage
 
 pytestmark = pytest.mark.e2e
 

@@ -1,9 +1,16 @@
 """A spoken request becomes a tool call that changes the user's data in the reference Mesh, the
-interface hears about it as a typed event, and the bot says what it did."""
+interface hears about it as a typed event, and the bot says what it did; and the name in a
+spoken command is the one the user said.
+
+For the names, the LLM (replaced at its network boundary) takes the title from the words the
+bot heard, as a real model would, so the stored title is the STT's: a name misheard
+("budget" as "Mergit") makes a note nobody asked for, and the test fails on it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import MESH_TOKEN, RunningStack
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav, words
+from harness.stack import MESH_TOKEN, RunningStack
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +40,9 @@ def _tool_events(messages: list[Any], name: str) -> list[dict[str, Any]]:
 def _notes(database_url: str) -> list[tuple[str, str, str, str]]:
     path = database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT id, title, tenant, user_id FROM mesh_notes").fetchall()
+        rows = db.execute(
+            "SELECT id, title, tenant, user_id FROM mesh_notes ORDER BY created_at"
+        ).fetchall()
     return [tuple(row) for row in rows]
 
 
@@ -87,3 +96,34 @@ async def test_create_a_note_by_voice(
     tool_results = [m for r in fake_llm.requests for m in r["messages"] if m.get("role") == "tool"]
     assert tool_results and created[0]["id"] in str(tool_results[-1]["content"])
     assert fake_llm.script == []  # the LLM was asked again after the tool: the confirmation
+
+
+COMMANDS = (
+    ("Create a note called budget.", "budget"),
+    ("Please make a new note named groceries.", "groceries"),
+)
+
+
+def _create_the_note_named(heard: str) -> Reply:
+    """The tool call a model makes for what was heard: the word after "called" or "named"."""
+    found = re.search(r"\b(?:called|call|named|name)\s+([A-Za-z']+)", heard)
+    if found is None:
+        return Reply(text="Sorry, what should the note be called?")
+    return Reply(tool_calls=[("bot_create_note", {"title": found.group(1)})])
+
+
+@pytest.mark.parametrize(("sentence", "name"), COMMANDS, ids=[name for _, name in COMMANDS])
+async def test_a_spoken_command_creates_the_note_titled_with_the_word_said(
+    stack: RunningStack, fake_llm: FakeOpenAI, tmp_path: Path, sentence: str, name: str
+) -> None:
+    before = len(_notes(stack.mesh_database))
+    command = make_wav(sentence, tmp_path / "command.wav")
+    fake_llm.script += [_create_the_note_named, Reply(text="Done.")]
+    async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
+        await call.wait_for_audio(10)
+        await call.wait_for_silence(0.8)
+        await call.say(command)
+        # The tool ran and the bot said so.
+        assert await call.wait_for_text("Done", 90), fake_llm.user_texts()
+    titles = [row[1].lower() for row in _notes(stack.mesh_database)[before:]]
+    assert titles == [name], fake_llm.user_texts()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack_cleanly
-from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.speech import PAD_S, make_wav, words
-from voicefleet.client.webrtc import WebRTCCall
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import PAD_S, make_wav, words
+from harness.stack import RunningStack, start_stack, stop_stack_cleanly
+from harness.webrtc import WebRTCCall
 
 pytestmark = pytest.mark.e2e
 

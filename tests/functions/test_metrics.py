@@ -21,10 +21,10 @@ from starlette.testclient import TestClient
 
 from functions import asgi_app
 from functions.admin import context as admin_context
-from functions.admin.schemas import KNOWN
 from functions.gateway import context as gateway_context
 from tests.support.prometheus import label_values, value
 from tests.support.servers import serving
+from voicefleet.admin_messages import KNOWN
 from voicefleet.observability.http import metrics_endpoint
 from voicefleet.observability.metrics import ADMIN_TYPES
 from voicefleet.observability.reasons import LABELS, reason_label

@@ -158,13 +158,42 @@ GRAPHQL = st.one_of(queries(SCHEMA), mutations(SCHEMA))
 
 
 @st.composite
+def _greedy_query(draw: st.DrawFn) -> str:
+    """The shapes that ask Mesh for too much: aliases, fragments, list sizes, depth, writes."""
+    field = draw(st.sampled_from(["notes", "applets", 'searchNotes(query: "x")']))
+    limit = draw(st.integers(min_value=-5, max_value=10**12))
+    head = field if "(" not in field else field[:-1] + ", "
+    list_field = f"{head}(limit: {limit})" if "(" not in field else f"{head}limit: {limit})"
+    leaf = draw(st.sampled_from(["id", "content", "html", "title"]))
+    aliases = draw(st.integers(min_value=1, max_value=300))
+    shape = draw(st.sampled_from(["aliases", "fragments", "depth", "writes"]))
+    if shape == "aliases":
+        return "{ " + " ".join(f"a{i}: {list_field} {{ {leaf} }}" for i in range(aliases)) + " }"
+    if shape == "fragments":
+        spreads = " ".join(["...F"] * draw(st.integers(min_value=1, max_value=50)))
+        return f"{{ {spreads} }} fragment F on Query {{ {list_field} {{ {leaf} }} }}"
+    if shape == "depth":
+        depth = draw(st.integers(min_value=1, max_value=40))
+        return (
+            '{ __type(name: "Note") { fields { type '
+            + "{ ofType " * depth
+            + "{ name }"
+            + " }" * (depth + 3)
+        )
+    writes = " ".join(f'w{i}: createNote(title: "t") {{ id }}' for i in range(aliases))
+    return f"mutation {{ {writes} }}"
+
+
+@st.composite
 def mesh_call(draw: st.DrawFn, known: Known) -> Call:
     headers = _auth("mesh", known, draw) + _content_type(draw)
     if draw(st.booleans()):  # the service token names its tenant and user in headers
         headers.append((b"x-voicefleet-tenant", draw(st.sampled_from([b"acme"]) | HEADER)))
         headers.append((b"x-voicefleet-user", draw(st.sampled_from([b"ada"]) | HEADER)))
-    kind = draw(st.sampled_from(["graphql"] * 6 + ["variables", "json", "bytes"]))
-    if kind == "graphql":
+    kind = draw(st.sampled_from(["graphql"] * 5 + ["greedy", "variables", "json", "bytes"]))
+    if kind == "greedy":
+        body = json.dumps({"query": draw(_greedy_query())}).encode()
+    elif kind == "graphql":
         body = json.dumps({"query": draw(GRAPHQL)}).encode()
     elif kind == "variables":
         body = json.dumps({"query": draw(GRAPHQL), "variables": draw(JSON)}).encode()

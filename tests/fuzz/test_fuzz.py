@@ -45,6 +45,7 @@ BATCH = 10  # requests sent at once per generated example
 EXAMPLES = {"gateway": 500, "admin": 250, "mesh": 250}  # 10,000 requests in all
 SENT: Counter[str] = Counter()
 STATUSES: Counter[int] = Counter()
+LIMITS: Counter[str] = Counter()  # Mesh's refusals by the limit they name
 
 
 def fuzz(service: str) -> settings:
@@ -154,6 +155,11 @@ def _check(call: Call, response: httpx.Response) -> None:
     assert response.status_code < 500, where
     assert "Traceback" not in response.text and 'File "/' not in response.text, where
     if call.service == "mesh":
+        if response.headers.get("content-type", "").startswith("application/json"):
+            for error in response.json().get("errors") or []:
+                code = error.get("extensions", {}).get("code")
+                if code in ("QUERY_TOO_COMPLEX", "QUERY_TOO_DEEP", "ANSWER_TOO_LARGE"):
+                    LIMITS[code] += 1
         if response.status_code == 200:
             errors = response.json().get("errors") or []
             codes = {e.get("extensions", {}).get("code") for e in errors}
@@ -206,5 +212,6 @@ async def test_healthy_after(stack: Stack, redis_url: str) -> None:
     finally:
         await redis.aclose()
     print(f"\nfuzz: {sum(SENT.values())} requests {dict(SENT)}; statuses {json.dumps(STATUSES)}")
+    print(f"fuzz: Mesh refusals by limit {dict(LIMITS)}")
     if set(SENT) == set(EXAMPLES):  # the whole suite ran
         assert sum(SENT.values()) >= sum(EXAMPLES.values()) * BATCH

@@ -18,6 +18,7 @@ from jsonschema import Draft7Validator
 from devstack.manifests import (
     ADMIN_SERVICE,
     GATEWAY_SERVICE,
+    RECORDS_SERVICE,
     RUNNER_SERVICE,
     ManifestError,
     default_knative_dir,
@@ -103,6 +104,7 @@ def test_config_map_holds_settings_but_no_secrets() -> None:
 
 
 def test_runner_takes_one_call_per_pod_and_keeps_a_warm_pool() -> None:
+    # The base runs the offline providers, which need a core per call while they answer.
     scaling = load_runner_scaling(KNATIVE_DIR)
     assert scaling.container_concurrency == 1
     assert scaling.min_scale >= 1
@@ -152,7 +154,9 @@ def test_admin_is_a_cluster_local_function_with_its_own_keys() -> None:
         assert admin_secret not in _container(other)["envFrom"]
 
 
-@pytest.mark.parametrize("service", [GATEWAY_SERVICE, ADMIN_SERVICE, RUNNER_SERVICE])
+@pytest.mark.parametrize(
+    "service", [GATEWAY_SERVICE, ADMIN_SERVICE, RUNNER_SERVICE, RECORDS_SERVICE]
+)
 def test_services_read_the_config_map_and_the_optional_secret(service: str) -> None:
     env_from = _container(service)["envFrom"]
     assert {"configMapRef": {"name": "voicefleet-config"}} in env_from
@@ -174,12 +178,20 @@ def test_launch_trigger_routes_launches_to_the_runner() -> None:
     )
 
 
-def test_sink_binding_points_the_gateway_at_the_broker() -> None:
-    (binding,) = [d for _, d in DOCUMENTS if d["kind"] == "SinkBinding"]
+@pytest.mark.parametrize(
+    "service", [GATEWAY_SERVICE, RUNNER_SERVICE, ADMIN_SERVICE, RECORDS_SERVICE]
+)
+def test_sink_bindings_point_each_publisher_at_the_broker(service: str) -> None:
+    """The gateway sends launches, runners session events, records and admin deliveries."""
+    (binding,) = [
+        d
+        for _, d in DOCUMENTS
+        if d["kind"] == "SinkBinding" and d["spec"]["subject"].get("name") == service
+    ]
     assert binding["spec"]["subject"] == {
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Service",
-        "name": GATEWAY_SERVICE,
+        "name": service,
     }
     sink = binding["spec"]["sink"]["ref"]
     assert (sink["apiVersion"], sink["kind"], sink["name"]) == (
@@ -237,7 +249,7 @@ def test_loader_reads_the_shipped_manifests() -> None:
         "timeout_s": 3900,
         "cpu_request": 1.0,
     }
-    (trigger,) = load_triggers(default_knative_dir())
+    (trigger,) = [t for t in load_triggers(default_knative_dir()) if t.name == "runner-launch"]
     assert (trigger.retry, trigger.backoff_policy, trigger.backoff_delay_s) == (
         5,
         "exponential",
@@ -358,6 +370,6 @@ def test_trigger_without_delivery_inherits_the_brokers(tmp_path: Path) -> None:
             "Broker/voicefleet": lambda d: d.update({"spec": {"delivery": broker_delivery}}),
         },
     )
-    (trigger,) = load_triggers(folder)
+    (trigger,) = [t for t in load_triggers(folder) if t.name == "runner-launch"]
     assert (trigger.retry, trigger.backoff_policy, trigger.backoff_delay_s) == (3, "linear", 1.0)
     assert trigger.timeout_s is None and trigger.dead_letter_service is None

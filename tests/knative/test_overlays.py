@@ -18,6 +18,7 @@ from devstack.kustomize import KustomizeError, build
 from devstack.manifests import (
     ADMIN_SERVICE,
     GATEWAY_SERVICE,
+    RECORDS_SERVICE,
     RUNNER_SERVICE,
     default_knative_dir,
     load_config_env,
@@ -58,7 +59,7 @@ def test_every_document_of_the_overlay_validates(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_launch_trigger_outlasts_the_overlays_longest_session(overlay: str) -> None:
     folder = overlay_dir(overlay)
-    (trigger,) = load_triggers(folder)
+    (trigger,) = [t for t in load_triggers(folder) if t.name == "runner-launch"]
     assert trigger.timeout_s is not None and trigger.timeout_s > _session_max(overlay)
     assert load_runner_scaling(folder).timeout_s > _session_max(overlay)
     assert (trigger.dead_letter_service, trigger.dead_letter_uri_path) == (
@@ -84,8 +85,8 @@ def test_dev_uses_the_in_memory_broker_and_a_small_pool() -> None:
     scaling = load_runner_scaling(overlay_dir("dev"))
     assert (scaling.min_scale, scaling.max_scale) == (1, 3)
     # The in-memory channel gives up after ~15 minutes: sessions and delivery stay below.
-    (trigger,) = load_triggers(overlay_dir("dev"))
-    assert trigger.timeout_s is not None and trigger.timeout_s < 15 * 60
+    for trigger in load_triggers(overlay_dir("dev")):
+        assert trigger.timeout_s is None or trigger.timeout_s < 15 * 60
 
 
 def test_production_broker_is_kafka_with_its_config_and_a_dead_letter_sink() -> None:
@@ -103,20 +104,25 @@ def test_production_broker_is_kafka_with_its_config_and_a_dead_letter_sink() -> 
     )
 
 
-def test_production_runner_is_sized_with_a_memory_limit_and_no_cpu_limit() -> None:
+def test_production_runner_packs_calls_with_a_memory_limit_and_no_cpu_limit() -> None:
     runner = _one(_docs("production"), "Service", RUNNER_SERVICE)
     (container,) = runner["spec"]["template"]["spec"]["containers"]
     resources = container["resources"]
-    assert resources["requests"] == {"cpu": "1", "memory": "768Mi"}
-    assert resources["limits"] == {"memory": "1Gi"}
-    # Everything else about the container is the base's (a JSON 6902 patch changed one field).
+    assert resources["requests"] == {"cpu": "2", "memory": "768Mi"}
+    assert resources["limits"] == {"memory": "1536Mi"}
+    # Everything else about the container is the base's (JSON 6902 patches changed the
+    # resources and the slots, which follow containerConcurrency).
     base = _one([d for _, d in build(KNATIVE)], "Service", RUNNER_SERVICE)
     (base_container,) = base["spec"]["template"]["spec"]["containers"]
-    assert {k: v for k, v in container.items() if k != "resources"} == {
-        k: v for k, v in base_container.items() if k != "resources"
+    changed = ("resources", "env")
+    assert {k: v for k, v in container.items() if k not in changed} == {
+        k: v for k, v in base_container.items() if k not in changed
     }
+    assert [e for e in container["env"] if e["name"] != "RUNNER_SLOTS"] == [
+        e for e in base_container["env"] if e["name"] != "RUNNER_SLOTS"
+    ]
     scaling = load_runner_scaling(overlay_dir("production"))
-    assert scaling.min_scale >= 2 and scaling.container_concurrency == 1
+    assert scaling.min_scale >= 2 and scaling.container_concurrency == 4
 
 
 def test_production_budgets_select_the_services_pods() -> None:
@@ -150,7 +156,19 @@ def test_production_event_policies_let_only_the_gateway_send_launches() -> None:
     assert binding["spec"]["subject"]["name"] == GATEWAY_SERVICE
     (reply_sender,) = senders[SESSION_ENDED_EVENT]
     assert (reply_sender["kind"], reply_sender["name"]) == ("Trigger", "runner-launch")
-    assert set(senders) == {LAUNCH_EVENT, SESSION_ENDED_EVENT}
+    # Runners send their session events; records and admin (replays) webhook deliveries.
+    for event in ("io.voicefleet.session.started", "io.voicefleet.session.report"):
+        (runner_sender,) = senders[event]
+        binding = _one(docs, runner_sender["kind"], runner_sender["name"])
+        assert binding["spec"]["subject"]["name"] == RUNNER_SERVICE
+    delivery_senders = senders["io.voicefleet.webhook.delivery"]
+    assert {
+        _one(docs, s["kind"], s["name"])["spec"]["subject"]["name"] for s in delivery_senders
+    } == {
+        RECORDS_SERVICE,
+        ADMIN_SERVICE,
+    }
+    assert len(senders) == 5
 
 
 def test_production_network_policies_cover_the_cluster_local_services() -> None:
@@ -160,13 +178,13 @@ def test_production_network_policies_cover_the_cluster_local_services() -> None:
         for d in docs
         if d["kind"] == "NetworkPolicy"
     }
-    assert covered == {RUNNER_SERVICE, ADMIN_SERVICE}
+    assert covered == {RUNNER_SERVICE, ADMIN_SERVICE, RECORDS_SERVICE}
     for name in covered:
         service = _one(docs, "Service", name)
         assert service["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
 
 
-@pytest.mark.parametrize("name", [GATEWAY_SERVICE, ADMIN_SERVICE, RUNNER_SERVICE])
+@pytest.mark.parametrize("name", [GATEWAY_SERVICE, ADMIN_SERVICE, RUNNER_SERVICE, RECORDS_SERVICE])
 def test_every_service_is_scraped_on_its_own_port(name: str) -> None:
     service = _one([d for _, d in build(KNATIVE)], "Service", name)
     annotations = service["spec"]["template"]["metadata"]["annotations"]
@@ -174,6 +192,22 @@ def test_every_service_is_scraped_on_its_own_port(name: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
     (container,) = service["spec"]["template"]["spec"]["containers"]
     assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+
+
+@pytest.mark.parametrize("kustomization", [KNATIVE, *(overlay_dir(o) for o in OVERLAYS)])
+def test_a_launch_reaches_only_a_pod_with_a_free_slot(kustomization: Path) -> None:
+    runner = _one([d for _, d in build(kustomization)], "Service", RUNNER_SERVICE)
+    template = runner["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    # The pod forks as many slots as Knative lets launches in, and the activator (always in
+    # the path) sends a launch only to a pod whose in-flight launches leave a slot free.
+    assert env["RUNNER_SLOTS"] == str(template["spec"]["containerConcurrency"])
+    assert template["spec"]["containerConcurrency"] >= 1
+    annotations = template["metadata"]["annotations"]
+    assert annotations["autoscaling.knative.dev/target-burst-capacity"] == "-1"
+    assert 0 < int(annotations["autoscaling.knative.dev/target-utilization-percentage"]) <= 100
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
 def test_runner_probes_mean_what_knative_needs() -> None:

@@ -131,7 +131,7 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
             lambda: readiness(http), lambda r: r.status_code == 200, timeout_s=60
         )
         assert refilled.json()["sessions"] == [second.session_id]
-        assert process_named(first_runner or "") != killed_pid
+        assert process_named(f"{pod_id}-3") != killed_pid, "a fresh process, named anew"
         fourth = await queued_session(redis)
         held[fourth.session_id] = asyncio.create_task(post_launch(http, "/", fourth))
         busy = await eventually(

@@ -26,6 +26,7 @@ from bot.config import BotSettings
 from bot.preload import Preloaded, preload
 from functions import asgi_app
 from functions.gateway import context as gateway_context
+from harness.webrtc import WebRTCCall
 from runner.pod import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
@@ -37,9 +38,9 @@ from tests.support.launches import (
     queued_session,
     session_ended,
 )
+from tests.support.raw_http import raw_request
 from tests.support.servers import free_port, serving
-from voicefleet import cloudevents_codec
-from voicefleet.client.webrtc import WebRTCCall
+from voicefleet import body_deadline, cloudevents_codec
 from voicefleet.contracts import (
     GATEWAY_SOURCE,
     JOIN_EVENT,
@@ -263,6 +264,30 @@ async def test_bad_launches_get_a_named_4xx(runner: httpx.AsyncClient) -> None:
     assert_error(not_an_object, 400)
 
     assert (await runner.get("/readyz")).status_code == 200
+
+
+async def test_launch_bodies_are_bounded_in_size_and_time(
+    redis_url: str, preloaded: Preloaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's limits on a request body hold at the runner too: one CloudEvent intake."""
+    monkeypatch.setattr(body_deadline, "BODY_TIMEOUT_S", 0.5)
+    launch = LaunchPayload(
+        session_id="big", tenant="acme", transport=TransportKind.WEBRTC,
+        body={"system_prompt": "x" * 300_000}, created_at=0,
+    )  # fmt: skip
+    headers, body = cloudevents_codec.encode(
+        LAUNCH_EVENT, GATEWAY_SOURCE, launch.model_dump(mode="json")
+    )
+    async with serving_runner(redis_url, preloaded) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=15) as http:
+            huge = await http.post("/", headers=headers, content=body)
+        stalled = await raw_request(
+            url, "POST", "/", [(k.encode(), v.encode()) for k, v in headers.items()],
+            body[:100], content_length=len(body), wait_s=10,
+        )  # fmt: skip
+    assert "larger than 262144 bytes" in assert_error(huge, 413)
+    assert stalled.status == 408, stalled
+    assert "not received within" in stalled.json()["error"]["message"]
 
 
 async def test_launch_into_a_room_outside_the_allowed_hosts_is_refused(

@@ -8,16 +8,17 @@ path, so label values stay a fixed set; requests that matched nothing are `unmat
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Awaitable, Callable, Collection
 
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voicefleet.authorization import bearer_is
+from voicefleet.http_errors import error_response
 from voicefleet.observability import tracing
 from voicefleet.observability.metrics import HTTP_REQUESTS
 
@@ -45,13 +46,8 @@ def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Respons
 
     async def metrics(request: Request) -> Response:
         if token is not None:
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode(), token.encode()
-            ):
-                return JSONResponse(
-                    {"error": {"message": "metrics need Authorization: Bearer <token>"}}, 401
-                )
+            if not bearer_is(request.headers.getlist("authorization"), token):
+                return error_response(401, "metrics need Authorization: Bearer <token>")
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

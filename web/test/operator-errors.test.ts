@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { describeProblem } from "../src/operator/composer_view";
-import { refusalHint } from "../src/operator/live_status";
+import { describeProblem } from "../src/operator/composer-view";
+import { refusalHint } from "../src/operator/live-status";
 
 test("each refusal next to the box says what happened, in the API's words", () => {
   const said = (status: number, message: string) => describeProblem({ status, message });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import type { MessageStatus, MessageView, Result } from "../src/operator/api";
-import { detailText, trailText } from "../src/operator/message_list_view";
+import { detailText, trailText } from "../src/operator/message-list-view";
 import {
   type Tracked,
   advance,

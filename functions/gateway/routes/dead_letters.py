@@ -7,10 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.gateway.context import GatewayContext
-from functions.http.body import read_body
-from functions.http.errors import ApiError
-from voicefleet import cloudevents_codec
+from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import LAUNCH_EVENT, LaunchPayload, SessionStatus
+from voicefleet.http_errors import ApiError
 from voicefleet.observability.metrics import DEAD_LETTERS
 
 
@@ -20,13 +19,8 @@ async def dead_letter(request: Request, ctx: GatewayContext) -> Response:
     The broker cannot carry a bearer key, so the event proves itself instead: it must name an
     existing session with the same tenant and creation time, which only its launch knows.
     """
-    try:
-        event = cloudevents_codec.parse(request.headers, await read_body(request))
-        payload = LaunchPayload.model_validate(cloudevents_codec.data_of(event))
-    except (cloudevents_codec.InvalidCloudEvent, ValueError) as exc:
-        raise ApiError(400, f"not a dead-lettered launch: {exc}") from exc
-    if event["type"] != LAUNCH_EVENT:
-        raise ApiError(400, f"unexpected CloudEvent type {event['type']!r}", field="type")
+    event, data, _ = await read_event(request, LAUNCH_EVENT)
+    payload = event_payload(LaunchPayload, data, what="a dead-lettered launch")
     record = await ctx.store.get(payload.session_id)
     if (
         record is None

@@ -12,11 +12,11 @@ from functions.gateway.daily_rooms import DailyUnavailable
 from functions.gateway.launcher import RoomGrant
 from functions.gateway.schemas import JoinRequest, StartRequest
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from functions.http.events import read_cloudevent
 from functions.http.idempotency import Idempotency, idempotency
 from voicefleet import cloudevents_codec
 from voicefleet.contracts import JOIN_EVENT, SessionOverrides, SessionRecord, TransportKind
+from voicefleet.http_errors import ApiError
 from voicefleet.rooms import RoomNotAllowed, check_room_url
 
 

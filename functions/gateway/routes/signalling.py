@@ -12,10 +12,10 @@ from functions.gateway.context import GatewayContext
 from functions.gateway.routes.launches import session_options
 from functions.gateway.schemas import IcePatchRequest, OfferRequest
 from functions.http.body import read_json, validate
-from functions.http.errors import ApiError
 from functions.http.idempotency import idempotency
 from functions.http.sessions import owned_session
 from voicefleet.contracts import Keys, SessionRecord, TransportKind
+from voicefleet.http_errors import ApiError
 from voicefleet.observability.metrics import OFFER_RELAY
 from voicefleet.sdp import InvalidOffer, check_offer
 from voicefleet.signalling import SignallingTimeout, SignalMessage, SignalReply

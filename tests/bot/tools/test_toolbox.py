@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from bot import events
+from bot import interface_events
 from bot.eventbus import EventBus, ToolCalled
 from bot.mesh_client import MeshNotFound
 from bot.toolbox import TOOL_MODULES, Toolbox, all_tools, argument_schema
@@ -30,7 +30,7 @@ def test_every_module_contributes_and_names_are_unique() -> None:
     tools = all_tools()
     assert {t.name for t in tools} == EXPECTED
     assert len(tools) == len(EXPECTED) == 19
-    assert len(TOOL_MODULES) == 5
+    assert len(TOOL_MODULES) == 6
     for tool in tools:
         assert tool.name.startswith("bot_")
         assert tool.schema.description
@@ -90,5 +90,7 @@ async def test_a_good_call_runs_the_action_and_emits_the_event() -> None:
     ctx, frames = context(mesh)
     result = await Toolbox(ctx).call("bot_create_note", {"title": "Meeting"})
     assert result == {"created": {"id": "n1", "title": "Meeting", "preview": ""}}
-    assert ctx.forwarder.sent == [{"type": events.NOTE_CREATED, "data": note(title="Meeting")}]
+    assert ctx.forwarder.sent == [
+        {"type": interface_events.NOTE_CREATED, "data": note(title="Meeting")}
+    ]
     assert len(frames) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.processors.frameworks.rtvi import RTVIServerMessageFrame
 
-from bot import events
+from bot import interface_events
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
 from tests.support.mesh_fakes import FakeMesh, note, recording_forwarder
@@ -16,7 +16,7 @@ async def test_forwarder_wire_forms_for_webrtc_and_daily() -> None:
     webrtc, webrtc_frames = recording_forwarder(TransportKind.WEBRTC)
     daily, daily_frames = recording_forwarder(TransportKind.DAILY)
     for forwarder in (webrtc, daily):
-        await forwarder.emit_tool_event(events.NOTE_CREATED, {"id": "n1"})
+        await forwarder.emit_tool_event(interface_events.NOTE_CREATED, {"id": "n1"})
     assert isinstance(webrtc_frames[0], RTVIServerMessageFrame)
     assert webrtc_frames[0].data == {"type": "note.created", "data": {"id": "n1"}}
     assert isinstance(daily_frames[0], OutputTransportMessageUrgentFrame)
@@ -30,9 +30,9 @@ async def test_interface_tools_emit_their_events() -> None:
     await box.call("bot_focus_window", {"window": "calendar"})
     assert await box.call("bot_play_youtube", {"query": "lofi beats"}) == {"playing": "lofi beats"}
     assert [e["type"] for e in forwarder.sent] == [
-        events.VIEW_OPENED,
-        events.WINDOW_FOCUSED,
-        events.YOUTUBE_PLAY,
+        interface_events.VIEW_OPENED,
+        interface_events.WINDOW_FOCUSED,
+        interface_events.YOUTUBE_PLAY,
     ]
     assert forwarder.sent[2]["data"] == {"query": "lofi beats"}
 
@@ -58,7 +58,7 @@ async def test_end_call_tells_the_interface_and_ends() -> None:
     box = Toolbox(ToolContext(tenant="t", user="u", forwarder=forwarder, end_call=end_call))
     assert await box.call("bot_end_call", {"reason": "user said bye"}) == {"ending": True}
     assert ended == ["user said bye"]
-    assert forwarder.sent[0]["type"] == events.CALL_ENDING
+    assert forwarder.sent[0]["type"] == interface_events.CALL_ENDING
 
 
 async def test_note_tools_report_a_summary_and_forward_the_note() -> None:
@@ -75,9 +75,9 @@ async def test_note_tools_report_a_summary_and_forward_the_note() -> None:
     found = await box.call("bot_search_notes", {"query": "meeting"})
     assert [n["id"] for n in found["notes"]] == ["n1", "n2"]
     assert [e["type"] for e in forwarder.sent] == [
-        events.NOTE_UPDATED,
-        events.NOTE_DELETED,
-        events.NOTES_LISTED,
+        interface_events.NOTE_UPDATED,
+        interface_events.NOTE_DELETED,
+        interface_events.NOTES_LISTED,
     ]
 
 
@@ -96,5 +96,5 @@ async def test_create_applet_writes_saves_and_opens() -> None:
     assert result == {"created": {"id": "a1", "title": "Timer"}}
     assert mesh.calls[0][1]["html"] == "<html><body>a countdown timer</body></html>"
     assert forwarder.sent == [
-        {"type": events.APPLET_CREATED, "data": {"id": "a1", "title": "Timer"}}
+        {"type": interface_events.APPLET_CREATED, "data": {"id": "a1", "title": "Timer"}}
     ]

@@ -1,6 +1,6 @@
 // The bot's tool events, as `bot/tools/*.py` emit them: `{"type": NAME, "data": {...}}`.
-// EVENT_NAMES mirrors `bot/events.py` (tests/bot/test_interface_events.py fails when they differ),
-// and the router's handler table is typed by it, so a new name cannot go unhandled.
+// EVENT_NAMES mirrors `bot/interface_events.py` (tests/bot/test_interface_events.py fails when
+// they differ), and the router's handler table is typed by it, so a new name cannot go unhandled.
 
 export const EVENT_NAMES = [
   "note.created",

@@ -12,7 +12,7 @@ import { type RouterContext, routeEvent } from "./router";
 import { Store } from "./state";
 import { AppletsView } from "./views/applets";
 import { CallBar } from "./views/callbar";
-import { byId } from "./views/dom";
+import { byId } from "../dom";
 import { renderNotes } from "./views/notes";
 import { Notifications } from "./views/notifications";
 import { renderProfile } from "./views/profile";

@@ -4,11 +4,11 @@
 import "./operator.css";
 import { AdminApi } from "./api";
 import { type ComposerFields, buildMessage, partOf, summarize } from "./compose";
-import { describeProblem } from "./composer_view";
-import { h } from "./dom";
-import { LiveStatus } from "./live_status";
+import { describeProblem } from "./composer-view";
+import { h } from "../dom";
+import { LiveStatus } from "./live-status";
 import { closedRow, reconcile } from "./sessions";
-import { type SessionCard, SessionsTable } from "./sessions_table";
+import { type SessionCard, SessionsTable } from "./sessions-table";
 import { follow, fromHistory, sleep, track } from "./status";
 
 const REFRESH_MS = 1000;
@@ -103,7 +103,7 @@ if (root) {
     h(
       "header",
       { class: "op-header" },
-      h("h1", {}, "voicefleet ", h("span", { class: "op-title-part", text: "operator" })),
+      h("h1", {}, "voicefleet ", h("span", { class: "op-title-part" }, "operator")),
       live.element,
     ),
     live.banner,

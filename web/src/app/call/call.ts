@@ -60,7 +60,7 @@ function webrtcTransport(): SmallWebRTCTransport {
 
 function dailyTransport(listener: CallListener): DailyTransport {
   // avoidEval: Daily's call bundle loads as a script from its CDN rather than through eval,
-  // so the page's CSP needs no 'unsafe-eval' (voicefleet/web APP_CSP allows Daily's hosts).
+  // so the page's CSP needs no 'unsafe-eval' (devstack/web APP_CSP allows Daily's hosts).
   const transport = new DailyTransport({ dailyConfig: { avoidEval: true } });
   // The bot's forwarder sends plain app messages over Daily; RTVI's own carry its label.
   transport.dailyCallClient.on("app-message", (event) => {

@@ -6,7 +6,7 @@
 // inherit this page's CSP instead, whose `script-src 'self'` stops the applet's inline scripts.
 
 import type { AppState, Store } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 export class AppletsView {
   private shown: string | null = null;

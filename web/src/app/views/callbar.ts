@@ -2,7 +2,7 @@
 
 import type { TransportState } from "@pipecat-ai/client-js";
 
-import { byId } from "./dom";
+import { byId } from "../../dom";
 
 const LABELS: Record<TransportState, string> = {
   disconnected: "Not connected",

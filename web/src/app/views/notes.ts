@@ -2,7 +2,7 @@
 
 import type { Note } from "../events";
 import type { AppState } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 function changed(note: Note): string {
   return note.updatedAt ?? note.createdAt ?? "";

@@ -1,6 +1,6 @@
 // Short notices of what the bot did ("Note created: meeting"), announced to screen readers.
 
-import { h } from "./dom";
+import { h } from "../../dom";
 
 const SHOWN_MS = 6000;
 const MAX_SHOWN = 4;

@@ -1,7 +1,7 @@
 // The profile view: the user's name and preferences, as Mesh holds them.
 
 import type { AppState } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 export function renderProfile(container: HTMLElement, state: AppState): void {
   const profile = state.profile;

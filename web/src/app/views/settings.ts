@@ -1,7 +1,7 @@
 // The settings view: who and what this call is (the user's data is scoped to that user).
 
 import type { AppState } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 export function renderSettings(container: HTMLElement, state: AppState, user: string): void {
   const session = state.session;

@@ -1,6 +1,6 @@
 // The conversation as it happens: the user's words (interim, then final) and the bot's.
 
-import { h } from "./dom";
+import { h } from "../../dom";
 
 type Speaker = "user" | "bot";
 

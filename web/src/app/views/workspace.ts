@@ -1,7 +1,7 @@
 // The view tabs and panels, and the strip of named windows the bot opened.
 
 import { type AppState, closeView, openView, type Store, VIEWS, type ViewName } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 const LABELS: Record<ViewName, string> = {
   notes: "Notes",

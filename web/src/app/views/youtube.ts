@@ -2,7 +2,7 @@
 // offline, and an embed would load third-party code); the link opens YouTube itself.
 
 import type { AppState } from "../state";
-import { h } from "./dom";
+import { h } from "../../dom";
 
 export function renderYoutube(container: HTMLElement, state: AppState): void {
   const video = state.video;

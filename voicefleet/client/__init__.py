@@ -1,1 +1,0 @@
-"""Python clients for voicefleet's HTTP APIs (used by the tests and the benchmarks)."""

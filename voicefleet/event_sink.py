@@ -1,0 +1,82 @@
+"""Publishes CloudEvents to the broker (K_SINK) for services other than the gateway's launch.
+
+The broker's ingress answers 202 once it has the event; from there its delivery (retries,
+backoff, dead letter) carries it. Getting it to the ingress is this module's job: a few
+retries with backoff, then `SinkUnavailable`, so the caller decides what a lost event means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from loguru import logger
+
+from voicefleet import cloudevents_codec
+
+
+class SinkUnavailable(Exception):
+    """The broker did not take the event after every attempt."""
+
+
+class EventSink:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        *,
+        token_file: Path | None = None,
+        attempts: int = 5,
+        first_delay_s: float = 0.2,
+    ) -> None:
+        self._client = client
+        self._url = url
+        self._token_file = token_file
+        self._attempts = attempts
+        self._first_delay_s = first_delay_s
+
+    async def _token(self) -> str | None:
+        """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
+        if self._token_file is None:
+            return None
+        try:
+            token = await asyncio.to_thread(self._token_file.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return token.strip() or None
+
+    async def publish(
+        self,
+        event_type: str,
+        source: str,
+        data: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        extensions: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send one event; the same `event_id` on a retry lets subscribers drop a duplicate."""
+        headers, body = cloudevents_codec.encode(
+            event_type, source, data, event_id=event_id, extensions=extensions
+        )
+        token = await self._token()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        problem = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                await asyncio.sleep(self._first_delay_s * 2 ** (attempt - 1))
+            try:
+                response = await self._client.post(self._url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code < 300:
+                return
+            problem = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code not in (408, 429):
+                break  # the broker refuses this event; sending it again changes nothing
+        logger.warning("{} not published to the broker: {}", event_type, problem)
+        raise SinkUnavailable(f"{event_type} not published: {problem}")
