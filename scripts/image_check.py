@@ -53,11 +53,11 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from harness.fake_openai import FakeOpenAIServer  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 from tests.support.launches import post_launch, queued_session, session_ended  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
 from tests.support.threaded import serving_in_thread  # noqa: E402
-from voicefleet.client.webrtc import WebRTCCall  # noqa: E402
 from voicefleet.redis_conn import EmbeddedRedis, connect  # noqa: E402
 from voicefleet.signalling import SignallingRelay, SignalMessage  # noqa: E402
 
