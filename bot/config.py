@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from voicefleet.contracts import SessionOverrides
+from voicefleet.contracts import DailyDialIn, DailyDialOut, SessionOverrides
 
 
 class BotSettings(BaseSettings):
@@ -72,6 +72,10 @@ class BotSettings(BaseSettings):
     enable_metrics: bool = True
     timezone: str = "UTC"
 
+    # Daily's REST API, for phone calls through Daily rooms (dial-in forwarding, dial-out).
+    daily_api_key: str | None = Field(default=None, validation_alias="DAILY_API_KEY")
+    daily_api_url: str = Field(default="https://api.daily.co/v1", validation_alias="DAILY_API_URL")
+
     # Mesh, the user's data. The runner's service token acts for each session's tenant/user.
     mesh_url: str | None = Field(default=None, validation_alias="MESH_URL")
     mesh_token: str | None = Field(default=None, validation_alias="MESH_TOKEN")
@@ -92,6 +96,9 @@ class SessionConfig(BaseModel):
     system_prompt: str
     user_id: str = "default"
     user_name: str | None = None
+    # A phone call through the session's Daily room (contracts.DailyDialIn / DailyDialOut).
+    dialin: DailyDialIn | None = None
+    dialout: DailyDialOut | None = None
 
     @classmethod
     def build(
@@ -105,4 +112,6 @@ class SessionConfig(BaseModel):
             system_prompt=settings.system_prompt,
             user_id=overrides.user_id,
             user_name=overrides.user_name,
+            dialin=overrides.dialin,
+            dialout=overrides.dialout,
         )

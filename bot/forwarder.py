@@ -26,6 +26,11 @@ class EventForwarder:
 
     async def emit_tool_event(self, name: str, data: dict[str, Any]) -> None:
         event = {"type": name, "data": data}
+        if self._transport.is_phone:
+            # A phone has no interface to show it: kept (for the session's record), not sent,
+            # where the provider's stream would take it for a message it does not know.
+            self.sent.append(event)
+            return
         frame: Frame
         if self._transport is TransportKind.DAILY:
             frame = OutputTransportMessageUrgentFrame(message=event)

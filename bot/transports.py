@@ -7,7 +7,7 @@ from typing import Any
 
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
-from voicefleet.contracts import TransportKind
+from voicefleet.contracts import DailyDialIn, DailyDialOut, TransportKind
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,30 @@ def webrtc_transport(connection: Any, *, sample_rate: int) -> SessionTransport:
     )
 
 
-def daily_transport(room_url: str, token: str | None, *, sample_rate: int) -> SessionTransport:
+def daily_transport(
+    room_url: str,
+    token: str | None,
+    *,
+    sample_rate: int,
+    dialin: DailyDialIn | None = None,
+    dialout: DailyDialOut | None = None,
+    api_url: str = "https://api.daily.co/v1",
+    api_key: str = "",
+) -> SessionTransport:
+    """A Daily room; with `dialin` the bot forwards a held phone call into it, with
+    `dialout` it calls out once joined (bot/daily_phone.py; Daily's API key for both)."""
     from pipecat.transports.daily.transport import DailyParams, DailyTransport
 
-    transport = DailyTransport(
-        room_url, token, "voicefleet", params=DailyParams(**_params(sample_rate))
+    from bot.daily_phone import dial_out_when_joined, dialin_settings
+
+    params = DailyParams(
+        **_params(sample_rate),
+        dialin_settings=dialin_settings(dialin),
+        api_url=api_url,
+        api_key=api_key,
     )
+    transport = DailyTransport(room_url, token, "voicefleet", params=params)
+    dial_out_when_joined(transport, dialout)
     # Until the roster handler (a later issue) tracks humans, the first one to leave ends it.
     return SessionTransport(
         transport,

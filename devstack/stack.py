@@ -200,8 +200,10 @@ class DevStack:
             }
         )
         from functions import asgi_app
+        from functions.gateway.asgi import with_media_streams
 
-        gateway, admin = asgi_app("gateway"), asgi_app("admin")
+        # The gateway as Knative runs it: its function and the phone calls' media streams.
+        gateway, admin = with_media_streams(asgi_app("gateway")), asgi_app("admin")
         host, port = gateway_sock.getsockname()[:2]
         urls[GATEWAY_SERVICE] = f"http://{host}:{port}"
         # Only the broker calls the records function: it gets a port of its own, unannounced.

@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 from functions.admin.answers import SessionList, SessionWithMessages
 from functions.admin.records import NewWebhook
 from functions.admin.schemas import AdminRequest
+from functions.gateway.routes.calls import CallRequest
 from functions.gateway.schemas import IcePatchRequest, JoinRequest, OfferRequest, StartRequest
 from functions.http.routing import Router
 from voicefleet.admin_messages import KNOWN, OtherMessage
@@ -85,6 +86,31 @@ def _operation(
     if idempotent:
         operation["parameters"] = [{"$ref": "#/components/parameters/IdempotencyKey"}]
     return operation
+
+
+def _webhook(summary: str, ok: str = "200") -> dict[str, Any]:
+    """A phone provider's signed webhook: a form, no bearer key, TwiML/TeXML back (or none)."""
+    error = _json({"$ref": "#/components/schemas/Error"})
+    form = {"type": "object", "additionalProperties": {"type": "string"}}
+    answer: dict[str, Any] = {"description": summary}
+    if ok == "200":
+        answer["content"] = {"application/xml": {"schema": {"type": "string"}}}
+    return {
+        "summary": summary,
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        },
+        "responses": {
+            ok: answer,
+            "400": {"description": "the form names no call (CallSid)", **error},
+            "403": {"description": "the provider's signature does not check out", **error},
+            "404": {"description": "no session for this call", **error},
+            "408": {"description": _ERRORS["408"], **error},
+            "413": {"description": _ERRORS["413"], **error},
+        },
+    }
 
 
 def _metrics() -> dict[str, Any]:
@@ -184,6 +210,13 @@ def _gateway_paths() -> dict[str, Any]:
             "get": _operation("the session record", returns=SessionRecord),
             "delete": end,
         },
+        "/calls": {
+            "post": _operation(
+                "place a phone call (Twilio); the answer is its session", "201",
+                _ref(CallRequest), extra=(*launch, "502"), idempotent=True,
+                returns=SessionRecord,
+            )
+        },
         "/sessions/{session_id}/report": {
             **session,
             "get": _operation(
@@ -196,6 +229,18 @@ def _gateway_paths() -> dict[str, Any]:
                 "the Trigger's dead-letter sink (a CloudEvent carrying the launch)",
                 body=_ref(LaunchPayload), auth=False,
             )
+        },
+        "/telephony/twilio": {
+            "post": _webhook("Twilio's voice webhook (X-Twilio-Signature): TwiML for the call")
+        },
+        "/telephony/twilio/after-stream": {
+            "post": _webhook("the <Connect> action once the call's stream ended: TwiML")
+        },
+        "/telephony/twilio/status": {
+            "post": _webhook("Twilio's status callback for a placed call", "204")
+        },
+        "/telephony/telnyx": {
+            "post": _webhook("Telnyx's TeXML voice webhook (Ed25519 signature): TeXML")
         },
     }  # fmt: skip
 
@@ -270,7 +315,7 @@ def _admin_paths() -> dict[str, Any]:
 
 def _schemas(returned: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     models: list[type[BaseModel]] = [
-        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, LaunchPayload,
+        JoinRequest, StartRequest, OfferRequest, IcePatchRequest, CallRequest, LaunchPayload,
         AdminRequest, OtherMessage, NewWebhook, *KNOWN.values(),
     ]  # fmt: skip
     _, top = models_json_schema(

@@ -23,7 +23,9 @@ from bot.bot import BotFailed, BotHooks, run_bot
 from bot.call_record import CallRecord
 from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
+from bot.recording import CallAudio
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
+from runner.phone import run_phone_call
 from runner.report import ReportPublisher, build_report
 from runner.settings import RunnerSettings
 from runner.timings import StartTimings
@@ -121,6 +123,7 @@ class SessionRunner:
         )
 
         record = CallRecord()
+        audio = CallAudio() if self._settings.records(launch.tenant) and self._reports else None
         announced: list[asyncio.Task[None]] = []
 
         async def joined() -> None:
@@ -148,6 +151,7 @@ class SessionRunner:
             ),
             max_duration_s=self._settings.session_max_s,
             record=record,
+            audio=audio,
         )
         heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
         started = time.monotonic()
@@ -161,7 +165,7 @@ class SessionRunner:
         duration_s = time.monotonic() - started
         await asyncio.gather(*announced, return_exceptions=True)
         if self._reports is not None:
-            await self._send_report(launch, record, outcome)
+            await self._send_report(launch, record, outcome, audio)
         SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
         SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
@@ -179,7 +183,7 @@ class SessionRunner:
         )
 
     async def _send_report(
-        self, launch: LaunchPayload, record: CallRecord, outcome: Outcome
+        self, launch: LaunchPayload, record: CallRecord, outcome: Outcome, audio: CallAudio | None
     ) -> None:
         assert self._reports is not None
         try:
@@ -189,6 +193,8 @@ class SessionRunner:
         report = build_report(
             launch, record, status=outcome.status, reason=outcome.reason, session=session
         )
+        if audio is not None:
+            report.recordings = await self._reports.recordings(report, audio)
         await self._reports.report(report)
 
     async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:
@@ -207,6 +213,8 @@ class SessionRunner:
             async with asyncio.timeout(self._settings.session_max_s + CAP_GRACE_S):
                 if launch.transport is TransportKind.WEBRTC:
                     await self._run_webrtc(launch, config, hooks)
+                elif launch.transport.is_phone:
+                    await self._run_phone(launch, config, hooks)
                 else:
                     await self._run_daily(launch, config, hooks)
         except TimeoutError:
@@ -263,11 +271,33 @@ class SessionRunner:
             raise BotFailed("a Daily session needs a room_url")
         token = await self._store.secret(launch.session_id)
         session: SessionTransport = daily_transport(
-            launch.room_url, token, sample_rate=self._bot_settings.audio_out_sample_rate
+            launch.room_url,
+            token,
+            sample_rate=self._bot_settings.audio_out_sample_rate,
+            dialin=config.dialin,
+            dialout=config.dialout,
+            api_url=self._bot_settings.daily_api_url,
+            api_key=self._bot_settings.daily_api_key or "",
         )
         inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
         try:
             await run_bot(session, self._preloaded, config, hooks)
+        finally:
+            inbox.cancel()
+
+    async def _run_phone(
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+    ) -> None:
+        inbox = asyncio.create_task(self._serve_inbox(launch, hooks, None, None))
+        try:
+            await run_phone_call(
+                launch,
+                config,
+                hooks,
+                self._preloaded,
+                self._pubsub_redis,
+                start_timeout_s=self._settings.first_offer_timeout_s,
+            )
         finally:
             inbox.cancel()
 

@@ -10,7 +10,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # CloudEvent types ---------------------------------------------------------------------------
 
@@ -54,6 +54,13 @@ class SessionStatus(StrEnum):
 class TransportKind(StrEnum):
     WEBRTC = "webrtc"
     DAILY = "daily"
+    # Phone calls: the provider's media stream, relayed by the gateway (functions/gateway/media/).
+    TWILIO = "twilio"
+    TELNYX = "telnyx"
+
+    @property
+    def is_phone(self) -> bool:
+        return self in (TransportKind.TWILIO, TransportKind.TELNYX)
 
 
 class LaunchPayload(BaseModel):
@@ -73,6 +80,31 @@ class LaunchPayload(BaseModel):
     created_at: float = Field(default_factory=time.time)
 
 
+class DailyDialIn(BaseModel):
+    """A phone call Daily holds for the bot (its pinless dial-in webhook's `callId` and
+    `callDomain`): the bot forwards it into its room once joined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    call_domain: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class DailyDialOut(BaseModel):
+    """Whom the bot calls from its Daily room once joined: a phone number or a SIP URI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^sips?:[^\s]+$")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DailyDialOut:
+        if (self.phone_number is None) == (self.sip_uri is None):
+            raise ValueError("dialout needs exactly one of phone_number and sip_uri")
+        return self
+
+
 class SessionOverrides(BaseModel):
     """What a client may choose per session in its request's `body` (other keys are passed on
     untouched and ignored by the bot; a secret never travels here)."""
@@ -86,6 +118,10 @@ class SessionOverrides(BaseModel):
     user_id: str = Field(
         default="default", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@:-]+$"
     )
+    # Phone calls through a Daily room (`createDailyRoom` sessions): forward a dial-in call, or
+    # dial out once joined.
+    dialin: DailyDialIn | None = None
+    dialout: DailyDialOut | None = None
 
 
 class SessionStart(BaseModel):
@@ -119,6 +155,10 @@ class SessionRecord(SessionStart):
     room_url: str | None = None
     runner: str | None = None
     reason: str | None = None
+    # A phone call's caller, as its tenant chose to keep it: E.164 or masked (never otherwise).
+    caller: str | None = None
+    # A phone call's progress as its provider reports it (queued, ringing, in-progress, …).
+    call_status: str | None = None
     created_at: float
     updated_at: float
     started_at: float | None = None
@@ -193,6 +233,26 @@ class Keys:
     @staticmethod
     def idempotency(tenant: str, key: str) -> str:
         return f"idempotency:{tenant}:{key}"
+
+    @staticmethod
+    def media_in(session_id: str) -> str:
+        """A phone call's provider messages (audio, DTMF, stop), gateway → runner (a stream)."""
+        return f"session:{session_id}:media:in"
+
+    @staticmethod
+    def media_out(session_id: str) -> str:
+        """The bot's messages for the provider (audio, clear), runner → gateway (a stream)."""
+        return f"session:{session_id}:media:out"
+
+    @staticmethod
+    def phone_call(provider: str, call_id: str) -> str:
+        """The session of a provider's call, for its later webhooks (status, stream end)."""
+        return f"phone-call:{provider}:{call_id}"
+
+    @staticmethod
+    def stream_token(token_hash: str) -> str:
+        """A phone call's one-time media stream token, by its SHA-256: the session it opens."""
+        return f"stream-token:{token_hash}"
 
     ACTIVE_SESSIONS = "sessions:active"
     # Sessions no runner has claimed yet, by creation time: what the queue-time bound sweeps.

@@ -137,9 +137,13 @@ return lost
 """
 
 
+# How the reason of a session no runner started begins (a phone caller hears "lines busy").
+NO_CAPACITY = "no capacity"
+
+
 def no_capacity(queue_timeout_s: float) -> str:
     """The reason a session records when no runner started it in time."""
-    return f"no capacity: no runner started the session within {queue_timeout_s:g}s"
+    return f"{NO_CAPACITY}: no runner started the session within {queue_timeout_s:g}s"
 
 
 # KEYS: session hash. ARGV: field/value pairs. Only an existing record is annotated, so a
@@ -364,6 +368,10 @@ class SessionStore:
     async def mark_joined(self, session_id: str) -> None:
         """Record that the bot joined, unless the session already ended (or is gone)."""
         await self._joined(keys=[Keys.session(session_id)], args=[time.time()])
+
+    async def annotate(self, session_id: str, **fields: str) -> None:
+        """Set fields of an existing record (a phone call's `call_status`)."""
+        await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(fields))
 
     async def record_timings(self, session_id: str, **fields: float | bool) -> None:
         """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""

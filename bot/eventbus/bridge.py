@@ -13,6 +13,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     EndWorkerFrame,
     Frame,
+    InputDTMFFrame,
     LLMMessagesAppendFrame,
     LLMMessagesUpdateFrame,
     LLMUpdateSettingsFrame,
@@ -29,6 +30,7 @@ from bot.eventbus.events import (
     BotStartedSpeaking,
     BotStoppedSpeaking,
     Event,
+    KeypadPressed,
     Transcript,
     UserStartedSpeaking,
     UserStoppedSpeaking,
@@ -68,6 +70,8 @@ class PipelineEvents(FrameProcessor):
         if isinstance(frame, BotStoppedSpeakingFrame) and self.bot_speaking:
             self.bot_speaking = False
             return BotStoppedSpeaking()
+        if isinstance(frame, InputDTMFFrame):
+            return KeypadPressed(digit=str(frame.button.value))
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             return Transcript(text=frame.text.strip(), participant_id=frame.user_id or None)
         return None

@@ -52,6 +52,13 @@ class Transcript(Event):
 
 
 @dataclass(frozen=True)
+class KeypadPressed(Event):
+    """A key the caller pressed on a phone call (DTMF): `0`-`9`, `*` or `#`."""
+
+    digit: str
+
+
+@dataclass(frozen=True)
 class ToolCalled(Event):
     name: str
     arguments: dict[str, Any]

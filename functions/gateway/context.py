@@ -11,7 +11,9 @@ from starlette.requests import Request
 from functions.gateway.admission import Admission
 from functions.gateway.daily_rooms import DailyRooms
 from functions.gateway.launcher import Launcher
+from functions.gateway.phone_accounts import TelnyxAccount, TwilioAccount, parse_accounts
 from functions.gateway.settings import GatewaySettings
+from functions.gateway.stream_tokens import StreamTokens
 from functions.http.keys import bearer, tenant_for
 from functions.http.lifetime import ProcessContext
 from voicefleet.http_client import async_client
@@ -48,8 +50,13 @@ class GatewayContext:
             token_file=Path(settings.sink_token_file),
         )
         self.records = RecordsStore(settings.records_database_url)
+        self.blobs = settings.blobs()  # recordings: pre-signed URLs in reports
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
+        # Phone calls: the accounts whose webhooks are answered, and their streams' tokens.
+        self.twilio_accounts = parse_accounts(settings.twilio_accounts_json, TwilioAccount)
+        self.telnyx_accounts = parse_accounts(settings.telnyx_accounts_json, TelnyxAccount)
+        self.stream_tokens = StreamTokens(self.redis)
         self.daily: DailyRooms | None = None
         if settings.daily_api_key:
             self.daily = DailyRooms(

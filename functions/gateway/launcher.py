@@ -83,6 +83,7 @@ class Launcher:
         room_token: str | None = None,
         client_token: str | None = None,
         make_room: Callable[[], Awaitable[RoomGrant]] | None = None,
+        caller: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         """Returns the session and whether this call created it (False: a duplicate).
 
@@ -100,6 +101,7 @@ class Launcher:
             status=SessionStatus.QUEUED,
             transport=transport,
             room_url=room_url,
+            caller=caller,
             created_at=now,
             updated_at=now,
         )

@@ -10,7 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from functions.gateway.context import GatewayContext, context
-from functions.gateway.routes import dead_letters, launches, reports, sessions, signalling
+from functions.gateway.routes import (
+    calls,
+    dead_letters,
+    launches,
+    reports,
+    sessions,
+    signalling,
+    telephony,
+)
 from functions.http.routing import Router
 from voicefleet import observability
 from voicefleet.observability.http import metrics_endpoint, observed
@@ -30,6 +38,11 @@ router.add("/sessions/{session_id}", sessions.get_session, ["GET"])
 router.add("/sessions/{session_id}/report", reports.get_report, ["GET"])
 router.add("/sessions/{session_id}", sessions.delete_session, ["DELETE"])
 router.add("/deadletter", dead_letters.dead_letter, ["POST"])
+router.add("/telephony/twilio", telephony.twilio_call, ["POST"])
+router.add(telephony.TWILIO_AFTER_STREAM_PATH, telephony.twilio_after_stream, ["POST"])
+router.add(telephony.TWILIO_STATUS_PATH, telephony.twilio_status, ["POST"])
+router.add("/telephony/telnyx", telephony.telnyx_call, ["POST"])
+router.add("/calls", calls.place, ["POST"])
 
 
 @functions_framework.aio.http

@@ -30,6 +30,15 @@ class GatewaySettings(FunctionSettings):
         default=0, ge=0, validation_alias="VOICEFLEET_LAUNCHES_PER_MINUTE_PER_TENANT"
     )
     tenant_limits_json: str = Field(default="{}", validation_alias="VOICEFLEET_TENANT_LIMITS")
+    # Phone calls (functions/gateway/routes/telephony.py). The URL the providers reach this gateway
+    # at (webhook signatures cover it; media streams open on it), e.g. https://voice.example.com;
+    # unset, each request's own URL.
+    public_url: str | None = Field(default=None, validation_alias="VOICEFLEET_PUBLIC_URL")
+    # Twilio accounts whose calls this gateway answers: JSON, by account SID (phone_accounts.py).
+    twilio_accounts_json: str = Field(default="{}", validation_alias="VOICEFLEET_TWILIO_ACCOUNTS")
+    telnyx_accounts_json: str = Field(default="{}", validation_alias="VOICEFLEET_TELNYX_ACCOUNTS")
+    # Where Twilio's REST API is (outbound calls); unset: api.twilio.com.
+    twilio_api_url: str | None = Field(default=None, validation_alias="TWILIO_API_URL")
 
     def default_limits(self) -> TenantLimits:
         return TenantLimits(

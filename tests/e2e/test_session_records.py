@@ -33,6 +33,7 @@ from starlette.routing import Route
 from devstack.manifests import knative_root
 from devstack.ports import free_port
 from harness.fake_openai import FakeOpenAI, Reply
+from harness.s3 import ACCESS_KEY, SECRET_KEY, LocalS3, local_s3
 from harness.speech import make_wav
 from harness.stack import RunningStack, start_stack, stop_stack_cleanly
 from harness.webrtc import WebRTCCall
@@ -57,7 +58,13 @@ def _short_webhook_retries(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def records_stack() -> Iterator[RunningStack]:
+def s3() -> Iterator[LocalS3]:
+    with local_s3() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def records_stack(s3: LocalS3) -> Iterator[RunningStack]:
     folder = Path(tempfile.mkdtemp(prefix="voicefleet-records-"))
     knative = _short_webhook_retries(folder / "knative")
     running = start_stack(
@@ -72,6 +79,12 @@ def records_stack() -> Iterator[RunningStack]:
             "VOICEFLEET_RECORDS_DATABASE_URL": f"sqlite:///{folder / 'records.db'}",
             "VOICEFLEET_BLOB_DIR": str(folder / "blobs"),
             "VOICEFLEET_API_KEYS": "other:other-tenant-key",
+            # The dev tenant's calls are recorded, into S3-compatible storage.
+            "VOICEFLEET_RECORDING_TENANTS": "default",
+            "VOICEFLEET_BLOB_S3_BUCKET": s3.bucket,
+            "VOICEFLEET_BLOB_S3_ENDPOINT_URL": s3.endpoint_url,
+            "VOICEFLEET_BLOB_S3_ACCESS_KEY": ACCESS_KEY,
+            "VOICEFLEET_BLOB_S3_SECRET_KEY": SECRET_KEY,
         },
     )
     yield running
@@ -203,6 +216,14 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         assert usage["tts_characters"] >= len("I've created your budget note.")
         assert usage["stt_audio_s"] > 0
         assert report["status"] == "ended" and report["start"]["cold_start"] is False
+        # Both sides recorded, linked by pre-signed URLs that work.
+        recordings = {r["track"]: r for r in report["recordings"]}
+        assert set(recordings) == {"mixed", "user", "bot"}
+        for recording in recordings.values():
+            assert recording["duration_s"] > 1 and "X-Amz-Signature" in recording["url"]
+            async with httpx.AsyncClient() as anyone:  # the URL is the only credential
+                wav = await anyone.get(recording["url"])
+            assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
         listed_reports = await admin.get("/reports", params={"status": "ended", "limit": 5})
         assert session_id in [r["session_id"] for r in listed_reports.json()["reports"]]
 
@@ -210,7 +231,9 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         await _until(lambda: _true(up.received), 30, "the report at the receiver")
         (message,) = up.received
         assert message["type"] == "session.report" and message["timestamp"]
-        assert message["data"] == report
+        # The report as stored, its recordings linked by URLs signed at sending time.
+        assert _without_urls(message["data"]) == _without_urls(report)
+        assert all(r["url"] for r in message["data"]["recordings"])
 
         # The one that was down gets it once it is up.
         await asyncio.sleep(RECEIVER_DOWN_S)
@@ -246,6 +269,11 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         assert len(up.received) == 1 and up.requests == 1
         deleted = await admin.delete(f"/webhooks/{hooks['up']}")
         assert deleted.status_code == 204
+
+
+def _without_urls(report: dict[str, Any]) -> dict[str, Any]:
+    recordings = [{k: v for k, v in r.items() if k != "url"} for r in report["recordings"]]
+    return {**report, "recordings": recordings}
 
 
 async def _true(value: Any) -> Any:

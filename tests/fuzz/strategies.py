@@ -69,7 +69,9 @@ def _body_schema(operation: dict[str, Any], components: dict[str, Any]) -> dict[
     body = operation.get("requestBody")
     if body is None:
         return None
-    schema = dict(body["content"]["application/json"]["schema"])
+    # JSON, or the form a phone provider's webhook takes (sent as JSON here all the same).
+    content = body["content"]
+    schema = dict((content.get("application/json") or next(iter(content.values())))["schema"])
     return {**schema, "components": components}
 
 

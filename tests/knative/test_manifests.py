@@ -136,10 +136,11 @@ def test_gateway_is_a_scale_to_zero_function() -> None:
     annotations = service["spec"]["template"]["metadata"]["annotations"]
     assert annotations["autoscaling.knative.dev/min-scale"] == "0"
     command = _container(GATEWAY_SERVICE)["command"]
-    assert command[0] == "functions-framework"
-    assert command[command.index("--target") + 1] == "gateway"
-    assert command[command.index("--source") + 1] == "functions/gateway/main.py"
-    assert "--asgi" in command
+    # The function and the phone calls' media streams, served as one ASGI app.
+    assert command[:3] == ["uvicorn", "functions.gateway.asgi:create_app", "--factory"]
+    assert command[command.index("--port") + 1] == "8080"
+    spec = service["spec"]["template"]["spec"]
+    assert spec["timeoutSeconds"] >= 3600 and spec["responseStartTimeoutSeconds"] >= 3600
 
 
 def test_admin_is_a_cluster_local_function_with_its_own_keys() -> None:

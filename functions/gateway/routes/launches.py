@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from functions.gateway.context import GatewayContext
+from functions.gateway.daily_phone import phone_room_properties
 from functions.gateway.daily_rooms import DailyUnavailable
 from functions.gateway.launcher import RoomGrant
 from functions.gateway.schemas import JoinRequest, StartRequest
@@ -107,10 +108,16 @@ async def start(request: Request, ctx: GatewayContext) -> Response:
     if daily is None:
         raise ApiError(503, "Daily is not configured on this gateway (DAILY_API_KEY)")
 
+    # A phone call through the room (dial-in, dial-out) needs its SIP/PSTN properties.
+    properties = {
+        **phone_room_properties(validate(SessionOverrides, req.body, within="body")),
+        **(req.dailyRoomProperties or {}),
+    }
+
     async def make_room() -> RoomGrant:
         """Called once the launch is admitted: a refused or repeated request makes no room."""
         try:
-            room = await daily.create(req.dailyRoomProperties, req.dailyMeetingTokenProperties)
+            room = await daily.create(properties, req.dailyMeetingTokenProperties)
         except DailyUnavailable as exc:
             raise ApiError(502, f"could not create a Daily room: {exc}") from exc
         try:

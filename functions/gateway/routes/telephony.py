@@ -1,0 +1,202 @@
+"""Phone calls' webhooks: a provider asks what to do with a call, the gateway answers.
+
+`POST /telephony/twilio` is a number's voice webhook. Its signature (X-Twilio-Signature, the
+account's auth token) is checked first; then the session is created as any launch is, and the
+answer connects the call's media stream to the gateway (functions/gateway/media_stream.py)
+with a one-time stream token. A call that cannot be taken now is told so and hung up.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.requests import Request
+from starlette.responses import Response
+from twilio.request_validator import RequestValidator
+
+from functions.gateway import telnyx_signature, twiml
+from functions.gateway.context import GatewayContext
+from functions.gateway.phone_accounts import PhoneAccount, TelnyxAccount, TwilioAccount
+from functions.http.idempotency import Idempotency
+from voicefleet.cloudevent_intake import read_body
+from voicefleet.contracts import Keys, SessionRecord, SessionStatus, TransportKind
+from voicefleet.http_errors import ApiError
+from voicefleet.session_store import NO_CAPACITY
+from voicefleet.signalling import SignalMessage
+
+TWILIO_STREAM_PATH = "/telephony/twilio/stream"
+TELNYX_STREAM_PATH = "/telephony/telnyx/stream"
+TWILIO_AFTER_STREAM_PATH = "/telephony/twilio/after-stream"
+TWILIO_STATUS_PATH = "/telephony/twilio/status"
+# How a call that never reached the bot ends its session (Twilio's CallStatus → reason).
+_UNANSWERED = {
+    "busy": "the line was busy",
+    "no-answer": "no answer",
+    "failed": "the call could not be connected",
+    "canceled": "the call was canceled",
+}
+# Refusals that mean "not now" (limits, no broker, no runner): the caller hears that lines are
+# busy. Anything else is the webhook's own fault and answered as an HTTP error.
+_BUSY_STATUSES = (429, 503)
+
+
+def public_url(ctx: GatewayContext, request: Request, path: str, *, websocket: bool = False) -> str:
+    """The URL a provider reaches `path` at: the configured public URL, else this request's."""
+    base = ctx.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+    url = base.rstrip("/") + path
+    if websocket:
+        url = url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    return url
+
+
+def call_idempotency(call_sid: str, transport: TransportKind) -> Idempotency:
+    """One session per call, however often the provider retries its webhook (a retry may
+    differ in its other parameters, so no fingerprint)."""
+    return Idempotency(f"{transport.value}-call:{call_sid}", "")
+
+
+async def remember_call(
+    ctx: GatewayContext, transport: TransportKind, call_sid: str, session_id: str
+) -> None:
+    """Let the call's later webhooks (status, the stream's end) find its session."""
+    key = Keys.phone_call(transport.value, call_sid)
+    await ctx.redis.set(key, session_id, ex=ctx.settings.idempotency_ttl_s)
+
+
+async def session_of_call(
+    ctx: GatewayContext, tenant: str, transport: TransportKind, call_sid: str
+) -> SessionRecord | None:
+    session_id = await ctx.redis.get(Keys.phone_call(transport.value, call_sid))
+    record = await ctx.store.get(str(session_id)) if session_id else None
+    return record if record is not None and record.tenant == tenant else None
+
+
+async def _signed_twilio(
+    ctx: GatewayContext, request: Request
+) -> tuple[TwilioAccount, dict[str, str]]:
+    """The account and the form parameters of a request Twilio signed; 403 otherwise."""
+    body = await read_body(request)
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    account = ctx.twilio_accounts.get(params.get("AccountSid", ""))
+    signature = request.headers.get("x-twilio-signature", "")
+    url = public_url(ctx, request, request.url.path)
+    if request.url.query:
+        url += "?" + request.url.query
+    if account is None or not signature:
+        raise ApiError(403, "invalid Twilio signature")
+    validator = RequestValidator(account.auth_token.get_secret_value())
+    if not validator.validate(url, params, signature):
+        raise ApiError(403, "invalid Twilio signature")
+    if not params.get("CallSid"):
+        raise ApiError(400, "a call webhook needs CallSid", field="CallSid")
+    return account, params
+
+
+async def twilio_call(request: Request, ctx: GatewayContext) -> Response:
+    account, params = await _signed_twilio(ctx, request)
+    answered = await _answer_call(ctx, request, account, params, TransportKind.TWILIO)
+    if answered is None:
+        return twiml.busy()
+    return twiml.connect_stream(
+        public_url(ctx, request, TWILIO_STREAM_PATH, websocket=True),
+        answered[1],
+        action_url=public_url(ctx, request, TWILIO_AFTER_STREAM_PATH),
+    )
+
+
+async def twilio_after_stream(request: Request, ctx: GatewayContext) -> Response:
+    """The `<Connect>`'s action: the stream has ended. A call no runner took is told the
+    lines are busy; every other call is hung up."""
+    account, params = await _signed_twilio(ctx, request)
+    record = await session_of_call(ctx, account.tenant, TransportKind.TWILIO, params["CallSid"])
+    if (
+        record is not None
+        and record.status is SessionStatus.FAILED
+        and (record.reason or "").startswith(NO_CAPACITY)
+    ):
+        return twiml.busy()
+    return twiml.hang_up()
+
+
+async def twilio_status(request: Request, ctx: GatewayContext) -> Response:
+    """Twilio's status callbacks for a call the fleet placed (`POST /calls`): the session
+    records each step, and a call that was not answered ends its session, and its bot."""
+    account, params = await _signed_twilio(ctx, request)
+    record = await session_of_call(ctx, account.tenant, TransportKind.TWILIO, params["CallSid"])
+    if record is None:
+        raise ApiError(404, "no session for this call")
+    status = params.get("CallStatus", "")[:32]
+    await ctx.store.annotate(record.session_id, call_status=status)
+    reason = _UNANSWERED.get(status)
+    if reason is not None and not record.status.is_final:
+        await ctx.store.finish(record.session_id, SessionStatus.FAILED, reason=reason)
+        await ctx.relay.send(
+            record.session_id, SignalMessage(kind="end", payload={"reason": reason})
+        )
+    return Response(status_code=204)
+
+
+async def _signed_telnyx(
+    ctx: GatewayContext, request: Request
+) -> tuple[TelnyxAccount, dict[str, str]]:
+    """The account and parameters of a TeXML webhook Telnyx signed (Ed25519); 403 otherwise."""
+    body = await read_body(request)
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    account = ctx.telnyx_accounts.get(params.get("AccountSid", ""))
+    if account is None or not telnyx_signature.verify(
+        account.public_key,
+        request.headers.get(telnyx_signature.SIGNATURE_HEADER, ""),
+        request.headers.get(telnyx_signature.TIMESTAMP_HEADER, ""),
+        body,
+    ):
+        raise ApiError(403, "invalid Telnyx signature")
+    if not params.get("CallSid"):
+        raise ApiError(400, "a call webhook needs CallSid", field="CallSid")
+    return account, params
+
+
+async def _answer_call(
+    ctx: GatewayContext,
+    request: Request,
+    account: PhoneAccount,
+    params: dict[str, str],
+    transport: TransportKind,
+) -> tuple[str, str] | None:
+    """Launch the call's session; its stream token, or None if the call is turned away."""
+    call_sid = params["CallSid"]
+    try:
+        record, _ = await ctx.launcher.launch(
+            tenant=account.tenant,
+            transport=transport,
+            body=account.body,
+            idempotency=call_idempotency(call_sid, transport),
+            caller=account.caller(params.get("From")),
+        )
+    except ApiError as exc:
+        if exc.status not in _BUSY_STATUSES:
+            raise
+        logger.info("call {} for tenant {} turned away: {}", call_sid, account.tenant, exc.message)
+        return None
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # A caller hears that lines are busy, not the provider's own error message.
+        logger.warning("call {} turned away: session store unavailable ({})", call_sid, exc)
+        return None
+    await remember_call(ctx, transport, call_sid, record.session_id)
+    # Telnyx's stream names the call by its call control id, not the TeXML CallSid: its token
+    # is bound to the session alone (still once, and for seconds).
+    bound_to = call_sid if transport is TransportKind.TWILIO else ""
+    return record.session_id, await ctx.stream_tokens.issue(record.session_id, bound_to)
+
+
+async def telnyx_call(request: Request, ctx: GatewayContext) -> Response:
+    """`POST /telephony/telnyx`: a TeXML application's voice webhook."""
+    account, params = await _signed_telnyx(ctx, request)
+    answered = await _answer_call(ctx, request, account, params, TransportKind.TELNYX)
+    if answered is None:
+        return twiml.busy()
+    return twiml.texml_stream(
+        public_url(ctx, request, TELNYX_STREAM_PATH, websocket=True), answered[1]
+    )
