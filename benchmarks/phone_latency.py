@@ -7,8 +7,9 @@
    gateway → Redis → runner side → Redis → gateway → caller, with no bot in between. The peer
    is a WebSocket echo served the same way (uvicorn, in-process), i.e. a provider socket that
    ended in the runner itself: the ratio is what the relay costs over that.
-2. Answer → greeting on the dev stack (`voicefleet dev`, one warm runner, the offline
-   providers): from the caller opening the stream to the first loud audio it hears, per call.
+2. Answer → greeting on the dev stack (`voicefleet dev`, two warm runners, the offline
+   providers): from Twilio's webhook (the call answered) to the first loud audio the caller
+   hears, per call; the peer is a WebRTC call to the same stack (`POST /start` → audible).
 
     .venv/bin/python benchmarks/phone_latency.py --messages 500 --calls 10
 """
@@ -43,6 +44,7 @@ from functions.gateway import context as gateway_context  # noqa: E402
 from functions.gateway.asgi import with_media_streams  # noqa: E402
 from harness.stack import start_stack, stop_stack  # noqa: E402
 from harness.twilio_caller import TwilioCaller  # noqa: E402
+from harness.webrtc import WebRTCCall  # noqa: E402
 from voicefleet import cloudevents_codec  # noqa: E402
 from voicefleet.contracts import Keys  # noqa: E402
 from voicefleet.media_relay import MediaEnd, MediaStream  # noqa: E402
@@ -162,24 +164,31 @@ async def path_round_trip(redis_url: str, messages: int) -> tuple[list[float], l
     return relayed, direct
 
 
-async def answer_to_greeting(calls: int) -> list[float]:
+async def answer_to_greeting(calls: int) -> tuple[list[float], list[float]]:
+    """Per call, from the webhook (the moment Twilio has answered) to the first loud audio the
+    caller hears; beside it, a WebRTC call to the same stack from `POST /start` to its first
+    audible audio (the client's own set-up left out), one of each in turn."""
     os.environ.setdefault("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the greeting needs no LLM
     accounts = json.dumps({ACCOUNT: {"tenant": "default", "auth_token": TOKEN}})
-    stack = start_stack("--warm", "1", "--max", "1", env={"VOICEFLEET_TWILIO_ACCOUNTS": accounts})
-    times: list[float] = []
+    stack = start_stack("--warm", "2", "--max", "2", env={"VOICEFLEET_TWILIO_ACCOUNTS": accounts})
+    phone: list[float] = []
+    webrtc: list[float] = []
     try:
         for _ in range(calls):
             caller = TwilioCaller(stack.url, account_sid=ACCOUNT, auth_token=TOKEN)
+            answered = time.monotonic()
             await caller.dial()
-            opened = time.monotonic()
             await caller.connect()
             heard = await caller.wait_for_audio(60)
-            times.append((heard - opened) * 1000)
+            phone.append((heard - answered) * 1000)
             await caller.hang_up()
-            await asyncio.sleep(1.5)  # the runner is free again before the next call
+            await asyncio.sleep(3.0)  # a runner is free again before the next call
+            async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
+                webrtc.append(await call.wait_for_audio(60) * 1000)
+            await asyncio.sleep(3.0)
     finally:
         stop_stack(stack)
-    return times
+    return phone, webrtc
 
 
 async def main() -> None:
@@ -187,27 +196,31 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--calls", type=int, default=10)
     args = parser.parse_args()
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        embedded = EmbeddedRedis()
-        redis_url = embedded.start()
-    try:
-        relayed, direct = await path_round_trip(redis_url, args.messages)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    print(report("round trip through gateway → Redis → runner side → back", relayed))
-    print(report("round trip, WebSocket echo straight to the peer", direct))
-    p50, p95 = pct(relayed, 0.5) / pct(direct, 0.5), pct(relayed, 0.95) / pct(direct, 0.95)
-    print(f"ratio p50 x{p50:.2f}, p95 x{p95:.2f}")
+    if args.messages:
+        embedded = None if os.environ.get("REDIS_URL") else EmbeddedRedis()
+        redis_url = os.environ.get("REDIS_URL") or embedded.start()  # type: ignore[union-attr]
+        try:
+            relayed, direct = await path_round_trip(redis_url, args.messages)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+            for name in (
+                "REDIS_URL",
+                "K_SINK",
+                "VOICEFLEET_API_KEYS",
+                "VOICEFLEET_TWILIO_ACCOUNTS",
+            ):
+                os.environ.pop(name, None)  # the dev stack below brings its own
+        print(report("round trip through gateway → Redis → runner side → back", relayed))
+        print(report("round trip, WebSocket echo straight to the peer", direct))
+        p50, p95 = pct(relayed, 0.5) / pct(direct, 0.5), pct(relayed, 0.95) / pct(direct, 0.95)
+        print(f"ratio p50 x{p50:.2f}, p95 x{p95:.2f}")
     if args.calls:
-        print(
-            report(
-                "answer → greeting (stream opened → first loud audio)",
-                await answer_to_greeting(args.calls),
-            )
-        )
+        phone, webrtc = await answer_to_greeting(args.calls)
+        print(report("answer → greeting, phone (webhook → first loud audio)", phone))
+        print(report("start → greeting, WebRTC on the same stack", webrtc))
+        ratio = pct(phone, 0.5) / pct(webrtc, 0.5), pct(phone, 0.95) / pct(webrtc, 0.95)
+        print(f"ratio p50 x{ratio[0]:.2f}, p95 x{ratio[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from bot.handlers.keypad import KeypadHandler
 from bot.llm import LOCAL_API_KEY, make_llm
 from bot.mesh_client import MeshClient, MeshError
 from bot.preload import Preloaded, RenderedSpeech
+from bot.recording import CallAudio, audio_recorder
 from bot.stt.early import turn_stop_timeout
 from bot.toolbox import Toolbox
 from bot.tools.base import ToolContext
@@ -70,6 +71,8 @@ class BotHooks:
     max_duration_s: float | None = None
     # The runner's record of the call, fed as it goes (the session report is built from it).
     record: CallRecord | None = None
+    # The call's audio, for a tenant that records calls.
+    audio: CallAudio | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     failure: str | None = None
@@ -246,6 +249,7 @@ class _BotCall:
                 llm,
                 tts,
                 output,
+                *([audio_recorder(self.hooks.audio)] if self.hooks.audio else []),
                 aggregators.assistant(),
             ]
         )

@@ -66,7 +66,11 @@ def _function(args: argparse.Namespace) -> int:
     source = function_source(name)
     # This interpreter's functions-framework, whether or not its scripts are on PATH.
     argv = [sys.executable, "-m", "functions_framework", "--target", name]
-    argv += ["--source", str(source), "--asgi", "--host", args.host, "--port", str(args.port)]
+    argv += ["--source", str(source), "--asgi"]
+    if name == "gateway":
+        # With the phone calls' media streams (WebSockets), as its Knative Service runs it.
+        argv = [sys.executable, "-m", "uvicorn", "functions.gateway.asgi:create_app", "--factory"]
+    argv += ["--host", args.host, "--port", str(args.port)]
     os.execv(argv[0], argv)
 
 

@@ -12,7 +12,8 @@ import time
 from loguru import logger
 
 from bot.call_record import CallRecord
-from voicefleet.blobs import LocalBlobStore
+from bot.recording import CallAudio
+from voicefleet.blobs import BlobStore
 from voicefleet.contracts import (
     SESSION_REPORT_EVENT,
     SESSION_STARTED_EVENT,
@@ -23,7 +24,7 @@ from voicefleet.contracts import (
     runner_source,
 )
 from voicefleet.event_sink import EventSink, SinkUnavailable
-from voicefleet.reports import ReportReference, SessionReport, SessionStarted
+from voicefleet.reports import Recording, ReportReference, SessionReport, SessionStarted
 
 
 def build_report(
@@ -63,12 +64,12 @@ class ReportPublisher:
         runner_id: str,
         *,
         max_event_bytes: int,
-        spill: LocalBlobStore,
+        blobs: BlobStore,
     ) -> None:
         self._sink = sink
         self._source = runner_source(runner_id)
         self._max_event_bytes = max_event_bytes
-        self._spill = spill
+        self._blobs = blobs
 
     async def started(self, started: SessionStarted) -> None:
         try:
@@ -81,13 +82,33 @@ class ReportPublisher:
         except SinkUnavailable:
             pass  # logged by the sink; the call goes on and its report still follows
 
+    async def recordings(self, report: SessionReport, audio: CallAudio) -> list[Recording]:
+        """Store the call's WAV files; a track that cannot be stored stays on local disk
+        (logged with its path) rather than being lost."""
+        stored: list[Recording] = []
+        for track, duration_s in audio.close().items():
+            key = f"recordings/{report.tenant}/{report.session_id}/{track}.wav"
+            path = audio.path(track)
+            try:
+                await self._blobs.put_file(key, path)
+            except Exception as exc:  # noqa: BLE001 - the storage client's and the disk's alike
+                logger.error("recording {} not stored ({}); kept at {}", key, exc, path)
+                continue
+            path.unlink(missing_ok=True)
+            stored.append(
+                Recording(track=track, format="wav", key=key, duration_s=round(duration_s, 3))  # type: ignore[arg-type]
+            )
+        if not any(audio.folder.iterdir()):
+            audio.folder.rmdir()
+        return stored
+
     async def report(self, report: SessionReport) -> None:
         """Send it, by reference when too large; logs what it could not send."""
         body = report.model_dump_json().encode()
         data = report.model_dump(mode="json")
         if len(body) > self._max_event_bytes:
             key = f"reports/{report.tenant}/{report.session_id}.json"
-            await self._spill.put(key, body)
+            await self._blobs.put(key, body)
             data = ReportReference(
                 session_id=report.session_id,
                 tenant=report.tenant,

@@ -31,7 +31,6 @@ from runner.session import SessionRunner
 from runner.settings import RunnerSettings
 from voicefleet import cloudevents_codec
 from voicefleet.admin_queue import AdminQueue
-from voicefleet.blobs import LocalBlobStore
 from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
@@ -86,7 +85,7 @@ class RunnerService:
                 sink,
                 settings.runner_id,
                 max_event_bytes=settings.report_event_max_bytes,
-                spill=LocalBlobStore(Path(settings.blob_dir)),
+                blobs=settings.blobs(),
             )
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it

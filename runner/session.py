@@ -23,6 +23,7 @@ from bot.bot import BotFailed, BotHooks, run_bot
 from bot.call_record import CallRecord
 from bot.config import BotSettings, SessionConfig
 from bot.preload import Preloaded
+from bot.recording import CallAudio
 from bot.transports import SessionTransport, daily_transport, webrtc_transport
 from runner.phone import run_phone_call
 from runner.report import ReportPublisher, build_report
@@ -122,6 +123,7 @@ class SessionRunner:
         )
 
         record = CallRecord()
+        audio = CallAudio() if self._settings.records(launch.tenant) and self._reports else None
         announced: list[asyncio.Task[None]] = []
 
         async def joined() -> None:
@@ -149,6 +151,7 @@ class SessionRunner:
             ),
             max_duration_s=self._settings.session_max_s,
             record=record,
+            audio=audio,
         )
         heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
         started = time.monotonic()
@@ -162,7 +165,7 @@ class SessionRunner:
         duration_s = time.monotonic() - started
         await asyncio.gather(*announced, return_exceptions=True)
         if self._reports is not None:
-            await self._send_report(launch, record, outcome)
+            await self._send_report(launch, record, outcome, audio)
         SESSIONS.labels(status=outcome.status.value, reason=reason_label(outcome.reason)).inc()
         SESSION_DURATION.labels(status=outcome.status.value).observe(duration_s)
         logger.info(
@@ -180,7 +183,7 @@ class SessionRunner:
         )
 
     async def _send_report(
-        self, launch: LaunchPayload, record: CallRecord, outcome: Outcome
+        self, launch: LaunchPayload, record: CallRecord, outcome: Outcome, audio: CallAudio | None
     ) -> None:
         assert self._reports is not None
         try:
@@ -190,6 +193,8 @@ class SessionRunner:
         report = build_report(
             launch, record, status=outcome.status, reason=outcome.reason, session=session
         )
+        if audio is not None:
+            report.recordings = await self._reports.recordings(report, audio)
         await self._reports.report(report)
 
     async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
-from voicefleet.settings import CommonSettings
+from voicefleet.settings import CommonSettings, split_csv
 
 
 def _default_runner_id() -> str:
@@ -35,6 +37,10 @@ class RunnerSettings(CommonSettings):
     report_event_max_bytes: int = Field(
         default=1_000_000, gt=0, validation_alias="VOICEFLEET_REPORT_EVENT_MAX_BYTES"
     )
+    # Tenants whose calls are recorded (comma separated; `*`: every tenant).
+    recording_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="VOICEFLEET_RECORDING_TENANTS"
+    )
     host: str = Field(default="0.0.0.0", validation_alias="RUNNER_HOST")
     port: int = Field(default=8080, validation_alias="PORT")
     # The pod: how many calls it holds at once, each in a process of its own (a slot), and
@@ -43,6 +49,14 @@ class RunnerSettings(CommonSettings):
     zygote: bool = Field(default=True, validation_alias="RUNNER_ZYGOTE")
     # Set by the pod for a slot's process: serve on this Unix socket, not on HOST:PORT.
     slot_socket: str | None = Field(default=None, validation_alias="RUNNER_SLOT_SOCKET")
+
+    @field_validator("recording_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: object) -> object:
+        return split_csv(value)
+
+    def records(self, tenant: str) -> bool:
+        return "*" in self.recording_tenants or tenant in self.recording_tenants
 
     @property
     def graceful_timeout_s(self) -> float:

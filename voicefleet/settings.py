@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from voicefleet.blobs import BlobStore, blob_store
+
 
 def split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -31,6 +33,32 @@ class CommonSettings(BaseSettings):
     # Shared storage for what travels by reference (reports too large for one event); every
     # service of the dev stack runs on one machine, so a directory is shared storage there.
     blob_dir: str = Field(default=".voicefleet/blobs", validation_alias="VOICEFLEET_BLOB_DIR")
+    # S3-compatible object storage instead.
+    blob_bucket: str | None = Field(default=None, validation_alias="VOICEFLEET_BLOB_S3_BUCKET")
+    blob_endpoint_url: str | None = Field(
+        default=None, validation_alias="VOICEFLEET_BLOB_S3_ENDPOINT_URL"
+    )
+    blob_region: str | None = Field(default=None, validation_alias="VOICEFLEET_BLOB_S3_REGION")
+    blob_access_key: str | None = Field(
+        default=None, validation_alias="VOICEFLEET_BLOB_S3_ACCESS_KEY"
+    )
+    blob_secret_key: str | None = Field(
+        default=None, validation_alias="VOICEFLEET_BLOB_S3_SECRET_KEY"
+    )
+    # How long a recording's pre-signed URL in a report works.
+    recording_url_ttl_s: int = Field(
+        default=3600, gt=0, le=7 * 86400, validation_alias="VOICEFLEET_RECORDING_URL_TTL_S"
+    )
+
+    def blobs(self) -> BlobStore:
+        return blob_store(
+            self.blob_dir,
+            self.blob_bucket,
+            self.blob_endpoint_url,
+            access_key=self.blob_access_key,
+            secret_key=self.blob_secret_key,
+            region=self.blob_region,
+        )
 
     @field_validator("allowed_room_hosts", mode="before")
     @classmethod

@@ -135,7 +135,7 @@ def format_status(status: FleetStatus, sessions: list[SessionRecord] | None) -> 
         f"{status.service} in {status.namespace}: {'ready' if status.ready else 'NOT READY'}",
         f"  autoscaling: {_describe(scaling)}, target utilization "
         f"{scaling.target_utilization}%, containerConcurrency {scaling.container_concurrency}",
-        f"  pods: {status.pods.ready} warm and free, {status.pods.busy} in a call, "
+        f"  pods: {status.pods.ready} with a free slot, {status.pods.busy} full, "
         f"{status.pods.starting} starting, {status.pods.draining} draining",
         f"  warm headroom: {status.headroom} launch(es) can start without a cold start",
         "  revisions:",

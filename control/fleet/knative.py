@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from runner.deletion_cost import ANNOTATION as DELETION_COST
+
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Api, CustomObjectsApi
 
@@ -53,10 +55,11 @@ class Scaling:
 
 @dataclass
 class Pods:
-    ready: int = 0  # warm and free: Knative may route a launch here
-    busy: int = 0  # in a call (the runner is not ready while it holds a session)
+    ready: int = 0  # a slot free: Knative may route a launch here
+    busy: int = 0  # every slot in a call (a runner is ready while one of its slots is free)
     starting: int = 0  # not yet started (a cold start in progress)
-    draining: int = 0  # terminating: finishing its call, taking no new one
+    draining: int = 0  # terminating: finishing its calls, taking no new one
+    free_slots: int = 0  # over the ready pods: containerConcurrency less their live calls
 
 
 @dataclass
@@ -80,8 +83,8 @@ class FleetStatus:
 
     @property
     def headroom(self) -> int:
-        """Warm runners free for the next launches, beyond the calls in flight."""
-        return self.pods.ready
+        """Launches the warm pods can take now, beyond the calls in flight."""
+        return self.pods.free_slots
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,15 @@ def _pod_state(pod: Any) -> str:
     if pod.status.phase != "Running" or not statuses or not all(s.started for s in statuses):
         return "starting"
     return "ready" if all(s.ready for s in statuses) else "busy"
+
+
+def _live_calls(pod: Any) -> int:
+    """The runner keeps its pod's deletion cost at its live calls (runner/deletion_cost.py)."""
+    value = (pod.metadata.annotations or {}).get(DELETION_COST, "0")
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 0
 
 
 class RunnerFleet:
@@ -149,16 +161,20 @@ class RunnerFleet:
             )
             for item in listed.get("items", [])
         ]
+        scaling = Scaling.of(service)
+        slots = max(1, scaling.container_concurrency)
         pods = Pods()
         for pod in self._core.list_namespaced_pod(
             self.namespace, label_selector=self._selector()
         ).items:
             state = _pod_state(pod)
             setattr(pods, state, getattr(pods, state) + 1)
+            if state == "ready":
+                pods.free_slots += max(0, slots - _live_calls(pod))
         return FleetStatus(
             service=self.service,
             namespace=self.namespace,
-            scaling=Scaling.of(service),
+            scaling=scaling,
             revisions=sorted(revisions, key=lambda r: r.name),
             pods=pods,
             ready=_condition(service, "Ready"),

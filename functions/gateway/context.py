@@ -50,6 +50,7 @@ class GatewayContext:
             token_file=Path(settings.sink_token_file),
         )
         self.records = RecordsStore(settings.records_database_url)
+        self.blobs = settings.blobs()  # recordings: pre-signed URLs in reports
         self.ice_servers: list[dict[str, object]] = json.loads(settings.ice_servers_json)
         self._tenants = settings.tenants_by_key()
         # Phone calls: the accounts whose webhooks are answered, and their streams' tokens.

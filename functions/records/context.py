@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 
 from functions.http.lifetime import ProcessContext
 from functions.records.settings import RecordsSettings
-from voicefleet.blobs import LocalBlobStore
 from voicefleet.event_sink import EventSink
 from voicefleet.http_client import async_client
 from voicefleet.records.sender import guarded_client
@@ -27,7 +26,7 @@ class RecordsContext:
         self.redis: Redis = connect(settings.redis_url)
         self.sessions = SessionStore(self.redis)
         self.records = RecordsStore(settings.records_database_url)
-        self.blobs = LocalBlobStore(Path(settings.blob_dir))
+        self.blobs = settings.blobs()
         self.broker_http = async_client(timeout=10.0)
         self.sink = (
             EventSink(self.broker_http, settings.k_sink, token_file=Path(settings.sink_token_file))

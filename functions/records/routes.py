@@ -88,8 +88,10 @@ async def session_event(request: Request, ctx: RecordsContext) -> Response:
         if kind == SESSION_REPORT_EVENT:
             report = await _report(ctx, data)
             tenant = await _owner(ctx, report.session_id, report.tenant)
-            session_id, payload = report.session_id, report.model_dump(mode="json")
             stored = await ctx.records.save_report(report)
+            for recording in report.recordings:  # webhooks get links that work for a while
+                recording.url = await ctx.blobs.url(recording.key, ctx.settings.recording_url_ttl_s)
+            session_id, payload = report.session_id, report.model_dump(mode="json")
             await ctx.sweep_if_due()
         elif kind == SESSION_STARTED_EVENT:
             started = SessionStarted.model_validate(data)

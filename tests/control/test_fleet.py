@@ -41,6 +41,12 @@ def _production(kind: str, name: str) -> dict[str, Any]:
     return copy.deepcopy(doc)
 
 
+# the calls a production runner pod holds (containerConcurrency, as the overlay sizes it)
+SLOTS = int(
+    _production("Service", RUNNER_SERVICE)["spec"]["template"]["spec"]["containerConcurrency"]
+)
+
+
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
     """RFC 7386, as the API server applies application/merge-patch+json."""
     for key, value in patch.items():
@@ -58,12 +64,19 @@ def _container(name: str, *, ready: bool, started: bool) -> dict[str, Any]:
 
 
 def _pod(
-    name: str, *, started: bool = True, ready: bool = True, deleting: bool = False
+    name: str,
+    *,
+    started: bool = True,
+    ready: bool = True,
+    deleting: bool = False,
+    live_calls: int | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "name": name,
         "labels": {"serving.knative.dev/service": RUNNER_SERVICE},
     }
+    if live_calls is not None:  # the runner keeps its deletion cost at its live calls
+        metadata["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": str(live_calls)}
     if deleting:
         metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     statuses = [
@@ -127,8 +140,8 @@ class FakeKubeAPI:
         assert (
             request.query_params["labelSelector"] == f"serving.knative.dev/service={RUNNER_SERVICE}"
         )
-        pods = [_pod("a"), _pod("b"), _pod("c", ready=False), _pod("d", started=False),
-                _pod("e", ready=False, deleting=True)]  # fmt: skip
+        pods = [_pod("a", live_calls=1), _pod("b"), _pod("c", ready=False, live_calls=SLOTS),
+                _pod("d", started=False), _pod("e", ready=False, deleting=True)]  # fmt: skip
         return JSONResponse({"apiVersion": "v1", "kind": "PodList", "items": pods})
 
     async def _config_map(self, request: Request) -> Response:
@@ -223,9 +236,10 @@ def test_status_shows_revisions_pods_autoscaling_and_headroom(
     assert main(["fleet", "status"]) == 0
     out = capsys.readouterr().out
     assert "voicefleet-runner in calls: ready" in out
-    assert "min-scale 4, max-scale 50, target utilization 70%, containerConcurrency 4" in out
-    assert "2 warm and free, 1 in a call, 1 starting, 1 draining" in out
-    assert "warm headroom: 2" in out
+    assert f"min-scale 4, max-scale 50, target utilization 70%, containerConcurrency {SLOTS}" in out
+    assert "2 with a free slot, 1 full, 1 starting, 1 draining" in out
+    # a: one call in its slots, b: none; the full, starting and draining pods take no launch
+    assert f"warm headroom: {2 * SLOTS - 1} launch(es)" in out
     assert "voicefleet-runner-00002: 100% of launches, 4 pod(s)" in out
     assert "voicefleet-runner-00001: 0% of launches, 1 pod(s)" in out
     assert "kn service describe voicefleet-runner -n calls" in out

@@ -7,6 +7,7 @@ Set VOICEFLEET_SCREENSHOT_DIR (e.g. `docs`) to save the page as `operator.png` t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from devstack.web import Page as BuiltPage
 from harness.chromium import chromium
+from harness.fake_openai import FakeOpenAI, Reply
+from harness.speech import make_wav
 from harness.stack import ADMIN_KEY, RunningStack
 from harness.webrtc import WebRTCCall
 from tests.e2e.test_launch_path import wait_status
@@ -207,3 +210,52 @@ async def test_another_local_page_cannot_use_the_operators_cookie(
             record = (await api.get(f"/sessions/{session_id}")).json()
         assert record["admin_messages"] == []
         assert not await call.wait_for_text("pw", 1), call.bot_texts()
+
+
+async def test_an_operator_reads_a_past_session_from_its_report(
+    stack: RunningStack, browser: Browser, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """History: a finished call is listed by date and outcome; opened, it shows both sides of
+    the conversation, a bar per turn split by stage, and exports its report as JSON."""
+    fake_llm.script.append(Reply(text="Your budget note is ready."))
+    request = make_wav("Please make a budget note.", tmp_path / "request.wav")
+    async with WebRTCCall(stack.url, api_key=stack.api_key) as call:
+        await call.wait_for_audio(10)
+        await call.wait_for_silence(0.8)
+        said_at = await call.say(request)
+        assert await call.wait_for_audio_after(said_at, 30) < 30
+        await call.wait_for_silence(1.0, 30)
+        session_id = call.session_id or ""
+    async with httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers) as api:
+        for _ in range(300):
+            if (await api.get(f"/sessions/{session_id}/report")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        report = (await api.get(f"/sessions/{session_id}/report")).json()
+
+    page = await browser.new_page(viewport={"width": 1200, "height": 900})
+    await page.goto(stack.admin_url + "/")
+    listed = page.locator(f'[data-report="{session_id}"]')
+    await expect(listed).to_contain_text("ended", timeout=15_000)
+    await page.locator(".op-history-outcome").select_option("failed")
+    await expect(listed).to_have_count(0)
+    await page.locator(".op-history-outcome").select_option("ended")
+    await listed.locator("button").click()
+
+    detail = page.locator(f'[data-report-detail="{session_id}"]')
+    await expect(detail.locator('[data-role="user"]')).to_contain_text("budget note")
+    await expect(detail.locator('[data-role="bot"]').last).to_contain_text("budget note is ready")
+    turns = detail.locator(".op-timeline li")
+    await expect(turns).to_have_count(len(report["turns"]))
+    stages = turns.first.locator(".op-stage")
+    assert await stages.count() >= 2  # at least STT and the LLM's first token were measured
+    await expect(stages.first).to_have_attribute("title", re.compile(r"^[A-Za-z ]+: \d+ ms$"))
+
+    export = detail.locator(".op-history-export")
+    await expect(export).to_have_attribute("download", f"session-{session_id}.json")
+    async with page.expect_download() as downloading:
+        await export.click()
+    download = await downloading.value
+    assert download.suggested_filename == f"session-{session_id}.json"
+    saved = await download.path()
+    assert json.loads(await asyncio.to_thread(Path(saved).read_text)) == report

@@ -148,6 +148,13 @@ async def test_a_call_the_broker_cannot_take_hears_lines_busy(redis: Redis, redi
         assert await gw.redis.keys("session:*") == []  # no half-made session
 
 
+async def test_a_call_while_redis_is_down_hears_lines_busy(redis: Redis, redis_url: str) -> None:
+    down = f"redis://127.0.0.1:{free_port()}"
+    async for gw in _gateway(redis, redis_url, REDIS_URL=down):
+        busy = await gw.caller().dial()
+        assert busy.status == 200 and busy.said == [BUSY_MESSAGE] and busy.hangs_up
+
+
 async def test_the_stream_reaches_the_runners_side_and_back(gateway: Gateway) -> None:
     caller = gateway.caller()
     await caller.dial()

@@ -100,7 +100,7 @@ async def test_the_report_reaches_the_records_store_inline_or_by_reference(
                 EventSink(http, url + "/"),
                 "runner-1",
                 max_event_bytes=limit,
-                spill=LocalBlobStore(tmp_path / "blobs"),
+                blobs=LocalBlobStore(tmp_path / "blobs"),
             )
             await publisher.report(report)
 

@@ -17,6 +17,8 @@ async def get_report(request: Request, ctx: GatewayContext) -> Response:
     session_id = str(request.path_params["session_id"])
     report = await ctx.records.report(tenant, session_id)
     if report is not None:
+        for recording in report.recordings:
+            recording.url = await ctx.blobs.url(recording.key, ctx.settings.recording_url_ttl_s)
         return JSONResponse(report.model_dump(mode="json"))
     record = await ctx.store.get(session_id)
     if record is None or record.tenant != tenant:

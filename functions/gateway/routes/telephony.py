@@ -11,6 +11,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from twilio.request_validator import RequestValidator
@@ -177,6 +179,10 @@ async def _answer_call(
         if exc.status not in _BUSY_STATUSES:
             raise
         logger.info("call {} for tenant {} turned away: {}", call_sid, account.tenant, exc.message)
+        return None
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # A caller hears that lines are busy, not the provider's own error message.
+        logger.warning("call {} turned away: session store unavailable ({})", call_sid, exc)
         return None
     await remember_call(ctx, transport, call_sid, record.session_id)
     # Telnyx's stream names the call by its call control id, not the TeXML CallSid: its token

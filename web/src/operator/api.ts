@@ -1,6 +1,8 @@
 // The admin function's HTTP API, as the operator page uses it. Same-origin: in the dev stack the
 // page's HttpOnly cookie stands for the admin key, which never reaches this code.
 
+import { type Report, type ReportSummary, parseReport, parseReports } from "./history";
+
 export type MessageStatus = "queued" | "processing" | "processed" | "rejected" | "expired";
 
 /** One entry of `GET /sessions`. */
@@ -176,6 +178,20 @@ export class AdminApi {
     if (!answer.ok) return answer;
     const record = parseSessionRecord(answer.value);
     return record ? { ok: true, value: record } : unreadable();
+  }
+
+  /** `GET /reports`: past sessions, newest first (`status`: ended or failed, or all). */
+  async reports(status: string): Promise<Result<ReportSummary[]>> {
+    const query = status ? `?limit=50&status=${encodeURIComponent(status)}` : "?limit=50";
+    const answer = await this.call("GET", `/reports${query}`);
+    return answer.ok ? { ok: true, value: parseReports(answer.value) } : answer;
+  }
+
+  async report(id: string): Promise<Result<Report>> {
+    const answer = await this.call("GET", `/sessions/${encodeURIComponent(id)}/report`);
+    if (!answer.ok) return answer;
+    const report = parseReport(answer.value);
+    return report ? { ok: true, value: report } : unreadable();
   }
 
   /** `POST /admin`; the idempotency key makes a retry after a lost answer queue one message. */

@@ -1,5 +1,6 @@
 // The operator page: the tenant's live sessions, refreshed every second, each with a box to send
-// an admin message and the status of every message sent, followed until the bot has handled it.
+// an admin message and the status of every message sent, followed until the bot has handled it;
+// below them, past sessions from their reports.
 
 import "./operator.css";
 import { AdminApi } from "./api";
@@ -10,6 +11,7 @@ import { LiveStatus } from "./live-status";
 import { closedRow, reconcile } from "./sessions";
 import { type SessionCard, SessionsTable } from "./sessions-table";
 import { follow, fromHistory, sleep, track } from "./status";
+import { HistoryView } from "./history-view";
 
 const REFRESH_MS = 1000;
 const REFRESH_HIDDEN_MS = 5000;
@@ -30,7 +32,30 @@ const table = new SessionsTable(
       .catch((error: unknown) => console.warn("could not load a session's messages", error));
   },
 );
-const main = h("main", { class: "op-main" }, table.element);
+const history = new HistoryView(
+  (status) => void loadReports(status),
+  (id) => void openReport(id),
+);
+const main = h("main", { class: "op-main" }, table.element, history.element);
+const HISTORY_REFRESH_MS = 10_000;
+
+async function loadReports(status: string = history.outcome.value): Promise<void> {
+  const answer = await api.reports(status);
+  if (answer.ok) history.showList(answer.value);
+}
+
+async function openReport(id: string): Promise<void> {
+  const answer = await api.report(id);
+  if (answer.ok) history.showReport(answer.value);
+  else history.showProblem(answer.problem.message);
+}
+
+async function keepHistory(): Promise<void> {
+  while (!stop.signal.aborted) {
+    await loadReports();
+    await sleep(HISTORY_REFRESH_MS, stop.signal);
+  }
+}
 
 async function send(card: SessionCard, fields: ComposerFields): Promise<void> {
   const built = buildMessage(fields);
@@ -111,4 +136,5 @@ if (root) {
   );
   window.addEventListener("pagehide", () => stop.abort());
   void run();
+  void keepHistory();
 }
