@@ -91,6 +91,7 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
         model: Any,
         fast: bool = False,
         vad: PauseAwareVAD | None = None,
+        early: bool = True,
         **kwargs: Any,
     ) -> None:
         self._transcriber = _Transcriber(model, fast=fast)
@@ -100,7 +101,8 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
             stt_ttfb_timeout=TTFB_TIMEOUT_S,
             **kwargs,
         )
-        self.listen_for_pauses(vad)
+        self.keep_pre_roll_by(vad)
+        self.listen_for_pauses(vad if early else None)
 
     def _load(self) -> None:
         self._model = self._transcriber
