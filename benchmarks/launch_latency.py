@@ -183,6 +183,16 @@ async def traced_call(url: str, spans: list[dict[str, float]]) -> tuple[float, f
         return call.answer_latency_s, first_audio
 
 
+def print_spans(name: str, spans: list[dict[str, float]]) -> None:
+    """Where a launch's time went, from its session record (GET /sessions/{id})."""
+    print(f"{name}: start-up spans (ms)")
+    for span in SPANS:
+        values = [s[span] for s in spans if span in s]
+        if values:
+            p50, p95 = statistics.median(values), pct(values, 0.95)
+            print(f"    {span:<26} p50 {p50:7.1f}  p95 {p95:7.1f}")
+
+
 async def alternate(
     peers: dict[str, object], runs: int, pause_s: float
 ) -> dict[str, list[tuple[float, float]]]:
@@ -238,9 +248,10 @@ def main() -> int:
                 env=env,
             ),
         ):
+            warm_spans: list[dict[str, float]] = []
             peers = {
                 "pipecat single process": lambda: one_call(base_url, None),
-                "voicefleet warm runner": lambda: one_call(warm_url, API_KEY),
+                "voicefleet warm runner": lambda: traced_call(warm_url, warm_spans),
                 "voicefleet pod, free slot": lambda: one_call(pod_url, API_KEY),
             }
             for name, results in asyncio.run(beside_a_call(pod_url, peers, args.warm_runs)).items():
@@ -255,6 +266,7 @@ def main() -> int:
             f"{shared['audio_p50'] / warm['audio_p50']:.2f} (p50), x"
             f"{shared['audio_p95'] / warm['audio_p95']:.2f} (p95) (aim <= 1)\n"
         )
+        print_spans("voicefleet warm runner", warm_spans[2:])  # less the warm-up calls
 
     if args.cold_runs:
         cold = ("--warm", "0", "--max", "1", "--scale-down-delay", "0.2")
@@ -290,11 +302,7 @@ def main() -> int:
                 f" with the zygote), first audio x{audio:.2f}; cold starts {colds:.0f}/"
                 f"{len(spans[key])}"
             )
-            for span in SPANS:
-                values = [s[span] for s in spans[key] if span in s]
-                if values:
-                    p50, p95 = statistics.median(values), pct(values, 0.95)
-                    print(f"    {span:<26} p50 {p50:7.1f}  p95 {p95:7.1f}")
+            print_spans(name, spans[key])
     return 0
 
 

@@ -20,7 +20,8 @@ TTS OpenAI's, each a local stand-in speaking its wire protocol (harness/provider
 like the services: interim results while speech streams and a final on silence, a first
 token after 300 ms then 50 tokens a second, speech in chunks), reached by the real SDK
 clients through DEEPGRAM_BASE_URL and OPENAI_BASE_URL. The N calls share one pod of N slots
-(`--slots N`: a zygote and a process forked from it per call), as production runs them. The
+(containerConcurrency N: a zygote and a process forked from it per call), as production
+runs them. The
 stand-ins run as a process of their own, since they stand for remote services: their CPU is
 reported apart and counted in neither the pod's nor the host's figures. It adds the pod's
 PSS (the pod process, its zygote and its slots: the largest sum seen while the calls run),
@@ -124,6 +125,22 @@ def pod_pids(stack_pid: int) -> list[int]:
     return found
 
 
+def pod_of(slots: int, cleanup: contextlib.ExitStack) -> Path:
+    """A kustomization of the repo's base whose runner pods hold `slots` calls
+    (containerConcurrency; the dev pool gives its pods as many slots)."""
+    folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="voicefleet-pod-")))
+    base = os.path.relpath(ROOT / "knative" / "base", folder)
+    (folder / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {base}\npatches:\n  - path: slots.yaml\n    target:\n"
+        "      kind: Service\n      name: voicefleet-runner\n"
+    )
+    (folder / "slots.yaml").write_text(
+        f"- op: replace\n  path: /spec/template/spec/containerConcurrency\n  value: {slots}\n"
+    )
+    return folder
+
+
 def sample_pss(pids: list[int], level: Level, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         level.pss_mb = max(level.pss_mb, total_mb(pids))
@@ -189,11 +206,11 @@ def main() -> int:
             bot_env, providers_pid = {"OPENAI_BASE_URL": llm.url, "OPENAI_MODEL": "fake"}, None
         for n in args.levels:
             # Production: N calls in one pod of N slots; offline: N pods of one slot each.
-            pool = ["--warm", "1", "--max", "1", "--slots", str(n)] if args.providers else [
-                "--warm", str(n), "--max", str(n)]  # fmt: skip
+            pool = ["--warm", str(n), "--max", str(n)]
+            if args.providers:
+                pool = ["--warm", "1", "--max", "1", "--knative-dir", str(pod_of(n, services))]
             results[n] = run_level(n, args.turns, question, bot_env, providers_pid, pool)
-            print(f"N={n} done", flush=True)
-    report(results, providers=args.providers)
+            report(results, providers=args.providers)  # so far: a run cut short still tells
     return 0
 
 
@@ -220,8 +237,8 @@ def report(results: dict[int, Level], *, providers: bool) -> None:
     base_p95 = pct([t * 1000 for t in results[first].turns], 0.95)
     base_pss = results[first].pss_mb
     print(
-        f"\n{'N':>3}{'pool cores':>12}{'calls/core':>12}{'p95 / N=' + str(first):>12}"
-        f"{'pool PSS':>10}{'MB/call past 1st':>18}{'stand-ins CPU':>15}"
+        f"\n{'N':>3}{'pod cores':>12}{'calls/core':>12}{'p95 / N=' + str(first):>12}"
+        f"{'pod PSS':>10}{'MB/call past 1st':>18}{'stand-ins CPU':>15}"
     )
     for n, lv in results.items():
         wall = lv.wall_s or float("nan")
@@ -232,6 +249,7 @@ def report(results: dict[int, Level], *, providers: bool) -> None:
             f"{n:>3}{used:12.2f}{n / used:12.1f}{p95 / base_p95:12.2f}"
             f"{lv.pss_mb:9.0f}M{extra:17.1f}M{100 * lv.providers_cpu_s / wall:14.0f}%"
         )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ CONFIGS = {
         "BOT_TTS_FIRST_CLAUSE": "0",
         "BOT_VAD_START_S": "0.2",
         "BOT_VAD_VOLUME_SMOOTHING": "0.2",
+        "BOT_BARGE_IN_HOLD_S": "0",
+        "BOT_STT_PROVIDER": "whisper",
     },
     "voicefleet": {},  # our defaults
 }

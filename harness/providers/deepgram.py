@@ -310,7 +310,9 @@ class _Session:
         end = self.clock
         transcriber, rate = self.server.transcriber, self.rate
 
-        def build() -> dict[str, Any]:
+        def build() -> dict[str, Any] | None:
+            if not is_final and not self.outbox.empty():
+                return None  # stale: newer audio is waiting (a burst), as Deepgram skips it
             text = transcriber(pcm, rate, final=is_final)
             return self._message(text, start, end, is_final, speech_final, from_finalize)
 

@@ -5,13 +5,15 @@ deltas token by token, tool calls (the name first, then the arguments in pieces)
 `finish_reason`, a usage chunk when `stream_options.include_usage` asks for one, then
 `data: [DONE]`; without `stream` it answers the whole completion. `POST /v1/audio/speech`
 answers 16-bit mono PCM at 24 kHz (`response_format: pcm`, what Pipecat asks for) in chunks.
-Both want `Authorization: Bearer <key>` (401 otherwise) and refuse malformed bodies with a
-400 and OpenAI's error shape.
+Both want `Authorization: Bearer <key>` (401 otherwise; with `keys=None` any key does, as on
+a local OpenAI-compatible server) and refuse malformed bodies with a 400 and OpenAI's error
+shape.
 
 `Pacing` makes them take the time the real services take: the first token after
 `first_token_s`, then `tokens_per_s`; the first audio after `tts_first_audio_s`, then audio
 faster than real time by `tts_speedup`. The defaults are unpaced, for tests that only need
-the protocol. Replies are scripted (`script`), else a default line; every request is kept.
+the protocol. Replies are scripted (`script`: a reply, or a function of what the user last
+said), else a default line; every request is kept.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 DEFAULT_REPLY = "I can take notes, answer questions and keep you company."
 TTS_RATE = 24000
@@ -59,36 +63,58 @@ class Reply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+# A reply, or a function of the user's last message that makes one (a test of what the STT
+# heard answers with it).
+Scripted = Reply | Callable[[str], Reply]
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
+
+
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
     return JSONResponse(body, status_code=status)
 
 
 class OpenAIStandIn:
-    def __init__(self, *, keys: set[str], pacing: Pacing | None = None) -> None:
+    def __init__(self, *, keys: set[str] | None = None, pacing: Pacing | None = None) -> None:
         self.keys = keys
         self.pacing = pacing or Pacing()
-        self.script: list[Reply] = []
-        self.chat_requests: list[dict[str, Any]] = []
+        self.script: list[Scripted] = []
+        self.requests: list[dict[str, Any]] = []  # chat completions, in order
         self.speech_requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def user_texts(self) -> list[str]:
         """What the bot sent as user turns, in order, each once."""
         with self._lock:
-            requests = list(self.chat_requests)
+            requests = list(self.requests)
         texts: list[str] = []
         for request in requests:
             for message in request.get("messages", []):
-                content = message.get("content")
-                if message.get("role") == "user" and isinstance(content, str):
-                    if content not in texts:
-                        texts.append(content)
+                if message.get("role") == "user":
+                    content = message.get("content")
+                    text = content if isinstance(content, str) else json.dumps(content)
+                    if text not in texts:
+                        texts.append(text)
         return texts
+
+    @property
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/audio/speech", self.speech, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+            ]
+        )
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and key in self.keys
+        return scheme.lower() == "bearer" and bool(key) and (self.keys is None or key in self.keys)
 
     async def _body(self, request: Request) -> dict[str, Any] | None:
         try:
@@ -110,8 +136,9 @@ class OpenAIStandIn:
             return _error(400, "'messages' must be a non-empty array")
         model = str(body.get("model", "gpt-4o-mini"))
         with self._lock:
-            self.chat_requests.append(body)
-            reply = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+            self.requests.append(body)
+            scripted = self.script.pop(0) if self.script else Reply(text=DEFAULT_REPLY)
+        reply = scripted if isinstance(scripted, Reply) else scripted(_last_user_text(body))
         prompt_tokens = sum(len(_tokens(json.dumps(m))) for m in body["messages"])
         if not body.get("stream"):
             await asyncio.sleep(self.pacing.first_token_s)

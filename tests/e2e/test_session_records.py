@@ -1,12 +1,13 @@
 """Every call leaves a record: a spoken tool call ends up in the session report, which the
 gateway serves and the tenant's webhooks receive, signed, at least once, through the broker.
 
-One call feeds three receivers on loopback (allowed by the dev stack's explicit setting): one
-that is up, one that is down for a while and then up, one that answers 500 until the report
-is dead-lettered and replayed. The webhook Trigger's retry schedule is shortened in a copy of
-the manifests, so the test waits seconds where production waits minutes; `RECEIVER_DOWN_S`
-sets how long the second receiver is down (30 s is the issue's figure; the schedule covers
-about 30 s of retries).
+One call feeds four receivers on loopback (allowed by the dev stack's explicit setting): one
+that is up; one that is slow, holding its answer until the first has the report (so one slow
+endpoint is seen not to delay another); one that is down for a while and then up; one that
+answers 500 until the report is dead-lettered and replayed. The webhook Trigger's retry
+schedule is shortened in a copy of the manifests, so the test waits seconds where production
+waits minutes; `VOICEFLEET_TEST_RECEIVER_DOWN_S` sets how long the third receiver is down
+(default 4; `30` is the issue's figure, and the schedule then gets one more retry).
 """
 
 from __future__ import annotations
@@ -42,17 +43,21 @@ from tests.support.servers import serving
 pytestmark = pytest.mark.e2e
 
 RECEIVER_DOWN_S = float(os.environ.get("VOICEFLEET_TEST_RECEIVER_DOWN_S", "4"))
+FIRST_RETRY_S = 0.5
+# Retries (doubling from FIRST_RETRY_S) outlasting the outage, with a margin for the call.
+RETRIES = next(n for n in range(6, 12) if FIRST_RETRY_S * (2**n - 1) >= RECEIVER_DOWN_S + 20)
+RETRYING_S = FIRST_RETRY_S * (2**RETRIES - 1)
 
 
 def _short_webhook_retries(folder: Path) -> Path:
-    """A copy of the manifests whose webhook Trigger retries 6 times from 0.5 s (about 31 s in
-    all) and dead-letters after: the production schedule, compressed."""
+    """A copy of the manifests whose webhook Trigger retries RETRIES times from 0.5 s (about
+    31 s in all for 6) and dead-letters after: the production schedule, compressed."""
     shutil.copytree(knative_root(), folder, dirs_exist_ok=True)
     path = folder / "base" / "records-triggers.yaml"
     docs = list(yaml.safe_load_all(path.read_text()))
     for doc in docs:
         if doc["metadata"]["name"] == "records-webhook-delivery":
-            doc["spec"]["delivery"].update(retry=6, backoffDelay="PT0.5S")
+            doc["spec"]["delivery"].update(retry=RETRIES, backoffDelay=f"PT{FIRST_RETRY_S}S")
     path.write_text(yaml.safe_dump_all(docs))
     return folder / "base"
 
@@ -102,6 +107,9 @@ class Receiver:
     received: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     requests: int = 0
+    # Set once it has the report; a receiver given another's `got` answers only after that.
+    got: asyncio.Event = field(default_factory=asyncio.Event)
+    hold_until: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -111,11 +119,14 @@ class Receiver:
         self.requests += 1
         body = await request.body()
         payload = Webhook(self.secret).verify(body, dict(request.headers))  # raises if forged
+        if self.hold_until is not None:
+            await self.hold_until.wait()
         if self.status >= 300:
             return JSONResponse({"error": "down for maintenance"}, status_code=self.status)
         if request.headers["webhook-id"] not in self.ids:  # a receiver drops duplicates by id
             self.ids.append(request.headers["webhook-id"])
             self.received.append(payload)
+            self.got.set()
         return JSONResponse({"ok": True})
 
     @asynccontextmanager
@@ -162,11 +173,13 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         Reply(text="I've created your budget note."),
     ]
     up, late, failing = Receiver(), Receiver(), Receiver(status=500)
+    slow = Receiver(hold_until=up.got)
     admin = httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers, timeout=30)
     gateway = httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=30)
-    async with admin, gateway, up.up(), failing.up():
+    async with admin, gateway, up.up(), slow.up(), failing.up():
+        # The slow endpoint is registered first: its delivery starts first.
         hooks = {name: await _register(admin, r) for name, r in
-                 (("up", up), ("late", late), ("failing", failing))}  # fmt: skip
+                 (("slow", slow), ("up", up), ("late", late), ("failing", failing))}  # fmt: skip
         listed = await admin.get("/webhooks")
         assert {h["id"] for h in listed.json()["webhooks"]} == set(hooks.values())
         assert all("secret" not in h for h in listed.json()["webhooks"])
@@ -235,6 +248,11 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         assert _without_urls(message["data"]) == _without_urls(report)
         assert all(r["url"] for r in message["data"]["recordings"])
 
+        # The slow one held its answer until the other had the report, and its first attempt
+        # was taken: the other's delivery did not wait behind it (nor did it time out).
+        await _until(lambda: _true(slow.received), 30, "the report at the slow receiver")
+        assert slow.requests == 1
+
         # The one that was down gets it once it is up.
         await asyncio.sleep(RECEIVER_DOWN_S)
         async with late.up():
@@ -246,7 +264,7 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
             found = await _deliveries(admin, hooks["failing"])
             return [d for d in found if d["status"] == "dead_lettered"]
 
-        (dead_letter,) = await _until(dead, 90, "the dead letter")
+        (dead_letter,) = await _until(dead, RETRYING_S + 60, "the dead letter")
         assert len(dead_letter["attempts"]) > 1
         assert all(a["status"] == 500 and a["latency_ms"] >= 0 for a in dead_letter["attempts"])
         assert failing.received == []

@@ -139,7 +139,8 @@ def test_gateway_is_a_scale_to_zero_function() -> None:
     # The function and the phone calls' media streams, served as one ASGI app.
     assert command[:3] == ["uvicorn", "functions.gateway.asgi:create_app", "--factory"]
     assert command[command.index("--port") + 1] == "8080"
-    assert service["spec"]["template"]["spec"]["timeoutSeconds"] >= 3600
+    spec = service["spec"]["template"]["spec"]
+    assert spec["timeoutSeconds"] >= 3600 and spec["responseStartTimeoutSeconds"] >= 3600
 
 
 def test_admin_is_a_cluster_local_function_with_its_own_keys() -> None:

@@ -108,7 +108,7 @@ def test_production_runner_packs_calls_with_a_memory_limit_and_no_cpu_limit() ->
     runner = _one(_docs("production"), "Service", RUNNER_SERVICE)
     (container,) = runner["spec"]["template"]["spec"]["containers"]
     resources = container["resources"]
-    assert resources["requests"] == {"cpu": "2", "memory": "768Mi"}
+    assert resources["requests"] == {"cpu": "1", "memory": "768Mi"}
     assert resources["limits"] == {"memory": "1536Mi"}
     # Everything else about the container is the base's (JSON 6902 patches changed the
     # resources and the slots, which follow containerConcurrency).
