@@ -1,8 +1,8 @@
-"""Session records, idempotent creation and the runner's claim, all atomic in Redis.
+"""Session records and the runner's claim, all atomic in Redis.
 
-Each operation that must not interleave with another (create-or-return-existing, claim,
-final status) is one Lua script, so concurrent duplicate requests and retried launches
-cannot make two sessions or two bots.
+Each operation that must not interleave with another (claim, final status) is one Lua script,
+so retried launches cannot make two bots. Launches through the gateway store their record with
+their admission (functions/gateway/admission.py), which settles the Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -14,19 +14,6 @@ from redis.asyncio import Redis
 
 from voicefleet.contracts import Keys, SessionRecord, SessionStatus
 from voicefleet.redis_conn import hash_fields
-
-# KEYS: idempotency key (or ""), session hash. ARGV: session id, ttl, then field/value pairs.
-# Returns the id of the session that owns the idempotency key: ours if we created it.
-_CREATE = """
-if KEYS[1] ~= '' then
-  local existing = redis.call('GET', KEYS[1])
-  if existing then return existing end
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-end
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return ARGV[1]
-"""
 
 # KEYS: session hash, session lease, room lease (or ""), active set, queued set.
 # ARGV: runner id, lease ms, now, queued-before (a queued session created earlier waited too
@@ -167,7 +154,6 @@ class SessionStore:
     def __init__(self, redis: Redis, *, record_ttl_s: int = 7 * 24 * 3600) -> None:
         self._redis = redis
         self._ttl = record_ttl_s
-        self._create = redis.register_script(_CREATE)
         self._claim = redis.register_script(_CLAIM)
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._joined = redis.register_script(_JOINED)
@@ -180,32 +166,25 @@ class SessionStore:
         self,
         record: SessionRecord,
         *,
-        idempotency_key: str | None = None,
         secret: str | None = None,
         client_token: str | None = None,
-    ) -> tuple[str, bool]:
-        """Store a new record unless the idempotency key already names one.
+    ) -> None:
+        """Store a new record, in one transaction with its place in the active sets.
 
-        Returns (session id, created): a duplicate gets the first request's session id.
+        Launches through the gateway are stored with their admission instead
+        (functions/gateway/admission.py), which settles the Idempotency-Key in the same step.
         """
-        idem = Keys.idempotency(record.tenant, idempotency_key) if idempotency_key else ""
-        fields = hash_fields(record.to_redis())
-        owner = await self._create(
-            keys=[idem, Keys.session(record.session_id)],
-            args=[record.session_id, self._ttl, *fields],
-        )
-        created = owner == record.session_id
-        if created:
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
-            if record.status is SessionStatus.QUEUED:
-                pipe.zadd(Keys.QUEUED_SESSIONS, {record.session_id: record.created_at})
-            if secret:
-                pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
-            if client_token:
-                pipe.set(Keys.session_client_token(record.session_id), client_token, ex=self._ttl)
-            await pipe.execute()
-        return str(owner), created
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(Keys.session(record.session_id), items=hash_fields(record.to_redis()))
+        pipe.expire(Keys.session(record.session_id), self._ttl)
+        pipe.zadd(Keys.ACTIVE_SESSIONS, {record.session_id: record.created_at})
+        if record.status is SessionStatus.QUEUED:
+            pipe.zadd(Keys.QUEUED_SESSIONS, {record.session_id: record.created_at})
+        if secret:
+            pipe.set(Keys.session_secret(record.session_id), secret, ex=self._ttl)
+        if client_token:
+            pipe.set(Keys.session_client_token(record.session_id), client_token, ex=self._ttl)
+        await pipe.execute()
 
     async def attach_room(
         self, session_id: str, room_url: str, secret: str, client_token: str
