@@ -48,9 +48,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.density import total_mb  # noqa: E402
 from benchmarks.launch_latency import API_KEY, dev_stack, pct, process  # noqa: E402
-from devstack.memory import children_of  # noqa: E402
+from benchmarks.pod_density import pod_tree, total_mb  # noqa: E402
 from devstack.pool import usable_cores  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
 from harness.fake_openai import FakeOpenAIServer  # noqa: E402
@@ -111,20 +110,6 @@ async def caller(url: str, question: Path, turns: int, level: Level) -> None:
         print(f"  call failed: {type(exc).__name__}: {exc}", flush=True)
 
 
-def pod_pids(stack_pid: int) -> list[int]:
-    """The runner pods' processes: each pod (`python -m runner`), its zygote and its slots."""
-    pods = [
-        pid
-        for pid in children_of(stack_pid)
-        if b"-m\x00runner" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
-    found, frontier = list(pods), pods
-    while frontier:
-        frontier = [child for pid in frontier for child in children_of(pid)]
-        found += frontier
-    return found
-
-
 def pod_of(slots: int, cleanup: contextlib.ExitStack) -> Path:
     """A kustomization of the repo's base whose runner pods hold `slots` calls
     (containerConcurrency; the dev pool gives its pods as many slots)."""
@@ -158,7 +143,7 @@ def run_level(
     env = {"VOICEFLEET_API_KEY": API_KEY, "LOGURU_LEVEL": "WARNING", **bot_env}
     level = Level()
     with process(dev_stack(port, *pool), "dev stack is up", env=env) as proc:
-        pids = pod_pids(proc.pid)
+        pids = pod_tree(proc.pid)
         outside = [providers_pid] if providers_pid else []
         cpu0, stack0, wall0 = cpu_seconds(pids), cpu_seconds([proc.pid]), time.perf_counter()
         providers0 = cpu_seconds(outside)
