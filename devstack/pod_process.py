@@ -2,7 +2,8 @@
 
 The pod is the shipped one (runner/pod.py): its own zygote, `RUNNER_SLOTS` slot processes
 forked from it, the same readiness and drain. The pool watches it through its output (its
-ready line, its logs, end of file when it exits) and counts the launches it holds.
+ready line, its logs, end of file when it exits) and counts the launches it holds: it routes
+by that count, as Knative's activator does, since a full pod stays ready.
 """
 
 from __future__ import annotations

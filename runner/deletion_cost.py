@@ -4,7 +4,9 @@ When Knative scales the runner down, the ReplicaSet controller picks the pods to
 that are not ready first, then the lowest deletion cost, then the newest. A runner at cost 0
 (idle) therefore goes before one holding a call, and one holding one call before one holding
 three, so a scale-down frees the pods it can free now instead of draining busy ones (a deleted
-pod still finishes its calls: SIGTERM drains, within `timeoutSeconds`).
+pod still finishes its calls: SIGTERM drains, within `timeoutSeconds`). That holds because a
+runner stays ready while its slots are full (runner/pod.py): a not-ready pod would be deleted
+before any idle one, whatever its cost.
 
 The pod calls `set_live_calls(n)` whenever its number of calls changes; that never blocks and
 never fails a call. A background task writes the latest count with a JSON merge patch of the

@@ -15,11 +15,16 @@ process dies mid-call the pod records why in the session ("runner process died: 
 (SIGKILL)"), answers the held launch with that failure, and forks a fresh process for the
 slot; the pod's other calls go on.
 
-Readiness means "a slot is free and the pod is not draining": Knative's activator, which
-the Service keeps in the path (`target-burst-capacity: "-1"`), sends a launch only to a pod
-with a free slot, and `containerConcurrency: K` caps what the queue-proxy lets in. SIGTERM
-drains: the pod turns not-ready, refuses new launches, passes SIGTERM to every slot (an
-idle one exits, a busy one finishes its call) and exits once the last call has ended.
+Readiness means "preloaded and not draining": a pod stays ready while its slots are full.
+Kubernetes' ReplicaSet deletes not-ready pods before it weighs deletion cost, so a full pod
+that turned not-ready would be the first one a scale-down stops; ready, it is ranked by the
+deletion cost it keeps at its live calls (runner/deletion_cost.py) and idle pods go first.
+Keeping launches off a full pod is the job of Knative's activator, which the Service keeps
+in the path (`target-burst-capacity: "-1"`) and which sends a pod at most
+`containerConcurrency` (K) launches at once; a launch that reaches a full pod all the same is
+refused with a retryable 503, never given a slot that holds a call. SIGTERM drains: the pod
+turns not-ready, refuses new launches, passes SIGTERM to every slot (an idle one exits, a
+busy one finishes its call) and exits once the last call has ended.
 """
 
 from __future__ import annotations
@@ -100,6 +105,9 @@ class RunnerPod:
         self.slots: list[Slot] = [self._new_slot(i) for i in range(settings.slots)]
         self.zygote: Zygote | None = None
         self.draining = False
+        # Set once the first slot has loaded, and kept: a slot forked again after a death does
+        # not make the pod unready (a launch meanwhile waits for it, see `_acquire`).
+        self.preloaded = False
         self.started_at = time.monotonic()
         self._changed = asyncio.Condition()
         self._keepers: list[asyncio.Task[None]] = []
@@ -148,6 +156,8 @@ class RunnerPod:
             ready = asyncio.create_task(slot.ready.wait())
             exited = asyncio.create_task(slot.exited.wait())
             await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if slot.ready.is_set():
+                self.preloaded = True
             await self._notify()
             await exited
             ready.cancel()
@@ -203,7 +213,8 @@ class RunnerPod:
 
     @property
     def ready(self) -> bool:
-        return not self.draining and self.free_slots > 0
+        """Preloaded and not draining; full or not (the activator counts the slots)."""
+        return self.preloaded and not self.draining
 
     def _calls_changed(self) -> None:
         live = len(self.sessions)
@@ -377,6 +388,7 @@ async def readyz(request: Request) -> Response:
     pod = _pod(request)
     body = {
         "ready": pod.ready,
+        "preloaded": pod.preloaded,
         "slots": len(pod.slots),
         "free": pod.free_slots,
         "sessions": pod.sessions,
@@ -439,7 +451,7 @@ async def serve_pod(settings: RunnerSettings, zygote: Zygote | None = None) -> i
         lifespan="off",
     )
     server = PodServer(config, pod)
-    # /healthz answers while the zygote loads; /readyz once a slot is ready.
+    # /healthz answers while the zygote loads; /readyz once a slot has loaded.
     sock = config.bind_socket()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     starting = asyncio.create_task(pod.start(zygote))

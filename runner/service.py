@@ -112,7 +112,9 @@ class RunnerService:
 
     @property
     def ready(self) -> bool:
-        return self.preloaded is not None and self.current is None and not self.draining
+        """Preloaded and not draining, as a pod's readiness (runner/pod.py): busy is not
+        unready; a launch while busy is refused with a retryable 503 (`refusal`)."""
+        return self.preloaded is not None and not self.draining
 
     def refusal(self, launch: LaunchPayload) -> Response | None:
         """Why this runner will not take the launch now, or None.
@@ -189,7 +191,7 @@ class RunnerService:
                 ran = ended.status != "duplicate"
                 return ended
             finally:
-                # Ready again only once the next session's parts are made (off its start),
+                # Free again only once the next session's parts are made (off its start),
                 # and what a session that ran freed is handed back (a duplicate ran nothing).
                 await preloaded.vad.refill()
                 if ran:

@@ -26,7 +26,7 @@ READY_LINE = "VOICEFLEET_RUNNER_READY"
 
 class DrainingServer(uvicorn.Server):
     """Uvicorn stops accepting on SIGTERM and waits for in-flight requests; we also turn
-    not-ready at once so no new launch is routed here while the session drains."""
+    not-ready and refuse launches at once, so no new one starts while the session drains."""
 
     def __init__(self, config: uvicorn.Config, service: RunnerService) -> None:
         super().__init__(config)

@@ -55,8 +55,8 @@ class Scaling:
 
 @dataclass
 class Pods:
-    ready: int = 0  # a slot free: Knative may route a launch here
-    busy: int = 0  # every slot in a call (a runner is ready while one of its slots is free)
+    ready: int = 0  # ready with a slot free: Knative's activator may route a launch here
+    busy: int = 0  # ready, every slot in a call (a runner stays ready while full)
     starting: int = 0  # not yet started (a cold start in progress)
     draining: int = 0  # terminating: finishing its calls, taking no new one
     free_slots: int = 0  # over the ready pods: containerConcurrency less their live calls
@@ -105,9 +105,10 @@ def _pod_state(pod: Any) -> str:
     if pod.metadata.deletion_timestamp is not None:
         return "draining"
     statuses = [s for s in (pod.status.container_statuses or []) if s.name != "queue-proxy"]
-    if pod.status.phase != "Running" or not statuses or not all(s.started for s in statuses):
+    if pod.status.phase != "Running" or not statuses:
         return "starting"
-    return "ready" if all(s.ready for s in statuses) else "busy"
+    # A runner is ready once it has loaded, full or not (runner/pod.py): not ready is loading.
+    return "ready" if all(s.started and s.ready for s in statuses) else "starting"
 
 
 def _live_calls(pod: Any) -> int:
@@ -168,9 +169,11 @@ class RunnerFleet:
             self.namespace, label_selector=self._selector()
         ).items:
             state = _pod_state(pod)
-            setattr(pods, state, getattr(pods, state) + 1)
             if state == "ready":
-                pods.free_slots += max(0, slots - _live_calls(pod))
+                free = max(0, slots - _live_calls(pod))
+                pods.free_slots += free
+                state = "ready" if free else "busy"
+            setattr(pods, state, getattr(pods, state) + 1)
         return FleetStatus(
             service=self.service,
             namespace=self.namespace,

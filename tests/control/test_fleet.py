@@ -140,7 +140,7 @@ class FakeKubeAPI:
         assert (
             request.query_params["labelSelector"] == f"serving.knative.dev/service={RUNNER_SERVICE}"
         )
-        pods = [_pod("a", live_calls=1), _pod("b"), _pod("c", ready=False, live_calls=SLOTS),
+        pods = [_pod("a", live_calls=1), _pod("b"), _pod("c", live_calls=SLOTS),
                 _pod("d", started=False), _pod("e", ready=False, deleting=True)]  # fmt: skip
         return JSONResponse({"apiVersion": "v1", "kind": "PodList", "items": pods})
 

@@ -213,7 +213,7 @@ def test_a_launch_reaches_only_a_pod_with_a_free_slot(kustomization: Path) -> No
 def test_runner_probes_mean_what_knative_needs() -> None:
     runner = _one([d for _, d in build(KNATIVE)], "Service", RUNNER_SERVICE)
     (container,) = runner["spec"]["template"]["spec"]["containers"]
-    # Readiness is "free for a launch" (busy or draining is not ready), probed by queue-proxy
+    # Readiness is "loaded and not draining" (a full pod stays ready), probed by queue-proxy
     # as fast as it can (no period); liveness is only "serving"; a cold start gets time.
     assert container["readinessProbe"] == {"httpGet": {"path": "/readyz"}}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -98,10 +98,11 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
             launch.session_id: asyncio.create_task(post_launch(http, "/", launch))
             for launch in (first, second)
         }
+        # Full, and still ready: a scale-down ranks it by its deletion cost, not as unready.
         full = await eventually(
-            lambda: readiness(http), lambda r: r.status_code == 503, timeout_s=10
+            lambda: readiness(http), lambda r: r.json()["free"] == 0, timeout_s=10
         )
-        assert full.json()["free"] == 0
+        assert full.status_code == 200 and full.json()["ready"] is True
         assert sorted(full.json()["sessions"]) == sorted(held)
 
         async def runners() -> set[str | None]:
@@ -110,9 +111,15 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
         claimed = await eventually(runners, lambda r: None not in r, timeout_s=10)
         assert claimed == {f"{pod_id}-1", f"{pod_id}-2"}
 
-        # Full: a third launch is refused with a retryable 503, not queued behind a call.
-        third = await post_launch(http, "/", await queued_session(redis))
+        # Full: a third launch (the activator sends none; one could come past it) is refused
+        # with a retryable 503, not queued behind a call nor given a slot that holds one.
+        third_launch = await queued_session(redis)
+        third = await post_launch(http, "/", third_launch)
         assert third.status_code == 503 and "busy" in third.json()["error"]["message"]
+        assert third.headers["retry-after"] == "1"
+        untouched = await store.get(third_launch.session_id)
+        assert untouched is not None and untouched.status is SessionStatus.QUEUED
+        assert sorted((await readiness(http)).json()["sessions"]) == sorted(held)
 
         # The first call's process is killed: that call alone ends, and says why.
         first_runner = (await store.get(first.session_id)).runner  # type: ignore[union-attr]
@@ -128,15 +135,17 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
         # The other call goes on, and the slot is forked again and takes the next launch.
         assert not held[second.session_id].done()
         refilled = await eventually(
-            lambda: readiness(http), lambda r: r.status_code == 200, timeout_s=60
+            lambda: readiness(http), lambda r: r.json()["free"] == 1, timeout_s=60
         )
+        assert refilled.status_code == 200
         assert refilled.json()["sessions"] == [second.session_id]
         assert process_named(f"{pod_id}-3") != killed_pid, "a fresh process, named anew"
         fourth = await queued_session(redis)
         held[fourth.session_id] = asyncio.create_task(post_launch(http, "/", fourth))
         busy = await eventually(
-            lambda: readiness(http), lambda r: r.status_code == 503, timeout_s=10
+            lambda: readiness(http), lambda r: r.json()["free"] == 0, timeout_s=10
         )
+        assert busy.status_code == 200
         assert sorted(busy.json()["sessions"]) == sorted([second.session_id, fourth.session_id])
         for session_id in (second.session_id, fourth.session_id):
             await relay.send(session_id, SignalMessage(kind="end", payload={"reason": "bye"}))

@@ -138,11 +138,13 @@ async def test_held_session_makes_the_runner_busy_and_retries_duplicates(
         httpx.AsyncClient(base_url=url, timeout=15) as http,
     ):
         held = asyncio.create_task(post_launch(http, "/", launch))
+        # Busy is not unready: readiness is "preloaded and not draining" (runner/pod.py).
         readiness = await eventually(
-            lambda: http.get("/readyz"), lambda r: r.status_code == 503, timeout_s=1
+            lambda: http.get("/readyz"),
+            lambda r: r.json()["session"] == launch.session_id,
+            timeout_s=1,
         )
-        assert readiness.status_code == 503
-        assert readiness.json()["session"] == launch.session_id
+        assert readiness.status_code == 200
         assert readiness.json()["draining"] is False
         assert (await http.get("/healthz")).status_code == 200
 
@@ -522,8 +524,9 @@ async def test_sigterm_drains_every_held_session_then_exits(
         async with httpx.AsyncClient(base_url=url, timeout=15) as http:
             held = [asyncio.create_task(post_launch(http, "/", launch)) for launch in launches]
             busy = await eventually(
-                lambda: http.get("/readyz"), lambda r: r.status_code == 503, timeout_s=2
+                lambda: http.get("/readyz"), lambda r: r.json()["free"] == 0, timeout_s=2
             )
+            assert busy.status_code == 200
             assert sorted(busy.json()["sessions"]) == sorted(la.session_id for la in launches)
             await asyncio.sleep(0.5)
             runner.process.send_signal(signal.SIGTERM)
