@@ -16,10 +16,6 @@ to clear the default threshold, all before the start window (`start_secs`) begin
 and a short first word ("Wait, ...") can be missed altogether. The loudness window is
 smoothing enough; `volume_smoothing` sets the factor (0.5: two frames; 0.2 is Pipecat's).
 The threshold keeps its meaning, so faint noise is kept out as before.
-
-It also counts the audio it has analyzed and notes where in it speech began (`onset_s`): the
-STT, further up the pipeline, may have read well past that point by the time the VAD's
-start reaches it, and keeps its pre-roll from there (bot/stt/preroll.py).
 """
 
 from __future__ import annotations
@@ -46,20 +42,13 @@ class PauseAwareVAD(SileroVADAnalyzer):
         self._smoothing_factor = volume_smoothing  # Pipecat's own name for it, set in __init__
         self._listeners: list[VADListener] = []
         self._last_state = VADState.QUIET
-        self.heard_s = 0.0  # audio analyzed so far, on the stream's own clock
-        self.onset_s: float | None = None  # where the latest speech began, on that clock
 
     def add_listener(self, listener: VADListener) -> None:
         self._listeners.append(listener)
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        began_s = self.heard_s
-        if self.sample_rate:
-            self.heard_s += len(buffer) / (2 * self.sample_rate)  # 16-bit mono
         state = await super().analyze_audio(buffer)
         previous, self._last_state = self._last_state, state
-        if previous == VADState.QUIET and state != VADState.QUIET:
-            self.onset_s = began_s  # the buffer in which speech was first heard
         if state != previous:
             for listener in self._listeners:
                 listener.on_vad_state(previous, state)

@@ -19,9 +19,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import Frame, STTMetadataFrame
-from pipecat.services.stt_service import STTService
+from pipecat.services.stt_service import SegmentedSTTService, STTService
 
-from bot.stt.preroll import AudioTimedPreRoll
 from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.vad import PauseAwareVAD
 from voicefleet.observability.metrics import EARLY_TRANSCRIPTS
@@ -90,10 +89,9 @@ class EarlyDecodes(Generic[Result]):
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-class EarlySegmentedSTT(AudioTimedPreRoll):
+class EarlySegmentedSTT(SegmentedSTTService):
     """A segmented STT that marks each segment done (bot/stt/segments.py) and, given the
-    session's VAD, starts decoding at the user's pause; its segments begin on the VAD's
-    clock (bot/stt/preroll.py). A subclass says how to decode early
+    session's VAD, starts decoding at the user's pause. A subclass says how to decode early
     (`decode_early`) and where its `EarlyDecodes` are (`early_decodes`)."""
 
     def listen_for_pauses(self, vad: PauseAwareVAD | None) -> None:

@@ -91,7 +91,6 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
         model: Any,
         fast: bool = False,
         vad: PauseAwareVAD | None = None,
-        early: bool = True,
         **kwargs: Any,
     ) -> None:
         self._transcriber = _Transcriber(model, fast=fast)
@@ -101,8 +100,7 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
             stt_ttfb_timeout=TTFB_TIMEOUT_S,
             **kwargs,
         )
-        self.keep_pre_roll_by(vad)
-        self.listen_for_pauses(vad if early else None)
+        self.listen_for_pauses(vad)
 
     def _load(self) -> None:
         self._model = self._transcriber
