@@ -22,6 +22,17 @@ class SinkUnavailable(Exception):
     """The broker did not take the event after every attempt."""
 
 
+async def sink_token(token_file: Path | None) -> str | None:
+    """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
+    if token_file is None:
+        return None
+    try:
+        token = await asyncio.to_thread(token_file.read_text, encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return token.strip() or None
+
+
 class EventSink:
     def __init__(
         self,
@@ -38,16 +49,6 @@ class EventSink:
         self._attempts = attempts
         self._first_delay_s = first_delay_s
 
-    async def _token(self) -> str | None:
-        """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
-        if self._token_file is None:
-            return None
-        try:
-            token = await asyncio.to_thread(self._token_file.read_text, encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        return token.strip() or None
-
     async def publish(
         self,
         event_type: str,
@@ -61,7 +62,7 @@ class EventSink:
         headers, body = cloudevents_codec.encode(
             event_type, source, data, event_id=event_id, extensions=extensions
         )
-        token = await self._token()
+        token = await sink_token(self._token_file)
         if token:
             headers["authorization"] = f"Bearer {token}"
         problem = ""

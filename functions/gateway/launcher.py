@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from voicefleet.contracts import (
     SessionStatus,
     TransportKind,
 )
+from voicefleet.event_sink import sink_token
 from voicefleet.http_errors import ApiError
 from voicefleet.observability import tracing
 from voicefleet.observability.metrics import LAUNCHES
@@ -61,16 +61,6 @@ class Launcher:
         self._queue_timeout_s = queue_timeout_s
         self._next_sweep = 0.0
         self._token_file = token_file
-
-    async def _sink_token(self) -> str | None:
-        """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
-        if self._token_file is None:
-            return None
-        try:
-            token = await asyncio.to_thread(self._token_file.read_text, encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        return token.strip() or None
 
     async def launch(
         self,
@@ -178,7 +168,7 @@ class Launcher:
             extensions=tracing.event_extensions(),
         )
         headers.update(tracing.http_headers())
-        token = await self._sink_token()
+        token = await sink_token(self._token_file)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         try:
