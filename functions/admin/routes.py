@@ -84,10 +84,6 @@ async def _send(
     return JSONResponse({"id": sent.id, "status": sent.status.value}, status_code=202)
 
 
-async def healthz(request: Request, ctx: AdminContext) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def admin(request: Request, ctx: AdminContext) -> Response:
     """`POST /admin {room_url | session_id, message}`: the seed's admin request."""
     tenant = ctx.authenticate(request)

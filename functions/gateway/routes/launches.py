@@ -54,10 +54,6 @@ async def _join(
     return _accepted(record)
 
 
-async def healthz(request: Request, ctx: GatewayContext) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def root(request: Request, ctx: GatewayContext) -> Response:
     """`POST /`: a join CloudEvent (binary or structured) or the seed's plain JSON."""
     tenant = ctx.authenticate(request)
