@@ -32,7 +32,7 @@ from benchmarks.launch_latency import pct, process  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
 from harness.providers.__main__ import READY_LINE as PROVIDERS_READY  # noqa: E402
 from harness.providers.server import bot_env as provider_env  # noqa: E402
-from runner.pod import READY_LINE  # noqa: E402
+from runner.child_process import READY_LINE  # noqa: E402
 
 PIECES = {
     "zygote imports": re.compile(r"runner zygote ready: imports ([\d.]+)s"),

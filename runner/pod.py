@@ -55,6 +55,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runner.child_process import READY_LINE
 from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
 from runner.pod_metrics import merge_expositions
@@ -78,7 +79,6 @@ from voicefleet.http_errors import ApiError, error_response
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
-READY_LINE = "VOICEFLEET_RUNNER_READY"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 # A slot whose process died before it was ready is forked again after this pause, so a
 # process that cannot start does not spin the zygote.

@@ -17,11 +17,10 @@ from pydantic import ValidationError  # noqa: E402
 
 from bot.config import BotSettings  # noqa: E402
 from bot.preload import Models, preload  # noqa: E402
+from runner.child_process import READY_LINE  # noqa: E402
 from runner.service import RunnerService, create_app  # noqa: E402
 from runner.settings import RunnerSettings  # noqa: E402
 from voicefleet.contracts import LaunchPayload  # noqa: E402
-
-READY_LINE = "VOICEFLEET_RUNNER_READY"
 
 
 class DrainingServer(uvicorn.Server):

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis
 
-from runner.pod import READY_LINE
+from runner.child_process import READY_LINE
 from tests.support.launches import eventually, post_launch, queued_session, session_ended
 from tests.support.servers import free_port, serving
 from tests.support.sink import CaptureSink

@@ -27,7 +27,7 @@ from bot.preload import Preloaded, preload
 from functions import asgi_app
 from functions.gateway import context as gateway_context
 from harness.webrtc import WebRTCCall
-from runner.pod import READY_LINE
+from runner.child_process import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
 from tests.support.documented import assert_documented
