@@ -32,6 +32,8 @@ router.add("/telephony/twilio", telephony.twilio_call, ["POST"])
 router.add(telephony.TWILIO_AFTER_STREAM_PATH, telephony.twilio_after_stream, ["POST"])
 router.add(telephony.TWILIO_STATUS_PATH, telephony.twilio_status, ["POST"])
 router.add("/telephony/telnyx", telephony.telnyx_call, ["POST"])
+router.add(telephony.TELNYX_AFTER_STREAM_PATH, telephony.telnyx_after_stream, ["POST"])
+router.add(telephony.TELNYX_EVENTS_PATH, telephony.telnyx_events, ["POST"])
 router.add("/calls", calls.place, ["POST"])
 
 gateway = entry_point("gateway", router)
