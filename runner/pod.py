@@ -41,28 +41,26 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from loguru import logger
-from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from runner.child_process import READY_LINE
 from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
+from runner.http_api import runner_app
 from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
 from runner.slot import Slot, describe_exit
 from voicefleet import cloudevents_codec, observability
-from voicefleet.authorization import bearer_is
 from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
@@ -76,6 +74,7 @@ from voicefleet.event_sink import EventSink
 from voicefleet.event_spool import SpoolSender
 from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
+from voicefleet.observability.http import metrics_endpoint
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
@@ -94,10 +93,6 @@ class Refused(Exception):
     def response(self) -> JSONResponse:
         headers = {"Retry-After": "1"} if self.retry_after else {}
         return error_response(self.status, str(self), headers=headers)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return error_response(status, message)
 
 
 class RunnerPod:
@@ -387,7 +382,7 @@ async def start_json(request: Request) -> Response:
     try:
         data: Any = await request.json()
         if not isinstance(data, dict):
-            return _error(400, "invalid start request: send a JSON object")
+            return error_response(400, "invalid start request: send a JSON object")
         data.setdefault("session_id", uuid.uuid4().hex)
         launch = LaunchPayload.model_validate(
             {
@@ -397,7 +392,7 @@ async def start_json(request: Request) -> Response:
             }
         )
     except (ValueError, ValidationError) as exc:
-        return _error(400, f"invalid start request: {exc}")
+        return error_response(400, f"invalid start request: {exc}")
     headers = {"content-type": "application/json"}
     try:
         result = await pod.run(launch, "/start", headers, json.dumps(data).encode())
@@ -406,10 +401,6 @@ async def start_json(request: Request) -> Response:
     if isinstance(result, httpx.Response):
         return _passed_on(result)
     return JSONResponse(result.model_dump(mode="json"))
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
@@ -425,25 +416,15 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if pod.ready else 503)
 
 
-def metrics_route(token: str | None) -> Callable[[Request], Any]:
-    async def metrics(request: Request) -> Response:
-        if token is not None:
-            if not bearer_is(request.headers.getlist("authorization"), token):
-                return _error(401, "metrics need Authorization: Bearer <token>")
-        return Response(await _pod(request).slot_metrics(token), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics
-
-
 def create_pod_app(pod: RunnerPod, *, metrics_token: str | None = None) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/", launch_event, methods=["POST"]),
-            Route("/start", start_json, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_route(metrics_token), methods=["GET"]),
-        ]
+    async def slot_metrics(request: Request) -> bytes:
+        return await _pod(request).slot_metrics(metrics_token)
+
+    app = runner_app(
+        launch_event=launch_event,
+        start_json=start_json,
+        readyz=readyz,
+        metrics=metrics_endpoint(metrics_token, slot_metrics),
     )
     app.state.pod = pod
     return app

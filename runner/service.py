@@ -21,10 +21,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from bot.config import BotSettings
 from bot.preload import Preloaded
+from runner.http_api import runner_app
 from runner.memory import release_freed_memory
 from runner.report import ReportPublisher
 from runner.session import SessionRunner
@@ -266,10 +266,6 @@ async def start_json(request: Request) -> Response:
     return result
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def readyz(request: Request) -> Response:
     service: RunnerService = request.app.state.service
     body = {
@@ -282,14 +278,11 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(service: RunnerService, *, metrics_token: str | None = None) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/", launch_event, methods=["POST"]),
-            Route("/start", start_json, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint(metrics_token), methods=["GET"]),
-        ],
+    app = runner_app(
+        launch_event=launch_event,
+        start_json=start_json,
+        readyz=readyz,
+        metrics=metrics_endpoint(metrics_token),
         # Launches are held for whole sessions: the session metrics time them.
         middleware=[Middleware(ObservedApp, service="runner", untimed=("/", "/start"))],
     )
