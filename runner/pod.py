@@ -24,7 +24,9 @@ in the path (`target-burst-capacity: "-1"`) and which sends a pod at most
 `containerConcurrency` (K) launches at once; a launch that reaches a full pod all the same is
 refused with a retryable 503, never given a slot that holds a call. SIGTERM drains: the pod
 turns not-ready, refuses new launches, passes SIGTERM to every slot (an idle one exits, a
-busy one finishes its call) and exits once the last call has ended.
+busy one finishes its call) and exits once the last call has ended and the session events
+the broker did not take meanwhile have been sent from the pod's event spool (for at most
+VOICEFLEET_EVENT_SPOOL_FLUSH_S; voicefleet/event_spool.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -67,6 +70,9 @@ from voicefleet.contracts import (
     SessionStatus,
     runner_source,
 )
+from voicefleet.event_sink import EventSink
+from voicefleet.event_spool import SpoolSender
+from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability.http import metrics_endpoint
 from voicefleet.redis_conn import connect
@@ -94,6 +100,22 @@ class RunnerPod:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
         self._dir = tempfile.mkdtemp(prefix="voicefleet-pod-")
+        # The slots spool what the broker did not take (runner/report.py) into one folder,
+        # which the pod sends on: at start (what its previous container left), while it
+        # runs, and once more when it drains.
+        self._sink_http: httpx.AsyncClient | None = None
+        self.spool_sender: SpoolSender | None = None
+        if settings.k_sink:
+            spool = settings.event_spool()
+            self._env["VOICEFLEET_EVENT_SPOOL_DIR"] = str(spool.folder)
+            self._sink_http = async_client(timeout=10.0)
+            sink = EventSink(
+                self._sink_http,
+                settings.k_sink,
+                token_file=Path(settings.sink_token_file),
+                attempts=1,  # the sender's own backoff paces the retries
+            )
+            self.spool_sender = SpoolSender(spool, sink)
         self.redis = connect(settings.redis_url)
         self.store = SessionStore(self.redis)
         self._forks = itertools.count(1)
@@ -129,6 +151,8 @@ class RunnerPod:
     async def start(self, zygote: Zygote | None = None) -> None:
         """Start the zygote (or finish starting `zygote`, spawned early) and fork the slots;
         returns once every slot is ready (the pod is ready for a launch from its first)."""
+        if self.spool_sender is not None:
+            self.spool_sender.start()
         if self.settings.zygote:
             zygote = zygote or Zygote({})
             try:
@@ -191,6 +215,10 @@ class RunnerPod:
         await asyncio.gather(*self._keepers, return_exceptions=True)
         if self.zygote is not None:
             await self.zygote.stop()
+        if self.spool_sender is not None:  # every call has ended: its report is sent or here
+            await self.spool_sender.stop(self.settings.event_spool_flush_s)
+        if self._sink_http is not None:
+            await self._sink_http.aclose()
         for client in self._clients:
             await client.aclose()
         await self.redis.aclose()

@@ -43,6 +43,7 @@ from voicefleet.contracts import (
     runner_source,
 )
 from voicefleet.event_sink import EventSink
+from voicefleet.event_spool import SpoolSender
 from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability import tracing
@@ -76,17 +77,24 @@ class RunnerService:
         self.admin_queue = AdminQueue(self.redis)
         self.reports: ReportPublisher | None = None
         self._sink_http: httpx.AsyncClient | None = None
+        # What the broker did not take is spooled; a pod's slot leaves the sending of it to
+        # its pod, a runner on its own (auto-start, or standby without a pod) sends it itself.
+        self.spool_sender: SpoolSender | None = None
         if settings.k_sink:
             self._sink_http = async_client(timeout=10.0)
             sink = EventSink(
                 self._sink_http, settings.k_sink, token_file=Path(settings.sink_token_file)
             )
+            spool = settings.event_spool()
             self.reports = ReportPublisher(
                 sink,
                 settings.runner_id,
                 max_event_bytes=settings.report_event_max_bytes,
                 blobs=settings.blobs(),
+                spool=spool,
             )
+            if not settings.slot_socket:
+                self.spool_sender = SpoolSender(spool, sink)
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it
         # waited for this runner to start (a cold start).
@@ -96,6 +104,8 @@ class RunnerService:
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
+        if self.spool_sender is not None:
+            await self.spool_sender.stop(self.settings.event_spool_flush_s)
         if self._sink_http is not None:
             await self._sink_http.aclose()
         await self.redis.aclose()

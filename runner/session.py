@@ -194,7 +194,8 @@ class SessionRunner:
             launch, record, status=outcome.status, reason=outcome.reason, session=session
         )
         if audio is not None:
-            report.recordings = await self._reports.recordings(report, audio)
+            form = self._settings.recording_format(launch.tenant) or "wav"
+            report.recordings = await self._reports.recordings(report, audio, form)
         await self._reports.report(report)
 
     async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:

@@ -56,6 +56,8 @@ async def standby(
         lifespan="off",
     )
     server = DrainingServer(config, service)
+    if service.spool_sender is not None:
+        service.spool_sender.start()  # what an earlier runner on this volume left, and ours
     # Bound before serving, so that "ready" below is true as soon as it is printed: the
     # kernel queues connections on a listening socket until the server's loop accepts them.
     sock = config.bind_socket()
@@ -79,6 +81,8 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
         logger.error("RUNNER_SESSION is not a valid launch payload: {}", exc)
         return 2
     service = RunnerService(settings, bot_settings)
+    if service.spool_sender is not None:
+        service.spool_sender.start()
     service.preloaded = await preload(bot_settings)
     result = await service.run_launch(launch)
     await service.aclose()

@@ -17,8 +17,11 @@ from redis.asyncio import Redis
 
 from runner.child_process import READY_LINE
 from tests.support.launches import eventually, post_launch, queued_session, session_ended
-from tests.support.servers import free_port
-from voicefleet.contracts import SessionStatus
+from tests.support.servers import free_port, serving
+from tests.support.sink import CaptureSink
+from voicefleet import cloudevents_codec
+from voicefleet.contracts import SESSION_REPORT_EVENT, SessionStatus
+from voicefleet.event_spool import EventSpool
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
@@ -153,3 +156,43 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
             assert (ended.status, ended.reason) == ("ended", "bye")
         pod.send_signal(signal.SIGTERM)
         await asyncio.wait_for(pod.wait(), 30)
+
+
+async def _spooled(spool: EventSpool, event_id: str) -> None:
+    data = {"session_id": event_id}
+    headers, body = cloudevents_codec.encode(
+        SESSION_REPORT_EVENT, "/runner/earlier", data, event_id=event_id
+    )
+    await spool.put(SESSION_REPORT_EVENT, headers, body)
+
+
+async def test_a_pod_sends_its_spooled_events_when_it_starts_and_before_it_exits(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """What the previous container left in the spool goes to the broker at start; what was
+    spooled while the broker was away, before the draining pod exits (SIGTERM), once the
+    broker is back."""
+    spool = EventSpool(tmp_path / "spool")
+    await _spooled(spool, "left-by-the-previous-container")
+    sink, port = CaptureSink(), free_port()
+    async with pod_process(
+        tmp_path,
+        redis_url,
+        K_SINK=f"http://127.0.0.1:{port}/",
+        VOICEFLEET_EVENT_SPOOL_DIR=str(spool.folder),
+        VOICEFLEET_EVENT_SPOOL_FLUSH_S="120",
+        RUNNER_SLOTS="1",
+    ) as (pod, _):
+        async with serving(sink.app, port=port):
+            first = await sink.next_event(60)
+        assert first["id"] == "left-by-the-previous-container" and not spool.waiting()
+        # The broker is away; a call ends meanwhile, and the pod is told to stop.
+        await _spooled(spool, "written-while-the-broker-was-away")
+        pod.send_signal(signal.SIGTERM)
+        async with serving(sink.app, port=port):
+            second = await sink.next_event(120)
+            # It exits once it has drained (uvicorn ends by raising the signal it handled).
+            assert await asyncio.wait_for(pod.wait(), 60) in (0, -signal.SIGTERM)
+    assert second["id"] == "written-while-the-broker-was-away"
+    assert [e["id"] for e in sink.events] == [first["id"], second["id"]]
+    assert not spool.waiting()
