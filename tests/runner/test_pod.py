@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from redis.asyncio import Redis
 
 from runner.child_process import READY_LINE
 from tests.support.launches import eventually, post_launch, queued_session, session_ended
+from tests.support.runner_process import runner_process
 from tests.support.servers import free_port, serving
 from tests.support.sink import CaptureSink
 from voicefleet import cloudevents_codec
@@ -25,41 +25,17 @@ from voicefleet.event_spool import EventSpool
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @asynccontextmanager
 async def pod_process(
     tmp_path: Path, redis_url: str, **env: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """A pod on a loopback port, ready; its output in tmp_path/pod.log."""
+    """A pod on a loopback port, ready; its output in tmp_path/runner.log."""
     port = free_port()
-    log = tmp_path / "pod.log"
-    with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "runner",
-            cwd=REPO,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")},
-                "RUNNER_HOST": "127.0.0.1",
-                "PORT": str(port),
-                "REDIS_URL": redis_url,
-                **env,
-            },
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), 120)
-        assert line.decode().strip() == f"{READY_LINE} port={port}", log.read_text()
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with runner_process(tmp_path, redis_url, PORT=str(port), **env) as pod:
+        line = await pod.stdout_line(120)
+        assert line.strip() == f"{READY_LINE} port={port}", pod.output()
+        yield pod.process, f"http://127.0.0.1:{port}"
 
 
 def process_named(name: str) -> int:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from tests.support.launches import (
     session_ended,
 )
 from tests.support.raw_http import raw_request
+from tests.support.runner_process import runner_process
 from tests.support.servers import free_port, serving
 from voicefleet import body_deadline, cloudevents_codec
 from voicefleet.contracts import (
@@ -54,7 +53,6 @@ from voicefleet.contracts import (
 )
 from voicefleet.session_store import SessionStore
 
-REPO = Path(__file__).resolve().parents[2]
 NO_OFFER = "no WebRTC offer arrived"
 
 
@@ -467,56 +465,18 @@ async def test_client_delete_ends_a_connected_call(
 # The runner process -----------------------------------------------------------------------------
 
 
-@dataclass
-class RunnerProcess:
-    process: asyncio.subprocess.Process
-    log: Path
-
-    async def stdout_line(self, timeout_s: float) -> str:
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
-        return line.decode()
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-@asynccontextmanager
-async def runner_process(
-    tmp_path: Path, redis_url: str, **env: str
-) -> AsyncIterator[RunnerProcess]:
-    log = tmp_path / "runner.log"
-    with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "runner",
-            cwd=REPO,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")},
-                "RUNNER_HOST": "127.0.0.1",
-                "REDIS_URL": redis_url,
-                "RUNNER_ID": "p1",
-                **env,
-            },
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        yield RunnerProcess(process, log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 async def test_sigterm_drains_every_held_session_then_exits(
     tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
     port = free_port()
     launches = [await queued_session(redis), await queued_session(redis)]
     async with runner_process(
-        tmp_path, redis_url, PORT=str(port), RUNNER_SLOTS="2", RUNNER_FIRST_OFFER_TIMEOUT_S="3"
+        tmp_path,
+        redis_url,
+        PORT=str(port),
+        RUNNER_ID="p1",
+        RUNNER_SLOTS="2",
+        RUNNER_FIRST_OFFER_TIMEOUT_S="3",
     ) as runner:
         line = await runner.stdout_line(60)
         assert line.strip() == f"{READY_LINE} port={port}", runner.output()
@@ -558,6 +518,7 @@ async def test_auto_start_runs_its_session_without_a_request_then_exits(
         tmp_path,
         redis_url,
         PORT=str(free_port()),
+        RUNNER_ID="p1",
         RUNNER_AUTO_START="1",
         RUNNER_SESSION=launch.model_dump_json(),
         RUNNER_FIRST_OFFER_TIMEOUT_S="1",
@@ -583,7 +544,7 @@ async def test_auto_start_runs_its_session_without_a_request_then_exits(
 async def test_auto_start_without_a_valid_session_exits_with_a_clear_message(
     tmp_path: Path, redis_url: str, session: str | None, named: str
 ) -> None:
-    env = {"RUNNER_AUTO_START": "1", "PORT": str(free_port())}
+    env = {"RUNNER_ID": "p1", "RUNNER_AUTO_START": "1", "PORT": str(free_port())}
     if session is not None:
         env["RUNNER_SESSION"] = session
     async with runner_process(tmp_path, redis_url, **env) as runner:
