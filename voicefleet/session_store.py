@@ -154,6 +154,30 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# ARGV: the new call status, then each known status and its rank. A status is kept only if it
+# ranks above the one recorded: a callback that arrives late never undoes a later one.
+_ADVANCE_CALL_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ranks = {}
+for i = 2, #ARGV, 2 do ranks[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local new = ranks[ARGV[1]]
+if new == nil then return 0 end
+local current = redis.call('HGET', KEYS[1], 'call_status')
+if current and ranks[current] and ranks[current] >= new then return 0 end
+redis.call('HSET', KEYS[1], 'call_status', ARGV[1])
+return 1
+"""
+
+
+# A placed call's steps in order; the ends share the last rank, so the first end recorded stays.
+CALL_STATUS_RANKS = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    **dict.fromkeys(("completed", "busy", "no-answer", "failed", "canceled"), 4),
+}
+
 
 def _session_keys(session_id: str, room_url: str | None) -> list[str]:
     """KEYS of the scripts that take or end a session (_CLAIM, _FINISH): its hash, its lease,
@@ -185,6 +209,7 @@ class SessionStore:
         self._finish = redis.register_script(_FINISH)
         self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
         self._annotate = redis.register_script(_ANNOTATE)
+        self._advance_call_status = redis.register_script(_ADVANCE_CALL_STATUS)
         self._expire_lost = redis.register_script(_EXPIRE_LOST)
 
     async def create(
@@ -370,6 +395,16 @@ class SessionStore:
     async def annotate(self, session_id: str, **fields: str) -> None:
         """Set fields of an existing record (a phone call's `call_status`)."""
         await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(fields))
+
+    async def advance_call_status(self, session_id: str, status: str) -> bool:
+        """Record a phone call's progress (Twilio's CallStatus vocabulary), unless the record
+        already holds a later step: providers do not promise their callbacks' order, and a
+        late `ringing` must not undo `completed`. False if nothing changed."""
+        ranks = [part for name, rank in CALL_STATUS_RANKS.items() for part in (name, str(rank))]
+        changed = await self._advance_call_status(
+            keys=[Keys.session(session_id)], args=[status, *ranks]
+        )
+        return bool(changed)
 
     async def record_timings(self, session_id: str, **fields: float | bool) -> None:
         """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""

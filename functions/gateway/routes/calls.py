@@ -100,7 +100,7 @@ async def place(request: Request, ctx: GatewayContext) -> Response:
     await ctx.stream_tokens.bind(token, record.session_id, call_id)
     # Status callbacks and the stream's end name the call: they find the session by it.
     await remember_call(ctx, transport, call_id, record.session_id)
-    await ctx.store.annotate(record.session_id, call_status="queued")
+    await ctx.store.advance_call_status(record.session_id, "queued")
     placed = await ctx.store.get(record.session_id) or record
     return JSONResponse(placed.model_dump(mode="json"), status_code=201)
 

@@ -156,7 +156,8 @@ async def twilio_status(request: Request, ctx: GatewayContext) -> Response:
 async def _follow_call(ctx: GatewayContext, record: SessionRecord, status: str) -> None:
     """A placed call's progress (Twilio's CallStatus vocabulary, whichever the provider): the
     session records it, and a call that was not answered ends its session, and its bot."""
-    await ctx.store.annotate(record.session_id, call_status=status)
+    if not await ctx.store.advance_call_status(record.session_id, status):
+        return  # a step already passed (a late or repeated callback), or not a call status
     reason = _UNANSWERED.get(status)
     if reason is not None and not record.status.is_final:
         await ctx.store.finish(record.session_id, SessionStatus.FAILED, reason=reason)
