@@ -9,14 +9,13 @@ broker's ingress does not take within the sink's retries goes into the pod's eve
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from loguru import logger
 
 from bot.call_record import CallRecord
-from bot.recording import CallAudio, encode_opus
+from bot.recording import CallAudio
 from voicefleet import cloudevents_codec
 from voicefleet.blobs import BlobStore
 from voicefleet.contracts import (
@@ -104,25 +103,13 @@ class ReportPublisher:
             f"{started.session_id}.started",
         )
 
-    async def recordings(
-        self, report: SessionReport, audio: CallAudio, form: str = "wav"
-    ) -> list[Recording]:
-        """Store the call's recordings as WAV, or as Ogg Opus (`form`; encoded here, off the
-        event loop); a track that cannot be encoded is stored as WAV, and one that cannot be
+    async def recordings(self, report: SessionReport, audio: CallAudio) -> list[Recording]:
+        """Store the call's recordings (WAV or Ogg Opus, as recorded); a track that cannot be
         stored stays on local disk (logged with its path) rather than being lost."""
         stored: list[Recording] = []
         for track, duration_s in audio.close().items():
-            path, kind = audio.path(track), "wav"
-            if form == "opus":
-                encoded = path.with_suffix(".opus")
-                try:
-                    await asyncio.to_thread(encode_opus, path, encoded)
-                    path.unlink(missing_ok=True)
-                    path, kind = encoded, "opus"
-                except Exception as exc:  # noqa: BLE001 - PyAV's and the disk's alike
-                    logger.error("recording {} not encoded as Opus ({}): kept as WAV", track, exc)
-                    encoded.unlink(missing_ok=True)
-            key = f"recordings/{report.tenant}/{report.session_id}/{track}.{kind}"
+            key = f"recordings/{report.tenant}/{report.session_id}/{track}.{audio.form}"
+            path = audio.path(track)
             try:
                 await self._blobs.put_file(key, path)
             except Exception as exc:  # noqa: BLE001 - the storage client's and the disk's alike
@@ -130,7 +117,12 @@ class ReportPublisher:
                 continue
             path.unlink(missing_ok=True)
             stored.append(
-                Recording(track=track, format=kind, key=key, duration_s=round(duration_s, 3))  # type: ignore[arg-type]
+                Recording(
+                    track=track,  # type: ignore[arg-type]
+                    format=audio.form,
+                    key=key,
+                    duration_s=round(duration_s, 3),
+                )
             )
         if not any(audio.folder.iterdir()):
             audio.folder.rmdir()

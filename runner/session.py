@@ -123,7 +123,8 @@ class SessionRunner:
         )
 
         record = CallRecord()
-        audio = CallAudio() if self._settings.records(launch.tenant) and self._reports else None
+        form = self._settings.recording_format(launch.tenant)
+        audio = CallAudio(form=form) if form and self._reports else None
         announced: list[asyncio.Task[None]] = []
 
         async def joined() -> None:
@@ -194,8 +195,7 @@ class SessionRunner:
             launch, record, status=outcome.status, reason=outcome.reason, session=session
         )
         if audio is not None:
-            form = self._settings.recording_format(launch.tenant) or "wav"
-            report.recordings = await self._reports.recordings(report, audio, form)
+            report.recordings = await self._reports.recordings(report, audio)
         await self._reports.report(report)
 
     async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:

@@ -19,10 +19,10 @@ from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.tests.utils import SleepFrame, run_test
 from pydantic import ValidationError
 
-from bot.recording import SAMPLE_RATE, CallAudio, audio_recorder
+from bot.recording import FORMATS, SAMPLE_RATE, CallAudio, audio_recorder
 from harness.s3 import ACCESS_KEY, SECRET_KEY, LocalS3, local_s3
 from runner.report import ReportPublisher
-from runner.settings import RunnerSettings
+from runner.settings import RECORDING_FORMATS, RunnerSettings
 from voicefleet.blobs import LocalBlobStore, S3BlobStore
 from voicefleet.contracts import TransportKind
 from voicefleet.event_sink import EventSink
@@ -53,9 +53,9 @@ def _loudness(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
-async def _recorded_call(folder: Path) -> CallAudio:
+async def _recorded_call(folder: Path, form: str = "wav") -> CallAudio:
     """One second of the caller, then one second of the bot, through Pipecat's recorder."""
-    audio = CallAudio(folder)
+    audio = CallAudio(folder, form)
     await run_test(
         audio_recorder(audio),
         frames_to_send=[
@@ -136,13 +136,13 @@ def _decoded(data: bytes) -> tuple[int, np.ndarray]:  # type: ignore[type-arg]
 
 
 async def test_a_tenant_that_asked_for_opus_gets_each_track_as_ogg_opus(tmp_path: Path) -> None:
-    audio = await _recorded_call(tmp_path / "call")
+    audio = await _recorded_call(tmp_path / "call", "opus")
     store = LocalBlobStore(tmp_path / "blobs")
     async with httpx.AsyncClient() as http:
         publisher = ReportPublisher(
             EventSink(http, "http://127.0.0.1:9/"), "runner-1", max_event_bytes=10**6, blobs=store
         )
-        recordings = await publisher.recordings(_report(), audio, "opus")
+        recordings = await publisher.recordings(_report(), audio)
     assert {(r.track, r.format) for r in recordings} == {
         ("mixed", "opus"), ("user", "opus"), ("bot", "opus"),
     }  # fmt: skip
@@ -163,6 +163,7 @@ async def test_a_tenant_that_asked_for_opus_gets_each_track_as_ogg_opus(tmp_path
 
 
 def test_the_recording_format_is_set_per_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RECORDING_FORMATS == FORMATS  # what the settings take is what the bot records
     monkeypatch.setenv("VOICEFLEET_RECORDING_TENANTS", "acme:opus, beta,*:wav")
     settings = RunnerSettings()
     assert [settings.recording_format(t) for t in ("acme", "beta", "other")] == [
