@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -94,7 +95,10 @@ class RunnerSettings(CommonSettings):
         return formats.get(tenant, formats.get("*"))
 
     def event_spool(self) -> EventSpool:
-        folder = self.event_spool_dir or tempfile.mkdtemp(prefix="voicefleet-spool-")
+        # The default folder is made by the first event that needs it, and goes when empty.
+        folder = self.event_spool_dir or os.path.join(
+            tempfile.gettempdir(), f"voicefleet-spool-{uuid.uuid4().hex[:12]}"
+        )
         return EventSpool(Path(folder), max_bytes=self.event_spool_max_bytes)
 
     def records(self, tenant: str) -> bool:
