@@ -420,6 +420,11 @@ async def test_webrtc_call_hears_the_greeting_and_ends_when_the_client_leaves(
         for span in ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms"):
             assert isinstance(shown[span], float) and shown[span] >= 0, (span, shown)
             assert getattr(record, span) == shown[span]
+        # claimed → ready in its WebRTC parts: the client's offer, the bot's answer, and the
+        # client connecting while the pipeline starts.
+        parts = ("claimed_to_offer_ms", "offer_to_answer_ms", "answer_to_ready_ms")
+        assert all(isinstance(shown[p], float) and shown[p] >= 0 for p in parts), shown
+        assert abs(sum(shown[p] for p in parts) - shown["claimed_to_ready_ms"]) < 0.5, shown
         assert await redis.exists(Keys.session_lease(record.session_id)) == 0
         ended = session_ended(await path.deliveries[0])
         assert (ended.session_id, ended.status, ended.reason) == (
