@@ -1,6 +1,6 @@
 """A fresh runner pod's start, piece by piece, beside a fresh Pipecat process's start.
 
-    .venv/bin/python benchmarks/pod_start.py [--runs 5] [--providers] [--tree DIR]
+    .venv/bin/python benchmarks/pod_start.py [--runs 5] [--providers] [--vs-tree DIR]
 
 Each round starts `python -m runner` (the image's pod, one slot) and Pipecat's own dev runner
 (`benchmarks/baseline_bot.py`, SmallWebRTC, a canned tone), in turn, and calls each once, as
@@ -12,8 +12,9 @@ client's own offer making left out of both. From the pod's log it takes the piec
 zygote's imports and its models, and the slot's fork → ready (what cannot cross a fork:
 Whisper, the runner's server and Redis client). `--providers` configures the production
 providers (Deepgram STT and OpenAI's LLM and TTS, local stand-ins speaking their wire
-protocols) instead of the offline ones, so the pod imports and loads only those. `--tree`
-starts the runner of another checkout (another commit's, for a before/after in one run).
+protocols) instead of the offline ones, so the pod imports and loads only those.
+`--vs-tree DIR` adds a third start to each round, the pod of another checkout (another
+commit's: a before and after in one run, so the machine's load falls on both).
 """
 
 from __future__ import annotations
@@ -172,53 +173,62 @@ def summary(name: str, values: list[float], peer: list[float] | None = None) -> 
 
 async def measure(args: argparse.Namespace, env: dict[str, str], redis_url: str) -> None:
     session: dict[str, str] = {}
-    pods: dict[str, list[float]] = {m: [] for m in MOMENTS}
-    baseline: dict[str, list[float]] = {m: [] for m in MOMENTS}
-    pieces: dict[str, list[float]] = {name: [] for name in PIECES}
+    trees = {"runner pod": ROOT}
+    if args.vs_tree:
+        trees["other pod"] = args.vs_tree.resolve()
+    names = ["pipecat", *trees]
+    times: dict[str, dict[str, list[float]]] = {n: {m: [] for m in MOMENTS} for n in names}
+    pieces: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PIECES} for t in trees}
     with serving_in_thread(offer_shim(redis_url, session)) as shim_url:
         for i in range(args.runs + 1):  # the first round warms the page cache, not counted
-            order = ["pod", "pipecat"] if i % 2 == 0 else ["pipecat", "pod"]
-            for which in order:
-                if which == "pod":
-                    times, log = await pod_start(args.tree, env, redis_url, shim_url, session)
-                    if i:
-                        for name, pattern in PIECES.items():
-                            found = pattern.search(log)
-                            if found:
-                                pieces[name].append(float(found.group(1)))
+            for which in names[i % len(names) :] + names[: i % len(names)]:
+                if which == "pipecat":
+                    got = await pipecat_start()
                 else:
-                    times = await pipecat_start()
+                    got, log = await pod_start(trees[which], env, redis_url, shim_url, session)
+                    for name, pattern in PIECES.items():
+                        found = pattern.search(log)
+                        if found and i:
+                            pieces[which][name].append(float(found.group(1)))
                 if i:
                     for moment in MOMENTS:
-                        (pods if which == "pod" else baseline)[moment].append(times[moment])
+                        times[which][moment].append(got[moment])
             if i:
                 print(
-                    f"round {i}: "
-                    + ", ".join(
-                        f"{m} pod {pods[m][-1]:.2f} s / pipecat {baseline[m][-1]:.2f} s"
-                        for m in MOMENTS
-                    ),
+                    f"round {i}, answered: "
+                    + ", ".join(f"{n} {times[n]['answer'][-1]:.2f} s" for n in names),
                     flush=True,
                 )
     print()
     for moment in MOMENTS:
-        print(summary(f"pipecat fresh process -> {moment}", baseline[moment]))
-        print(summary(f"runner pod -> {moment}", pods[moment], baseline[moment]))
-    for name, values in pieces.items():
-        if values:
-            print(summary(f"  {name}", values))
-    ratios = [p / b for p, b in zip(pods["answer"], baseline["answer"], strict=True)]
-    print(
-        f"\nrunner pod vs a fresh Pipecat process, first launch answered: "
-        f"x{statistics.median(ratios):.2f} (median of the rounds' ratios; aim <= 1)"
-    )
+        print(summary(f"pipecat fresh process -> {moment}", times["pipecat"][moment]))
+        for tree in trees:
+            print(summary(f"{tree} -> {moment}", times[tree][moment], times["pipecat"][moment]))
+    for tree in trees:
+        print(f"{tree}'s pieces:")
+        for name, values in pieces[tree].items():
+            if values:
+                print(summary(f"  {name}", values))
+    print()
+    for tree in trees:
+        ratios = [
+            p / b for p, b in zip(times[tree]["answer"], times["pipecat"]["answer"], strict=True)
+        ]
+        print(
+            f"{tree} vs a fresh Pipecat process, first launch answered: "
+            f"x{statistics.median(ratios):.2f} (median of the rounds' ratios; aim <= 1)"
+        )
+    if args.vs_tree:
+        ours, theirs = times["runner pod"]["answer"], times["other pod"]["answer"]
+        ratios = [p / o for p, o in zip(ours, theirs, strict=True)]
+        print(f"runner pod vs other pod, first launch answered: x{statistics.median(ratios):.2f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--providers", action="store_true")
-    parser.add_argument("--tree", type=Path, default=ROOT, help="whose runner (a checkout)")
+    parser.add_argument("--vs-tree", type=Path, help="another checkout's pod, alternated")
     args = parser.parse_args()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
     env = {
