@@ -170,7 +170,16 @@ async def fresh_baseline(port: int) -> tuple[float, float]:
             await proc.wait()
 
 
-SPANS = ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms")
+SPANS = (
+    "launch_to_claimed_ms",
+    "claimed_to_ready_ms",
+    # claimed → ready in parts (WebRTC): the client's offer, the bot's answer, the connection
+    "claimed_to_offer_ms",
+    "offer_to_answer_ms",
+    "answer_to_ready_ms",
+    "ready_to_first_audio_ms",
+    "client_offer_ms",  # the benchmark's client making its offer (not a record's span)
+)
 
 
 async def traced_call(url: str, spans: list[dict[str, float]]) -> tuple[float, float]:
@@ -180,6 +189,8 @@ async def traced_call(url: str, spans: list[dict[str, float]]) -> tuple[float, f
         record = await call.session()
         spans.append({k: float(record[k]) for k in SPANS if record.get(k) is not None})
         spans[-1]["cold_start"] = float(bool(record.get("cold_start")))
+        # Inside claimed_to_offer_ms, and subtracted from the answer and first-audio figures.
+        spans[-1]["client_offer_ms"] = call.recording.client_setup_s * 1000
         return call.answer_latency_s, first_audio
 
 

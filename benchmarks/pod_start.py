@@ -42,7 +42,7 @@ from harness.offer_shim import offer_shim  # noqa: E402
 from harness.providers.__main__ import READY_LINE as PROVIDERS_READY  # noqa: E402
 from harness.providers.server import bot_env as provider_env  # noqa: E402
 from harness.webrtc import WebRTCCall  # noqa: E402
-from runner.pod import READY_LINE  # noqa: E402
+from runner.child_process import READY_LINE  # noqa: E402
 from tests.support.launches import post_launch, queued_session, session_ended  # noqa: E402
 from tests.support.threaded import serving_in_thread  # noqa: E402
 from voicefleet.redis_conn import connect  # noqa: E402

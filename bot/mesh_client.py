@@ -23,6 +23,7 @@ from graphql import DocumentNode
 from loguru import logger
 from opentelemetry import trace
 
+from bot import tls
 from voicefleet.observability import tracing
 from voicefleet.observability.metrics import MESH_REQUESTS
 
@@ -82,7 +83,10 @@ class MeshClient:
             "X-Voicefleet-Tenant": tenant,
             "X-Voicefleet-User": user,
         }
-        transport = HTTPXAsyncTransport(url=url, headers=headers, timeout=timeout_s)
+        # A client per query (gql connects for each), each with the shared TLS context.
+        transport = HTTPXAsyncTransport(
+            url=url, headers=headers, timeout=timeout_s, verify=tls.httpx_context()
+        )
         self._client = Client(transport=transport, execute_timeout=timeout_s)
         self.tenant = tenant
         self.user = user

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from bot import tls
 from bot.config import BotSettings
 from bot.llm import check_llm
 from bot.stt.selection import STTFactory, select_stt
@@ -99,6 +100,7 @@ async def preload(settings: BotSettings, models: Models | None = None) -> Preloa
     # Whisper beside the rest (both are native code that releases the GIL: two cores, two
     # loads at once).
     stt_loading = asyncio.create_task(asyncio.to_thread(select_stt, settings))
+    tls_loading = asyncio.create_task(asyncio.to_thread(tls.warm))  # every call's clients'
     if models is None:
         models = await asyncio.to_thread(load_models, settings)
     tts = models.tts if models.tts is not None else await asyncio.to_thread(select_tts, settings)
@@ -107,6 +109,7 @@ async def preload(settings: BotSettings, models: Models | None = None) -> Preloa
         tts, settings.greeting, settings.audio_out_sample_rate
     )
     await models.vad.refill()
+    await tls_loading
     return Preloaded(
         settings=settings,
         tts=tts,

@@ -212,7 +212,7 @@ def _apply_patch(
                 _json6902(patch_file, f"[{number}]", doc, op)
         else:
             body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
-            _merge(doc, body)
+            merge_patch(doc, body)
 
 
 def _no_lists(path: Path, value: Any, where: str) -> None:
@@ -225,12 +225,16 @@ def _no_lists(path: Path, value: Any, where: str) -> None:
             _no_lists(path, item, f"{where}.{key}" if where else str(key))
 
 
-def _merge(into: Document, patch: Document) -> None:
+def merge_patch(into: Document, patch: Document) -> None:
+    """Apply an RFC 7386 merge patch (application/merge-patch+json): a null removes its key,
+    a mapping merges into a mapping, anything else replaces. A strategic-merge patch without
+    lists (which `_no_lists` refuses) means the same; the tests' stand-ins for the Kubernetes
+    API apply their PATCH bodies with it too."""
     for key, value in patch.items():
         if value is None:
             into.pop(key, None)
         elif isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            merge_patch(into[key], value)
         else:
             into[key] = copy.deepcopy(value)
 

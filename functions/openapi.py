@@ -88,23 +88,26 @@ def _operation(
     return operation
 
 
-def _webhook(summary: str, ok: str = "200") -> dict[str, Any]:
-    """A phone provider's signed webhook: a form, no bearer key, TwiML/TeXML back (or none)."""
+def _webhook(summary: str, ok: str = "200", *, event: bool = False) -> dict[str, Any]:
+    """A phone provider's signed webhook: a form, no bearer key, TwiML/TeXML back (or none);
+    an `event` is JSON (Telnyx's Call Control webhooks), answered with an empty 200."""
     error = _json({"$ref": "#/components/schemas/Error"})
     form = {"type": "object", "additionalProperties": {"type": "string"}}
     answer: dict[str, Any] = {"description": summary}
-    if ok == "200":
+    if ok == "200" and not event:
         answer["content"] = {"application/xml": {"schema": {"type": "string"}}}
+    body = (
+        {"application/json": {"schema": {"type": "object"}}}
+        if event
+        else {"application/x-www-form-urlencoded": {"schema": form}}
+    )
     return {
         "summary": summary,
         "security": [],
-        "requestBody": {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": form}},
-        },
+        "requestBody": {"required": True, "content": body},
         "responses": {
             ok: answer,
-            "400": {"description": "the form names no call (CallSid)", **error},
+            "400": {"description": "the request names no call", **error},
             "403": {"description": "the provider's signature does not check out", **error},
             "404": {"description": "no session for this call", **error},
             "408": {"description": _ERRORS["408"], **error},
@@ -212,7 +215,7 @@ def _gateway_paths() -> dict[str, Any]:
         },
         "/calls": {
             "post": _operation(
-                "place a phone call (Twilio); the answer is its session", "201",
+                "place a phone call (Twilio or Telnyx); the answer is its session", "201",
                 _ref(CallRequest), extra=(*launch, "502"), idempotent=True,
                 returns=SessionRecord,
             )
@@ -241,6 +244,12 @@ def _gateway_paths() -> dict[str, Any]:
         },
         "/telephony/telnyx": {
             "post": _webhook("Telnyx's TeXML voice webhook (Ed25519 signature): TeXML")
+        },
+        "/telephony/telnyx/after-stream": {
+            "post": _webhook("the TeXML <Redirect> once the call's stream ended: TeXML")
+        },
+        "/telephony/telnyx/events": {
+            "post": _webhook("Telnyx's Call Control webhooks for a placed call", event=True)
         },
     }  # fmt: skip
 

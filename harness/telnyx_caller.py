@@ -3,7 +3,11 @@ signed with Ed25519 (`telnyx-signature-ed25519` over `"{timestamp}|{body}"`), th
 media stream (https://developers.telnyx.com/docs/voice/programmable-voice/media-streaming):
 `connected`, `start` (stream_id, call_control_id, media_format, custom_parameters), `media`
 with 20 ms of base64 PCMU paced in real time, `dtmf`, `stop`. The bot answers with `media` and
-`clear` (Telnyx's carry no stream id)."""
+`clear` (Telnyx's carry no stream id).
+
+It also answers a call the fleet placed through Call Control (`answer_placed`): the stream
+opens at the Dial's `stream_url`, and its `start` carries the Dial's `client_state` and the
+call control id instead of TeXML's custom parameters."""
 
 from __future__ import annotations
 
@@ -27,9 +31,28 @@ class TelnyxCaller(TwilioCaller):
         self.signing_key = signing_key
         self.call_control_id = "v3:" + uuid.uuid4().hex
         self.stream_sid = str(uuid.uuid4())
+        self.client_state: str | None = None
+
+    def answer_placed(self, call_control_id: str, dial: dict[str, Any]) -> None:
+        """Take the call a Dial placed: `connect` then opens its stream as Telnyx would."""
+        self.call_control_id = call_control_id
+        self.client_state = dial.get("client_state")
+        self.answer = Answer(200, "", stream_url=dial["stream_url"])
 
     async def dial(self, *, signature: str | None = None, timestamp: str | None = None) -> Answer:
-        url = f"{self.gateway_url}/telephony/telnyx"
+        self.answer = await self._texml_request(
+            f"{self.gateway_url}/telephony/telnyx", signature=signature, timestamp=timestamp
+        )
+        return self.answer
+
+    async def follow_redirect(self) -> Answer:
+        """What TeXML does once the stream has stopped: ask the answer's `<Redirect>`."""
+        assert self.answer is not None and self.answer.redirect_url, self.answer
+        return await self._texml_request(self.answer.redirect_url)
+
+    async def _texml_request(
+        self, url: str, *, signature: str | None = None, timestamp: str | None = None
+    ) -> Answer:
         body = urlencode(self.webhook_params()).encode()
         sent_at = timestamp or str(int(time.time()))
         signed = base64.b64encode(self.signing_key.sign(sent_at.encode() + b"|" + body)).decode()
@@ -40,8 +63,7 @@ class TelnyxCaller(TwilioCaller):
         }
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(url, content=body, headers=headers)
-        self.answer = parse_twiml(response.status_code, response.text)
-        return self.answer
+        return parse_twiml(response.status_code, response.text)
 
     def connected_message(self) -> dict[str, Any]:
         return {"event": "connected", "version": "1.0.0"}
@@ -53,9 +75,9 @@ class TelnyxCaller(TwilioCaller):
             "start": {
                 "user_id": str(uuid.uuid4()),
                 "call_control_id": self.call_control_id,
-                "client_state": "",
+                "client_state": self.client_state,
                 "media_format": {"encoding": "PCMU", "sample_rate": RATE, "channels": 1},
-                "custom_parameters": parameters,
+                **({"custom_parameters": parameters} if parameters else {}),
             },
             "stream_id": self.stream_sid,
         }

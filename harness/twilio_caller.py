@@ -46,6 +46,8 @@ class Answer:
     parameters: dict[str, str] = field(default_factory=dict)
     said: list[str] = field(default_factory=list)
     hangs_up: bool = False
+    # Where a `<Redirect>` sends the call once the verbs before it are done.
+    redirect_url: str | None = None
 
 
 def parse_twiml(status: int, text: str) -> Answer:
@@ -58,6 +60,7 @@ def parse_twiml(status: int, text: str) -> Answer:
         for param in stream.iter("Parameter"):
             answer.parameters[param.get("name", "")] = param.get("value", "")
     answer.said = [say.text or "" for say in root.iter("Say")]
+    answer.redirect_url = next((r.text for r in root.iter("Redirect")), None)
     answer.hangs_up = any(True for _ in root.iter("Hangup")) or any(
         True for _ in root.iter("Reject")
     )

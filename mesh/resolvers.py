@@ -148,6 +148,15 @@ async def _owned(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id:
     return row
 
 
+async def _owned_or_missing(
+    db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str, what: str
+) -> Any:
+    row = await _owned(db, model, who, row_id)
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    return row
+
+
 async def _recent(
     db: AsyncSession, model: type[OwnedRow], who: Identity, limit: object
 ) -> list[Any]:
@@ -168,6 +177,15 @@ async def _room_for_one_more(
     )
     if (held or 0) >= most:
         raise BadInput(f"a user keeps at most {most} {what}; delete some first")
+
+
+def _add(db: AsyncSession, model: type[OwnedRow], who: Identity, **fields: str) -> Any:
+    """A new row of the caller's, created and updated now."""
+    now = utcnow()
+    row = model(id=str(uuid.uuid4()), tenant=who.tenant, user_id=who.user,
+                created_at=now, updated_at=now, **fields)  # fmt: skip
+    db.add(row)
+    return row
 
 
 async def _delete(db: AsyncSession, model: type[OwnedRow], who: Identity, row_id: str) -> bool:
@@ -219,19 +237,15 @@ async def resolve_search_notes(_: None, info: Info, query: str, limit: int = 20)
 async def resolve_create_note(
     _: None, info: Info, title: str, content: str | None = None
 ) -> dict[str, Any]:
-    now = utcnow()
     async with _db(info) as (db, who):
         await _room_for_one_more(db, NoteRow, who, NOTES_PER_USER, "notes")
-        row = NoteRow(
-            id=str(uuid.uuid4()),
-            tenant=who.tenant,
-            user_id=who.user,
+        row = _add(
+            db,
+            NoteRow,
+            who,
             title=_text(title, "title", max_len=TITLE_MAX),
             content=_text(content or "", "content", max_len=CONTENT_MAX, required=False),
-            created_at=now,
-            updated_at=now,
         )
-        db.add(row)
         return _note(row)
 
 
@@ -244,9 +258,7 @@ async def resolve_update_note(
     content: str | None = None,
 ) -> dict[str, Any]:
     async with _db(info) as (db, who):
-        row = await _owned(db, NoteRow, who, id)
-        if row is None:
-            raise NotFound(f"no note {id}")
+        row = await _owned_or_missing(db, NoteRow, who, id, "note")
         if title is not None:
             row.title = _text(title, "title", max_len=TITLE_MAX)
         if content is not None:
@@ -259,9 +271,7 @@ async def resolve_update_note(
 async def resolve_append_to_note(_: None, info: Info, id: str, content: str) -> dict[str, Any]:
     addition = _text(content, "content", max_len=CONTENT_MAX)
     async with _db(info) as (db, who):
-        row = await _owned(db, NoteRow, who, id)
-        if row is None:
-            raise NotFound(f"no note {id}")
+        row = await _owned_or_missing(db, NoteRow, who, id, "note")
         combined = f"{row.content}\n{addition}" if row.content else addition
         row.content = _text(combined, "content", max_len=CONTENT_MAX)
         row.updated_at = utcnow()
@@ -292,19 +302,15 @@ async def resolve_applets(_: None, info: Info, limit: int = 20) -> list[Any]:
 
 @mutation.field("createApplet")
 async def resolve_create_applet(_: None, info: Info, title: str, html: str) -> dict[str, Any]:
-    now = utcnow()
     async with _db(info) as (db, who):
         await _room_for_one_more(db, AppletRow, who, APPLETS_PER_USER, "applets")
-        row = AppletRow(
-            id=str(uuid.uuid4()),
-            tenant=who.tenant,
-            user_id=who.user,
+        row = _add(
+            db,
+            AppletRow,
+            who,
             title=_text(title, "title", max_len=TITLE_MAX),
             html=_text(html, "html", max_len=HTML_MAX),
-            created_at=now,
-            updated_at=now,
         )
-        db.add(row)
         return _applet(row)
 
 
@@ -313,9 +319,7 @@ async def resolve_update_applet(
     _: None, info: Info, id: str, title: str | None = None, html: str | None = None
 ) -> dict[str, Any]:
     async with _db(info) as (db, who):
-        row = await _owned(db, AppletRow, who, id)
-        if row is None:
-            raise NotFound(f"no applet {id}")
+        row = await _owned_or_missing(db, AppletRow, who, id, "applet")
         if title is not None:
             row.title = _text(title, "title", max_len=TITLE_MAX)
         if html is not None:

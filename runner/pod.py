@@ -24,7 +24,9 @@ in the path (`target-burst-capacity: "-1"`) and which sends a pod at most
 `containerConcurrency` (K) launches at once; a launch that reaches a full pod all the same is
 refused with a retryable 503, never given a slot that holds a call. SIGTERM drains: the pod
 turns not-ready, refuses new launches, passes SIGTERM to every slot (an idle one exits, a
-busy one finishes its call) and exits once the last call has ended.
+busy one finishes its call) and exits once the last call has ended and the session events
+the broker did not take meanwhile have been sent from the pod's event spool (for at most
+VOICEFLEET_EVENT_SPOOL_FLUSH_S; voicefleet/event_spool.py).
 """
 
 from __future__ import annotations
@@ -39,26 +41,26 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from loguru import logger
-from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from runner.child_process import READY_LINE
 from runner.deletion_cost import set_live_calls
 from runner.forks import Zygote, ZygoteError
+from runner.http_api import runner_app
 from runner.pod_metrics import merge_expositions
 from runner.settings import RunnerSettings
 from runner.slot import Slot, describe_exit
 from voicefleet import cloudevents_codec, observability
-from voicefleet.authorization import bearer_is
 from voicefleet.cloudevent_intake import event_payload, read_event
 from voicefleet.contracts import (
     LAUNCH_EVENT,
@@ -68,11 +70,14 @@ from voicefleet.contracts import (
     SessionStatus,
     runner_source,
 )
+from voicefleet.event_sink import EventSink
+from voicefleet.event_spool import SpoolSender
+from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
+from voicefleet.observability.http import metrics_endpoint
 from voicefleet.redis_conn import connect
 from voicefleet.session_store import SessionStore
 
-READY_LINE = "VOICEFLEET_RUNNER_READY"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 # A slot whose process died before it was ready is forked again after this pause, so a
 # process that cannot start does not spin the zygote.
@@ -90,15 +95,27 @@ class Refused(Exception):
         return error_response(self.status, str(self), headers=headers)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return error_response(status, message)
-
-
 class RunnerPod:
     def __init__(self, settings: RunnerSettings, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
         self._dir = tempfile.mkdtemp(prefix="voicefleet-pod-")
+        # The slots spool what the broker did not take (runner/report.py) into one folder,
+        # which the pod sends on: at start (what its previous container left), while it
+        # runs, and once more when it drains.
+        self._sink_http: httpx.AsyncClient | None = None
+        self.spool_sender: SpoolSender | None = None
+        if settings.k_sink:
+            spool = settings.event_spool()
+            self._env["VOICEFLEET_EVENT_SPOOL_DIR"] = str(spool.folder)
+            self._sink_http = async_client(timeout=10.0)
+            sink = EventSink(
+                self._sink_http,
+                settings.k_sink,
+                token_file=Path(settings.sink_token_file),
+                attempts=1,  # the sender's own backoff paces the retries
+            )
+            self.spool_sender = SpoolSender(spool, sink)
         self.redis = connect(settings.redis_url)
         self.store = SessionStore(self.redis)
         self._forks = itertools.count(1)
@@ -134,6 +151,8 @@ class RunnerPod:
     async def start(self, zygote: Zygote | None = None) -> None:
         """Start the zygote (or finish starting `zygote`, spawned early) and fork the slots;
         returns once every slot is ready (the pod is ready for a launch from its first)."""
+        if self.spool_sender is not None:
+            self.spool_sender.start()
         if self.settings.zygote:
             zygote = zygote or Zygote({})
             try:
@@ -196,6 +215,10 @@ class RunnerPod:
         await asyncio.gather(*self._keepers, return_exceptions=True)
         if self.zygote is not None:
             await self.zygote.stop()
+        if self.spool_sender is not None:  # every call has ended: its report is sent or here
+            await self.spool_sender.stop(self.settings.event_spool_flush_s)
+        if self._sink_http is not None:
+            await self._sink_http.aclose()
         for client in self._clients:
             await client.aclose()
         await self.redis.aclose()
@@ -359,7 +382,7 @@ async def start_json(request: Request) -> Response:
     try:
         data: Any = await request.json()
         if not isinstance(data, dict):
-            return _error(400, "invalid start request: send a JSON object")
+            return error_response(400, "invalid start request: send a JSON object")
         data.setdefault("session_id", uuid.uuid4().hex)
         launch = LaunchPayload.model_validate(
             {
@@ -369,7 +392,7 @@ async def start_json(request: Request) -> Response:
             }
         )
     except (ValueError, ValidationError) as exc:
-        return _error(400, f"invalid start request: {exc}")
+        return error_response(400, f"invalid start request: {exc}")
     headers = {"content-type": "application/json"}
     try:
         result = await pod.run(launch, "/start", headers, json.dumps(data).encode())
@@ -378,10 +401,6 @@ async def start_json(request: Request) -> Response:
     if isinstance(result, httpx.Response):
         return _passed_on(result)
     return JSONResponse(result.model_dump(mode="json"))
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
@@ -397,25 +416,15 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if pod.ready else 503)
 
 
-def metrics_route(token: str | None) -> Callable[[Request], Any]:
-    async def metrics(request: Request) -> Response:
-        if token is not None:
-            if not bearer_is(request.headers.getlist("authorization"), token):
-                return _error(401, "metrics need Authorization: Bearer <token>")
-        return Response(await _pod(request).slot_metrics(token), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics
-
-
 def create_pod_app(pod: RunnerPod, *, metrics_token: str | None = None) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/", launch_event, methods=["POST"]),
-            Route("/start", start_json, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_route(metrics_token), methods=["GET"]),
-        ]
+    async def slot_metrics(request: Request) -> bytes:
+        return await _pod(request).slot_metrics(metrics_token)
+
+    app = runner_app(
+        launch_event=launch_event,
+        start_json=start_json,
+        readyz=readyz,
+        metrics=metrics_endpoint(metrics_token, slot_metrics),
     )
     app.state.pod = pod
     return app

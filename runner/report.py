@@ -2,17 +2,21 @@
 
 `session.started` goes out when the bot joins; the report when the call ends, after the
 session's final status is written. A report larger than the broker takes in one event is
-put in storage and the event carries its key instead (`ReportReference`).
+put in storage and the event carries its key instead (`ReportReference`). An event the
+broker's ingress does not take within the sink's retries goes into the pod's event spool
+(voicefleet/event_spool.py), which the pod sends on once the broker is back.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from loguru import logger
 
 from bot.call_record import CallRecord
 from bot.recording import CallAudio
+from voicefleet import cloudevents_codec
 from voicefleet.blobs import BlobStore
 from voicefleet.contracts import (
     SESSION_REPORT_EVENT,
@@ -23,7 +27,8 @@ from voicefleet.contracts import (
     SessionStatus,
     runner_source,
 )
-from voicefleet.event_sink import EventSink, SinkUnavailable
+from voicefleet.event_sink import EventRefused, EventSink, SinkUnavailable
+from voicefleet.event_spool import EventSpool
 from voicefleet.reports import Recording, ReportReference, SessionReport, SessionStarted
 
 
@@ -65,29 +70,45 @@ class ReportPublisher:
         *,
         max_event_bytes: int,
         blobs: BlobStore,
+        spool: EventSpool | None = None,
     ) -> None:
         self._sink = sink
         self._source = runner_source(runner_id)
         self._max_event_bytes = max_event_bytes
         self._blobs = blobs
+        self._spool = spool
+
+    async def _publish(self, event_type: str, data: dict[str, Any], event_id: str) -> None:
+        """Send it, or keep it in the spool when the broker is away; logs what is lost."""
+        headers, body = cloudevents_codec.encode(event_type, self._source, data, event_id=event_id)
+        try:
+            await self._sink.send(event_type, headers, body)
+            return
+        except EventRefused:
+            pass  # logged by the sink; the same event would be refused again
+        except SinkUnavailable:
+            if self._spool is not None:
+                try:
+                    await self._spool.put(event_type, headers, body)
+                    return
+                except OSError as exc:
+                    logger.error("event spool at {} unusable: {}", self._spool.folder, exc)
+        logger.error("{} {} not sent", event_type, event_id)
 
     async def started(self, started: SessionStarted) -> None:
-        try:
-            await self._sink.publish(
-                SESSION_STARTED_EVENT,
-                self._source,
-                started.model_dump(mode="json"),
-                event_id=f"{started.session_id}.started",
-            )
-        except SinkUnavailable:
-            pass  # logged by the sink; the call goes on and its report still follows
+        """Sent beside the call: the call goes on whatever becomes of it."""
+        await self._publish(
+            SESSION_STARTED_EVENT,
+            started.model_dump(mode="json"),
+            f"{started.session_id}.started",
+        )
 
     async def recordings(self, report: SessionReport, audio: CallAudio) -> list[Recording]:
-        """Store the call's WAV files; a track that cannot be stored stays on local disk
-        (logged with its path) rather than being lost."""
+        """Store the call's recordings (WAV or Ogg Opus, as recorded); a track that cannot be
+        stored stays on local disk (logged with its path) rather than being lost."""
         stored: list[Recording] = []
         for track, duration_s in audio.close().items():
-            key = f"recordings/{report.tenant}/{report.session_id}/{track}.wav"
+            key = f"recordings/{report.tenant}/{report.session_id}/{track}.{audio.form}"
             path = audio.path(track)
             try:
                 await self._blobs.put_file(key, path)
@@ -96,14 +117,19 @@ class ReportPublisher:
                 continue
             path.unlink(missing_ok=True)
             stored.append(
-                Recording(track=track, format="wav", key=key, duration_s=round(duration_s, 3))  # type: ignore[arg-type]
+                Recording(
+                    track=track,  # type: ignore[arg-type]
+                    format=audio.form,
+                    key=key,
+                    duration_s=round(duration_s, 3),
+                )
             )
         if not any(audio.folder.iterdir()):
             audio.folder.rmdir()
         return stored
 
     async def report(self, report: SessionReport) -> None:
-        """Send it, by reference when too large; logs what it could not send."""
+        """Send it (by reference when too large), or keep it to be sent again."""
         body = report.model_dump_json().encode()
         data = report.model_dump(mode="json")
         if len(body) > self._max_event_bytes:
@@ -116,12 +142,4 @@ class ReportPublisher:
                 size_bytes=len(body),
             ).model_dump(mode="json")
             logger.info("report of {} ({} bytes) sent by reference", report.session_id, len(body))
-        try:
-            await self._sink.publish(
-                SESSION_REPORT_EVENT,
-                self._source,
-                data,
-                event_id=f"{report.session_id}.report",
-            )
-        except SinkUnavailable:
-            logger.error("report of session {} not sent", report.session_id)
+        await self._publish(SESSION_REPORT_EVENT, data, f"{report.session_id}.report")

@@ -21,10 +21,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from bot.config import BotSettings
 from bot.preload import Preloaded
+from runner.http_api import runner_app
 from runner.memory import release_freed_memory
 from runner.report import ReportPublisher
 from runner.session import SessionRunner
@@ -43,6 +43,7 @@ from voicefleet.contracts import (
     runner_source,
 )
 from voicefleet.event_sink import EventSink
+from voicefleet.event_spool import SpoolSender
 from voicefleet.http_client import async_client
 from voicefleet.http_errors import ApiError, error_response
 from voicefleet.observability import tracing
@@ -76,17 +77,24 @@ class RunnerService:
         self.admin_queue = AdminQueue(self.redis)
         self.reports: ReportPublisher | None = None
         self._sink_http: httpx.AsyncClient | None = None
+        # What the broker did not take is spooled; a pod's slot leaves the sending of it to
+        # its pod, a runner on its own (auto-start, or standby without a pod) sends it itself.
+        self.spool_sender: SpoolSender | None = None
         if settings.k_sink:
             self._sink_http = async_client(timeout=10.0)
             sink = EventSink(
                 self._sink_http, settings.k_sink, token_file=Path(settings.sink_token_file)
             )
+            spool = settings.event_spool()
             self.reports = ReportPublisher(
                 sink,
                 settings.runner_id,
                 max_event_bytes=settings.report_event_max_bytes,
                 blobs=settings.blobs(),
+                spool=spool,
             )
+            if not settings.slot_socket:
+                self.spool_sender = SpoolSender(spool, sink)
         self._preloaded: Preloaded | None = None
         # Wall-clock time the runner became able to take launches: a launch created before it
         # waited for this runner to start (a cold start).
@@ -96,6 +104,8 @@ class RunnerService:
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
+        if self.spool_sender is not None:
+            await self.spool_sender.stop(self.settings.event_spool_flush_s)
         if self._sink_http is not None:
             await self._sink_http.aclose()
         await self.redis.aclose()
@@ -256,10 +266,6 @@ async def start_json(request: Request) -> Response:
     return result
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def readyz(request: Request) -> Response:
     service: RunnerService = request.app.state.service
     body = {
@@ -272,14 +278,11 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(service: RunnerService, *, metrics_token: str | None = None) -> Starlette:
-    app = Starlette(
-        routes=[
-            Route("/", launch_event, methods=["POST"]),
-            Route("/start", start_json, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint(metrics_token), methods=["GET"]),
-        ],
+    app = runner_app(
+        launch_event=launch_event,
+        start_json=start_json,
+        readyz=readyz,
+        metrics=metrics_endpoint(metrics_token),
         # Launches are held for whole sessions: the session metrics time them.
         middleware=[Middleware(ObservedApp, service="runner", untimed=("/", "/start"))],
     )

@@ -123,7 +123,8 @@ class SessionRunner:
         )
 
         record = CallRecord()
-        audio = CallAudio() if self._settings.records(launch.tenant) and self._reports else None
+        form = self._settings.recording_format(launch.tenant)
+        audio = CallAudio(form=form) if form and self._reports else None
         announced: list[asyncio.Task[None]] = []
 
         async def joined() -> None:
@@ -156,7 +157,7 @@ class SessionRunner:
         heartbeat = asyncio.create_task(self._heartbeat(launch, hooks))
         started = time.monotonic()
         try:
-            outcome = await self._run_capped(launch, hooks)
+            outcome = await self._run_capped(launch, hooks, timings)
         finally:
             heartbeat.cancel()
         await self._store.finish(
@@ -197,7 +198,9 @@ class SessionRunner:
             report.recordings = await self._reports.recordings(report, audio)
         await self._reports.report(report)
 
-    async def _run_capped(self, launch: LaunchPayload, hooks: BotHooks) -> Outcome:
+    async def _run_capped(
+        self, launch: LaunchPayload, hooks: BotHooks, timings: StartTimings
+    ) -> Outcome:
         try:
             config = SessionConfig.build(
                 self._bot_settings,
@@ -212,7 +215,7 @@ class SessionRunner:
         try:
             async with asyncio.timeout(self._settings.session_max_s + CAP_GRACE_S):
                 if launch.transport is TransportKind.WEBRTC:
-                    await self._run_webrtc(launch, config, hooks)
+                    await self._run_webrtc(launch, config, hooks, timings)
                 elif launch.transport.is_phone:
                     await self._run_phone(launch, config, hooks)
                 else:
@@ -227,7 +230,7 @@ class SessionRunner:
         return Outcome(SessionStatus.ENDED, hooks.end_reason or "client left")
 
     async def _run_webrtc(
-        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks
+        self, launch: LaunchPayload, config: SessionConfig, hooks: BotHooks, timings: StartTimings
     ) -> None:
         handler = SmallWebRTCRequestHandler(ice_servers=self._ice_servers or None)
         bot_task: asyncio.Task[None] | None = None
@@ -252,8 +255,11 @@ class SessionRunner:
                 if message.kind == "end":
                     hooks.end(message.payload.get("reason", "ended by client"))
                     return
+                timings.offered()
                 reply = await answer(handler, message, on_connection)
                 await self._relay.reply(launch.session_id, message.request_id, reply)
+                if bot_task is not None:
+                    timings.answered()
             inbox = asyncio.create_task(self._serve_inbox(launch, hooks, handler, on_connection))
             try:
                 await bot_task

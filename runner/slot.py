@@ -13,16 +13,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
 
 from loguru import logger
 
-from runner.child_output import relay
+from runner.child_process import RunnerProcess
 from runner.forks import Zygote, ZygoteError
-from voicefleet.parent_death import ends_with_us
-
-READY_LINE = "VOICEFLEET_RUNNER_READY"
 
 
 def describe_exit(code: int | None) -> str:
@@ -37,31 +33,20 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class Slot:
+class Slot(RunnerProcess):
     """A runner process of the pod, on `socket_path`; `session` is the call it holds."""
 
     def __init__(self, name: str, socket_path: str, env: dict[str, str]) -> None:
-        self.name = name
+        super().__init__(name, env, label=name)
         self.socket_path = socket_path
         self.session: str | None = None
-        self.ready = asyncio.Event()
-        self.exited = asyncio.Event()
         self.exit_code: int | None = None
-        self.pid: int | None = None
         self.forked = False
-        self.started_at = time.monotonic()
-        self._env = env
         self._zygote: Zygote | None = None
-        self._proc: asyncio.subprocess.Process | None = None
-        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def free(self) -> bool:
         return self.ready.is_set() and not self.exited.is_set() and self.session is None
-
-    @property
-    def alive(self) -> bool:
-        return self.pid is not None and not self.exited.is_set()
 
     async def start(self, zygote: Zygote | None) -> None:
         env = {**self._env, "RUNNER_ID": self.name, "RUNNER_SLOT_SOCKET": self.socket_path}
@@ -80,32 +65,19 @@ class Slot:
             self.forked = True
             self._zygote = zygote
         else:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "runner",
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,  # a terminal's Ctrl-C reaches the pod, which drains us
-                preexec_fn=ends_with_us(),  # and the kernel ends us should the pod die first
-            )
-            assert self._proc.stdout is not None
-            self.pid, output = self._proc.pid, self._proc.stdout
+            output = await self._spawn(env)
         self._watcher = asyncio.create_task(self._watch(output))
 
+    def _on_ready(self) -> None:
+        logger.info(
+            "{} ready {:.2f}s after its {}",
+            self.name,
+            time.monotonic() - self.started_at,
+            "fork" if self.forked else "start",
+        )
+
     async def _watch(self, output: asyncio.StreamReader) -> None:
-        async for raw in output:
-            line = raw.decode(errors="replace").rstrip()
-            if line.startswith(READY_LINE):
-                logger.info(
-                    "{} ready {:.2f}s after its {}",
-                    self.name,
-                    time.monotonic() - self.started_at,
-                    "fork" if self.forked else "start",
-                )
-                self.ready.set()
-            else:
-                relay(self.name, line)
+        await self._relay(output)
         if self._proc is not None:
             self.exit_code = await self._proc.wait()
         elif self._zygote is not None and self.pid is not None:
@@ -114,23 +86,3 @@ class Slot:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         logger.info("{} exited: {}", self.name, describe_exit(self.exit_code))
-
-    def signal(self, sig: int) -> None:
-        """Signal the process; one that already exited is gone."""
-        if self.pid is not None and not self.exited.is_set():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    async def stop(self, grace_s: float) -> None:
-        """SIGTERM (the runner drains its session), then SIGKILL after the grace period."""
-        if self.pid is None:
-            return
-        self.signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.exited.wait(), grace_s)
-        except TimeoutError:
-            logger.warning("{} did not stop in {:g}s; killing it", self.name, grace_s)
-            self.signal(signal.SIGKILL)
-            await self.exited.wait()
-        if self._watcher is not None:
-            await self._watcher

@@ -17,11 +17,10 @@ from pydantic import ValidationError  # noqa: E402
 
 from bot.config import BotSettings  # noqa: E402
 from bot.preload import Models, preload  # noqa: E402
+from runner.child_process import READY_LINE  # noqa: E402
 from runner.service import RunnerService, create_app  # noqa: E402
 from runner.settings import RunnerSettings  # noqa: E402
 from voicefleet.contracts import LaunchPayload  # noqa: E402
-
-READY_LINE = "VOICEFLEET_RUNNER_READY"
 
 
 class DrainingServer(uvicorn.Server):
@@ -57,6 +56,8 @@ async def standby(
         lifespan="off",
     )
     server = DrainingServer(config, service)
+    if service.spool_sender is not None:
+        service.spool_sender.start()  # what an earlier runner on this volume left, and ours
     # Bound before serving, so that "ready" below is true as soon as it is printed: the
     # kernel queues connections on a listening socket until the server's loop accepts them.
     sock = config.bind_socket()
@@ -80,6 +81,8 @@ async def auto_start(settings: RunnerSettings, bot_settings: BotSettings) -> int
         logger.error("RUNNER_SESSION is not a valid launch payload: {}", exc)
         return 2
     service = RunnerService(settings, bot_settings)
+    if service.spool_sender is not None:
+        service.spool_sender.start()
     service.preloaded = await preload(bot_settings)
     result = await service.run_launch(launch)
     await service.aclose()

@@ -29,6 +29,8 @@ class StartTimings:
         self.cold_start = runner_ready_at > created_at
         self._start = "cold" if self.cold_start else "warm"
         self._claimed: float | None = None
+        self._offered: float | None = None
+        self._answered: float | None = None
         self._joined: float | None = None
         self._first_audio: float | None = None
 
@@ -39,12 +41,27 @@ class StartTimings:
             launch_to_claimed_ms=max(time.time() - self._created_at, 0.0) * 1000,
         )
 
+    def offered(self) -> None:
+        """A WebRTC client's offer reached this runner (written with `joined`); a refused
+        offer's stamp is replaced by the next one's."""
+        if self._answered is None:
+            self._offered = time.monotonic()
+
+    def answered(self) -> None:
+        """This runner's answer to the offer that started the bot went back."""
+        if self._offered is not None and self._answered is None:
+            self._answered = time.monotonic()
+
     async def joined(self) -> None:
         if self._claimed is None or self._joined is not None:
             return
         self._joined = time.monotonic()
         LAUNCH_TO_READY.labels(start=self._start).observe(self._since_launch())
         spans = {"claimed_to_ready_ms": (self._joined - self._claimed) * 1000}
+        if self._offered is not None and self._answered is not None:
+            spans["claimed_to_offer_ms"] = (self._offered - self._claimed) * 1000
+            spans["offer_to_answer_ms"] = (self._answered - self._offered) * 1000
+            spans["answer_to_ready_ms"] = max(self._joined - self._answered, 0.0) * 1000
         if self._first_audio is not None:  # the greeting can start before this is called
             spans["ready_to_first_audio_ms"] = max(self._first_audio - self._joined, 0.0) * 1000
         await self._write(**spans)

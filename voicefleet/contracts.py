@@ -126,7 +126,8 @@ class SessionOverrides(BaseModel):
 
 class SessionStart(BaseModel):
     """How a session started (runner/timings.py), each field None until it has happened; the
-    three spans add up to request → first bot audio. The descriptions are the APIs'
+    three `launch_to_claimed`, `claimed_to_ready` and `ready_to_first_audio` spans add up to
+    request → first bot audio. The descriptions are the APIs'
     documentation (docs/openapi-*.json)."""
 
     cold_start: bool | None = Field(
@@ -139,6 +140,21 @@ class SessionStart(BaseModel):
     claimed_to_ready_ms: float | None = Field(
         default=None,
         description="claimed → the bot joined (transport connected, pipeline running)",
+    )
+    # claimed_to_ready_ms in three, for a WebRTC session (the client's offer comes to its bot).
+    claimed_to_offer_ms: float | None = Field(
+        default=None,
+        description="WebRTC: claimed → the client's SDP offer reached the bot (the client "
+        "making its offer, and the relay)",
+    )
+    offer_to_answer_ms: float | None = Field(
+        default=None,
+        description="WebRTC: the offer reached the bot → its SDP answer sent back",
+    )
+    answer_to_ready_ms: float | None = Field(
+        default=None,
+        description="WebRTC: the answer sent → the bot joined (the client's ICE and DTLS, "
+        "the pipeline starting beside them)",
     )
     ready_to_first_audio_ms: float | None = Field(
         default=None, description="joined → the bot's first audio out"

@@ -22,6 +22,11 @@ class SinkUnavailable(Exception):
     """The broker did not take the event after every attempt."""
 
 
+class EventRefused(SinkUnavailable):
+    """The broker answered that it will never take this event (a 4xx other than 401, 403,
+    408 and 429): sending it again, now or later, changes nothing."""
+
+
 async def sink_token(token_file: Path | None) -> str | None:
     """The OIDC token the broker's EventPolicy checks; re-read each time, as it rotates."""
     if token_file is None:
@@ -62,10 +67,16 @@ class EventSink:
         headers, body = cloudevents_codec.encode(
             event_type, source, data, event_id=event_id, extensions=extensions
         )
+        await self.send(event_type, headers, body)
+
+    async def send(self, event_type: str, headers: Mapping[str, str], body: bytes) -> None:
+        """Send an encoded event (as `publish` made it, or as a spool kept it) unchanged, so
+        that a later attempt is the same event to every subscriber."""
+        headers = dict(headers)
         token = await sink_token(self._token_file)
         if token:
             headers["authorization"] = f"Bearer {token}"
-        problem = ""
+        problem, refused = "", False
         for attempt in range(self._attempts):
             if attempt:
                 await asyncio.sleep(self._first_delay_s * 2 ** (attempt - 1))
@@ -78,6 +89,11 @@ class EventSink:
                 return
             problem = f"HTTP {response.status_code}"
             if response.status_code < 500 and response.status_code not in (408, 429):
-                break  # the broker refuses this event; sending it again changes nothing
+                # The broker refuses this event; sending it again now changes nothing, and
+                # later only when it was the token (it rotates) that was refused.
+                refused = response.status_code not in (401, 403)
+                break
         logger.warning("{} not published to the broker: {}", event_type, problem)
-        raise SinkUnavailable(f"{event_type} not published: {problem}")
+        raise (EventRefused if refused else SinkUnavailable)(
+            f"{event_type} not published: {problem}"
+        )

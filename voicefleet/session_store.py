@@ -15,20 +15,29 @@ from redis.asyncio import Redis
 from voicefleet.contracts import Keys, SessionRecord, SessionStatus
 from voicefleet.redis_conn import hash_fields
 
+# Lua the scripts that fail a session share: a session failed for `reason` at `now`.
+_FAIL = """
+local function fail(key, reason, now)
+  redis.call('HSET', key, 'status', 'failed', 'reason', reason, 'ended_at', now, 'updated_at', now)
+end
+"""
+
+
 # KEYS: session hash, session lease, room lease (or ""), active set, queued set.
 # ARGV: runner id, lease ms, now, queued-before (a queued session created earlier waited too
 # long), the reason to record then, session id.
 # ARGV[7] is the reason to record when a runner had started the session and lost its lease
 # (it died): the retried launch that follows must not put a second bot in its room.
 # Returns 'claimed', or why not: 'missing', 'final', 'expired', 'lost', 'held', 'room-busy'.
-_CLAIM = """
+_CLAIM = (
+    _FAIL
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'ended' or status == 'failed' then return 'final' end
 if status == 'queued'
    and tonumber(redis.call('HGET', KEYS[1], 'created_at')) < tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[5],
-             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  fail(KEYS[1], ARGV[5], ARGV[3])
   redis.call('ZREM', KEYS[4], ARGV[6])
   redis.call('ZREM', KEYS[5], ARGV[6])
   return 'expired'
@@ -36,8 +45,7 @@ end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 'held' end
 if not holder and status ~= 'queued' then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'reason', ARGV[7],
-             'ended_at', ARGV[3], 'updated_at', ARGV[3])
+  fail(KEYS[1], ARGV[7], ARGV[3])
   redis.call('ZREM', KEYS[4], ARGV[6])
   redis.call('ZREM', KEYS[5], ARGV[6])
   return 'lost'
@@ -53,6 +61,7 @@ redis.call('HSET', KEYS[1], 'status', 'starting', 'runner', ARGV[1],
 redis.call('ZREM', KEYS[5], ARGV[6])
 return 'claimed'
 """
+)
 
 # KEYS: session lease, room lease (or ""). ARGV: runner id, lease ms. 1 if still ours.
 _HEARTBEAT = """
@@ -91,37 +100,41 @@ return 1
 
 # KEYS: session hashes. ARGV: queued-before, reason, now, then the sessions' ids in order.
 # Fails each session still queued that was created before `queued-before`; returns the ids.
-_EXPIRE_QUEUED = """
+_EXPIRE_QUEUED = (
+    _FAIL
+    + """
 local expired = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HGET', key, 'status') == 'queued'
      and tonumber(redis.call('HGET', key, 'created_at')) < tonumber(ARGV[1]) then
-    redis.call('HSET', key, 'status', 'failed', 'reason', ARGV[2],
-               'ended_at', ARGV[3], 'updated_at', ARGV[3])
+    fail(key, ARGV[2], ARGV[3])
     table.insert(expired, ARGV[3 + i])
   end
 end
 return expired
 """
+)
 
 
 RUNNER_LOST = "runner lost: its lease expired mid-session (the runner died)"
 
 # KEYS: session hashes, then their leases, in the same order. ARGV: reason, now, then the ids.
 # Fails each session a runner had started whose lease is gone; returns the ids.
-_EXPIRE_LOST = """
+_EXPIRE_LOST = (
+    _FAIL
+    + """
 local n = #KEYS / 2
 local lost = {}
 for i = 1, n do
   local status = redis.call('HGET', KEYS[i], 'status')
   if (status == 'starting' or status == 'joined') and redis.call('EXISTS', KEYS[n + i]) == 0 then
-    redis.call('HSET', KEYS[i], 'status', 'failed', 'reason', ARGV[1],
-               'ended_at', ARGV[2], 'updated_at', ARGV[2])
+    fail(KEYS[i], ARGV[1], ARGV[2])
     table.insert(lost, ARGV[2 + i])
   end
 end
 return lost
 """
+)
 
 
 # How the reason of a session no runner started begins (a phone caller hears "lines busy").
@@ -140,6 +153,42 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
+
+# ARGV: the new call status, then each known status and its rank. A status is kept only if it
+# ranks above the one recorded: a callback that arrives late never undoes a later one.
+_ADVANCE_CALL_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ranks = {}
+for i = 2, #ARGV, 2 do ranks[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local new = ranks[ARGV[1]]
+if new == nil then return 0 end
+local current = redis.call('HGET', KEYS[1], 'call_status')
+if current and ranks[current] and ranks[current] >= new then return 0 end
+redis.call('HSET', KEYS[1], 'call_status', ARGV[1])
+return 1
+"""
+
+
+# A placed call's steps in order; the ends share the last rank, so the first end recorded stays.
+CALL_STATUS_RANKS = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    **dict.fromkeys(("completed", "busy", "no-answer", "failed", "canceled"), 4),
+}
+
+
+def _session_keys(session_id: str, room_url: str | None) -> list[str]:
+    """KEYS of the scripts that take or end a session (_CLAIM, _FINISH): its hash, its lease,
+    its room's lease (or ""), the active and queued sets."""
+    return [
+        Keys.session(session_id),
+        Keys.session_lease(session_id),
+        Keys.room_lease(room_url) if room_url else "",
+        Keys.ACTIVE_SESSIONS,
+        Keys.QUEUED_SESSIONS,
+    ]
 
 
 @dataclass(frozen=True)
@@ -160,6 +209,7 @@ class SessionStore:
         self._finish = redis.register_script(_FINISH)
         self._expire_queued = redis.register_script(_EXPIRE_QUEUED)
         self._annotate = redis.register_script(_ANNOTATE)
+        self._advance_call_status = redis.register_script(_ADVANCE_CALL_STATUS)
         self._expire_lost = redis.register_script(_EXPIRE_LOST)
 
     async def create(
@@ -284,13 +334,7 @@ class SessionStore:
         now = time.time()
         queued_before = now - queue_timeout_s if queue_timeout_s else 0
         result = await self._claim(
-            keys=[
-                Keys.session(session_id),
-                Keys.session_lease(session_id),
-                Keys.room_lease(room_url) if room_url else "",
-                Keys.ACTIVE_SESSIONS,
-                Keys.QUEUED_SESSIONS,
-            ],
+            keys=_session_keys(session_id, room_url),
             args=[
                 runner_id,
                 lease_ms,
@@ -352,6 +396,16 @@ class SessionStore:
         """Set fields of an existing record (a phone call's `call_status`)."""
         await self._annotate(keys=[Keys.session(session_id)], args=hash_fields(fields))
 
+    async def advance_call_status(self, session_id: str, status: str) -> bool:
+        """Record a phone call's progress (Twilio's CallStatus vocabulary), unless the record
+        already holds a later step: providers do not promise their callbacks' order, and a
+        late `ringing` must not undo `completed`. False if nothing changed."""
+        ranks = [part for name, rank in CALL_STATUS_RANKS.items() for part in (name, str(rank))]
+        changed = await self._advance_call_status(
+            keys=[Keys.session(session_id)], args=[status, *ranks]
+        )
+        return bool(changed)
+
     async def record_timings(self, session_id: str, **fields: float | bool) -> None:
         """Add start-up timings (`SessionRecord.cold_start`, `*_ms`) to the record."""
         values = {
@@ -371,13 +425,7 @@ class SessionStore:
         if not status.is_final:
             raise ValueError(f"{status} is not a final status")
         changed = await self._finish(
-            keys=[
-                Keys.session(session_id),
-                Keys.session_lease(session_id),
-                Keys.room_lease(room_url) if room_url else "",
-                Keys.ACTIVE_SESSIONS,
-                Keys.QUEUED_SESSIONS,
-            ],
+            keys=_session_keys(session_id, room_url),
             args=[status.value, reason or "", time.time(), session_id],
         )
         await self._redis.delete(Keys.session_secret(session_id))

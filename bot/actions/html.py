@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-from openai import AsyncOpenAI, OpenAIError
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, OpenAIError
 
+from bot import tls
 from bot.actions import ActionError
 from bot.actions.validation import TITLE_MAX, identifier, text
 from bot.mesh_client import MeshClient
@@ -28,7 +29,9 @@ class LLMAppletWriter:
     """Asks the session's LLM (the same OpenAI-compatible server) for the HTML."""
 
     def __init__(self, *, api_key: str, base_url: str | None, model: str) -> None:
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=60)
+        # Every call makes one; the shared TLS context keeps that cheap (bot/tls.py).
+        http = DefaultAsyncHttpxClient(verify=tls.openai_context())
+        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=60, http_client=http)
         self._model = model
 
     async def write_html(self, description: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from openai import AsyncOpenAI, OpenAIError
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, OpenAIError
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.services.tts_service import TTSService
 
+from bot import tls
 from bot.tts import TTSUnavailable
 
 SAMPLE_RATE = 24000  # OpenAI's `pcm` format: 16-bit mono at 24 kHz
@@ -37,4 +38,6 @@ class OpenAIProvider:
             base_url=self._base_url,
             sample_rate=SAMPLE_RATE,
             settings=OpenAITTSService.Settings(voice=self._voice, model=self._model),
+            # A client per call; the shared TLS context keeps that cheap (bot/tls.py).
+            http_client=DefaultAsyncHttpxClient(verify=tls.openai_context()),
         )

@@ -5,22 +5,12 @@ Served by `functions-framework --target admin --source functions/admin/main.py -
 
 from __future__ import annotations
 
-import functions_framework.aio
-from starlette.requests import Request
-from starlette.responses import Response
-
 from functions.admin import records, routes
 from functions.admin.context import AdminContext, context
+from functions.http.app import entry_point, function_router
 from functions.http.routing import Router
-from voicefleet import observability
-from voicefleet.observability.http import metrics_endpoint, observed
 
-settings = observability.setup("admin")
-metrics = metrics_endpoint(settings.metrics_token)
-
-router: Router[AdminContext] = Router(context.get)
-router.add("/healthz", routes.healthz, ["GET"])
-router.add("/metrics", lambda request, _: metrics(request), ["GET"])
+router: Router[AdminContext] = function_router("admin", context.get)
 router.add("/", routes.root, ["POST"])
 router.add("/admin", routes.admin, ["POST"])
 router.add("/admin/messages/{message_id}", routes.get_message, ["GET"])
@@ -36,7 +26,4 @@ router.add(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", records.replay_delivery, ["POST"]
 )
 
-
-@functions_framework.aio.http
-async def admin(request: Request) -> Response:
-    return await observed("admin", request, router)
+admin = entry_point("admin", router)

@@ -12,10 +12,9 @@ from functions.admin.answers import SessionList, SessionSummary, SessionWithMess
 from functions.admin.context import AdminContext
 from functions.admin.schemas import AdminRequest
 from functions.http.body import read_json, validate
-from functions.http.events import read_cloudevent
+from functions.http.events import read_json_or_event
 from functions.http.idempotency import Idempotency, idempotency
 from functions.http.sessions import owned_session
-from voicefleet import cloudevents_codec
 from voicefleet.admin_messages import InvalidMessage, checked_message
 from voicefleet.admin_queue import AdminMessage, KeyConflict, QueueFull
 from voicefleet.contracts import ADMIN_MESSAGE_EVENT, Keys, admin_address
@@ -84,10 +83,6 @@ async def _send(
     return JSONResponse({"id": sent.id, "status": sent.status.value}, status_code=202)
 
 
-async def healthz(request: Request, ctx: AdminContext) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def admin(request: Request, ctx: AdminContext) -> Response:
     """`POST /admin {room_url | session_id, message}`: the seed's admin request."""
     tenant = ctx.authenticate(request)
@@ -98,10 +93,7 @@ async def admin(request: Request, ctx: AdminContext) -> Response:
 async def root(request: Request, ctx: AdminContext) -> Response:
     """`POST /`: an `io.voicefleet.admin.message` CloudEvent, or the same JSON as /admin."""
     tenant = ctx.authenticate(request)
-    if not cloudevents_codec.is_cloudevent(request.headers):
-        data = await read_json(request)
-        return await _send(ctx, tenant, validate(AdminRequest, data), idempotency(request, data))
-    data, idem = await read_cloudevent(request, ADMIN_MESSAGE_EVENT)
+    data, idem = await read_json_or_event(request, ADMIN_MESSAGE_EVENT)
     return await _send(ctx, tenant, validate(AdminRequest, data), idem)
 
 

@@ -5,10 +5,6 @@ Served by `functions-framework --target gateway --source functions/gateway/main.
 
 from __future__ import annotations
 
-import functions_framework.aio
-from starlette.requests import Request
-from starlette.responses import Response
-
 from functions.gateway.context import GatewayContext, context
 from functions.gateway.routes import (
     calls,
@@ -19,16 +15,10 @@ from functions.gateway.routes import (
     signalling,
     telephony,
 )
+from functions.http.app import entry_point, function_router
 from functions.http.routing import Router
-from voicefleet import observability
-from voicefleet.observability.http import metrics_endpoint, observed
 
-settings = observability.setup("gateway")
-metrics = metrics_endpoint(settings.metrics_token)
-
-router: Router[GatewayContext] = Router(context.get)
-router.add("/healthz", launches.healthz, ["GET"])
-router.add("/metrics", lambda request, _: metrics(request), ["GET"])
+router: Router[GatewayContext] = function_router("gateway", context.get)
 router.add("/", launches.root, ["POST"])
 router.add("/join", launches.join, ["POST"])
 router.add("/start", launches.start, ["POST"])
@@ -42,9 +32,8 @@ router.add("/telephony/twilio", telephony.twilio_call, ["POST"])
 router.add(telephony.TWILIO_AFTER_STREAM_PATH, telephony.twilio_after_stream, ["POST"])
 router.add(telephony.TWILIO_STATUS_PATH, telephony.twilio_status, ["POST"])
 router.add("/telephony/telnyx", telephony.telnyx_call, ["POST"])
+router.add(telephony.TELNYX_AFTER_STREAM_PATH, telephony.telnyx_after_stream, ["POST"])
+router.add(telephony.TELNYX_EVENTS_PATH, telephony.telnyx_events, ["POST"])
 router.add("/calls", calls.place, ["POST"])
 
-
-@functions_framework.aio.http
-async def gateway(request: Request) -> Response:
-    return await observed("gateway", request, router)
+gateway = entry_point("gateway", router)

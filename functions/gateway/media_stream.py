@@ -18,6 +18,7 @@ from loguru import logger
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from functions.gateway.context import GatewayContext, context
+from functions.gateway.telnyx_rest import decode_state
 from voicefleet.contracts import Keys, TransportKind
 from voicefleet.media_relay import MediaEnd, MediaStream
 
@@ -72,11 +73,17 @@ _CALL_ID = {TransportKind.TWILIO: "callSid", TransportKind.TELNYX: ""}
 
 
 def _token_and_call(start: dict[str, Any], transport: TransportKind) -> tuple[str, str]:
+    """The stream token and the call it must be bound to. A Telnyx stream a TeXML answer
+    opened carries it as a parameter (bound to no call: TeXML's CallSid is not in `start`); one
+    a placed call opened (Call Control has no parameters) carries it as the client state,
+    bound to the call control id the Dial returned."""
     meta = start.get("start")
     if not isinstance(meta, dict):
         return "", ""
     params = meta.get(_PARAMETERS[transport])
     token = params.get("token", "") if isinstance(params, dict) else ""
+    if transport is TransportKind.TELNYX and not token:
+        return decode_state(meta.get("client_state")), str(meta.get("call_control_id", ""))
     call_field = _CALL_ID[transport]
     return str(token), str(meta.get(call_field, "")) if call_field else ""
 
@@ -87,6 +94,7 @@ def _without_token(start: dict[str, Any], transport: TransportKind) -> str:
     key = _PARAMETERS[transport]
     params = dict(body.get(key) or {})
     params.pop("token", None)
+    body.pop("client_state", None)
     return json.dumps({**start, "start": {**body, key: params}})
 
 

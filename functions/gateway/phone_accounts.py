@@ -6,7 +6,11 @@ SID, `VOICEFLEET_TELNYX_ACCOUNTS` by the TeXML account SID):
 
     {"AC…": {"tenant": "acme", "auth_token": "…", "caller_number": "masked",
              "body": {"greeting": "Acme, how can I help?"}}}
-    {"…": {"tenant": "acme", "public_key": "<base64 Ed25519 key>"}}
+    {"…": {"tenant": "acme", "public_key": "<base64 Ed25519 key>",
+           "api_key": "KEY…", "connection_id": "<Call Control application id>"}}
+
+A Telnyx account places calls (`POST /calls`) only with an API key and the Call Control
+application (`connection_id`) that dials them; without both it answers inbound calls only.
 """
 
 from __future__ import annotations
@@ -56,6 +60,20 @@ class TelnyxAccount(PhoneAccount):
     # The account's Ed25519 public key (base64, from Telnyx's portal), which checks its
     # webhooks' `telnyx-signature-ed25519`.
     public_key: str = Field(min_length=40, max_length=64)
+    # Outbound calls: the API key Call Control commands are sent with, and the Call Control
+    # application that dials (its webhooks are signed with the same key as the TeXML ones).
+    api_key: SecretStr | None = None
+    connection_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TelnyxAccount:
+        if (self.api_key is None) != (self.connection_id is None):
+            raise ValueError("a Telnyx account places calls with both api_key and connection_id")
+        return self
+
+    @property
+    def places_calls(self) -> bool:
+        return self.api_key is not None and self.connection_id is not None
 
 
 def mask_number(number: str) -> str:

@@ -39,6 +39,8 @@ class GatewaySettings(FunctionSettings):
     telnyx_accounts_json: str = Field(default="{}", validation_alias="VOICEFLEET_TELNYX_ACCOUNTS")
     # Where Twilio's REST API is (outbound calls); unset: api.twilio.com.
     twilio_api_url: str | None = Field(default=None, validation_alias="TWILIO_API_URL")
+    # Where Telnyx's REST API is (outbound calls' Call Control commands).
+    telnyx_api_url: str = Field(default="https://api.telnyx.com", validation_alias="TELNYX_API_URL")
 
     def default_limits(self) -> TenantLimits:
         return TenantLimits(

@@ -49,12 +49,15 @@ def hang_up() -> Response:
     return _answer(response)
 
 
-def texml_stream(stream_url: str, token: str) -> Response:
+def texml_stream(stream_url: str, token: str, *, after_url: str) -> Response:
     """Telnyx's TeXML (TwiML's dialect): a bidirectional stream of 8 kHz μ-law (RTP
-    payloads) to the bot, with the one-time token as a stream parameter."""
+    payloads) to the bot, with the one-time token as a stream parameter. TeXML's `<Connect>`
+    has no `action`: it goes on to the next verb when the stream stops, a `<Redirect>` that
+    asks `after_url` what next (busy, or hang up)."""
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=stream_url, bidirectional_mode="rtp", bidirectional_codec="PCMU")
     stream.parameter(name="token", value=token)
     response.append(connect)
+    response.redirect(after_url, method="POST")
     return _answer(response)

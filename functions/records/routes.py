@@ -200,7 +200,3 @@ async def dead_letter(request: Request, ctx: RecordsContext) -> Response:
         "{} {} dead-lettered (last status {}); kept at {}", event["type"], event["id"], code, key
     )
     return JSONResponse({"kept": key})
-
-
-async def healthz(request: Request, ctx: RecordsContext) -> Response:
-    return JSONResponse({"status": "ok"})

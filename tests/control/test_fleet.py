@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from control.cli import main
 from control.fleet.schedule import ScheduleError, in_force, parse
-from devstack.kustomize import build
+from devstack.kustomize import build, merge_patch
 from devstack.manifests import RUNNER_SERVICE, overlay_dir
 from tests.support.schemas import crd_errors
 from tests.support.threaded import serving_in_thread
@@ -45,17 +45,6 @@ def _production(kind: str, name: str) -> dict[str, Any]:
 SLOTS = int(
     _production("Service", RUNNER_SERVICE)["spec"]["template"]["spec"]["containerConcurrency"]
 )
-
-
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """RFC 7386, as the API server applies application/merge-patch+json."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 def _container(name: str, *, ready: bool, started: bool) -> dict[str, Any]:
@@ -120,7 +109,7 @@ class FakeKubeAPI:
         if request.method == "PATCH":
             body = json.loads(await request.body())
             self.patches.append((request.headers["content-type"], body))
-            _merge(self.service, body)
+            merge_patch(self.service, body)
         return JSONResponse(self.service)
 
     async def _revisions(self, request: Request) -> Response:

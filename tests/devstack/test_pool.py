@@ -5,49 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import httpx
 from redis.asyncio import Redis
 
 from devstack.manifests import RunnerScaling
 from devstack.pool import RunnerPool, fit_to_host
+from tests.support.launches import eventually, launch_event, queued_session
 from tests.support.servers import serving
 from voicefleet import cloudevents_codec
-from voicefleet.contracts import (
-    GATEWAY_SOURCE,
-    LAUNCH_EVENT,
-    LaunchPayload,
-    SessionRecord,
-    SessionStatus,
-    TransportKind,
-)
+from voicefleet.contracts import SessionRecord
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
 
-T = TypeVar("T")
-
 
 async def queued_launch(redis: Redis) -> tuple[dict[str, str], bytes, str]:
-    now = time.time()
-    session_id = uuid.uuid4().hex
-    await SessionStore(redis).create(
-        SessionRecord(
-            session_id=session_id,
-            tenant="t",
-            status=SessionStatus.QUEUED,
-            transport=TransportKind.WEBRTC,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    payload = LaunchPayload(session_id=session_id, tenant="t", transport=TransportKind.WEBRTC)
-    headers, body = cloudevents_codec.encode(
-        LAUNCH_EVENT, GATEWAY_SOURCE, payload.model_dump(mode="json"), event_id=session_id
-    )
-    return headers, body, session_id
+    launch = await queued_session(redis)
+    headers, body = launch_event(launch)
+    return headers, body, launch.session_id
 
 
 async def wait_for(predicate: object, timeout_s: float) -> bool:
@@ -56,17 +31,6 @@ async def wait_for(predicate: object, timeout_s: float) -> bool:
         if predicate():  # type: ignore[operator]
             return True
         await asyncio.sleep(0.05)
-    return False
-
-
-async def wait_for_async(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout_s: float
-) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if accept(await probe()):
-            return True
-        await asyncio.sleep(0.1)
     return False
 
 
@@ -116,8 +80,8 @@ async def test_pods_of_k_slots_warm_cold_scale_down_and_self_heal(
                 records = [await store.get(sid) for _, _, sid in launches]
                 return [r for r in records if r is not None and r.runner]
 
-            assert await wait_for_async(lambda: claimed(), lambda r: len(r) == 3, 120)
-            records = await claimed()
+            records = await eventually(claimed, lambda r: len(r) == 3, timeout_s=120)
+            assert len(records) == 3, records
             runners = [r.runner or "" for r in records]
             assert len(set(runners)) == 3, "each call runs in a process of its own"
             # Two calls share the warm pod; the third waited for a second pod to start.

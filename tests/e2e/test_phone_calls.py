@@ -1,6 +1,8 @@
 """Phone calls through the whole dev stack, placed by a scripted caller that speaks Twilio's
 Media Streams protocol (harness/twilio_caller.py): the signed webhook, the TwiML answer, the
 stream relayed by the gateway to the runner that holds the call, and the bot on 8 kHz μ-law.
+A call the fleet places through Telnyx dials a stand-in of Telnyx's REST API
+(tests/support/telnyx_api.py), and the Telnyx caller answers it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -26,6 +29,8 @@ from harness.stack import RunningStack, start_stack, stop_stack_cleanly
 from harness.telnyx_caller import TelnyxCaller
 from harness.twilio_caller import TwilioCaller
 from tests.e2e.test_launch_path import wait_status
+from tests.support.telnyx_api import TelnyxApi
+from tests.support.threaded import serving_in_thread
 from voicefleet.contracts import Keys
 from voicefleet.redis_conn import connect
 
@@ -45,9 +50,13 @@ TELNYX_ACCOUNTS = json.dumps(
             "public_key": base64.b64encode(
                 TELNYX_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
             ).decode(),
+            "api_key": "e2e-telnyx-api-key",
+            "connection_id": "e2e-call-control",
         }
     }
 )
+# Telnyx's REST API, which signs its webhooks with the same key as the TeXML ones.
+TELNYX_API = TelnyxApi("e2e-telnyx-api-key", "e2e-call-control", signing_key=TELNYX_KEY)
 LONG_ANSWER = (
     "Here is a long answer about budgets. A budget is a plan for your money, month by month, "
     "and it helps you see where every dollar goes, what you can save, and what you can spend "
@@ -70,8 +79,14 @@ def _phone_stack(redis_url: str, *args: str, **env: str) -> RunningStack:
 
 
 @pytest.fixture(scope="module")
-def phone_stack(redis_url: str) -> Iterator[RunningStack]:
-    running = _phone_stack(redis_url, "--warm", "1", "--max", "2")
+def telnyx_api_url() -> Iterator[str]:
+    with serving_in_thread(TELNYX_API.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def phone_stack(redis_url: str, telnyx_api_url: str) -> Iterator[RunningStack]:
+    running = _phone_stack(redis_url, "--warm", "1", "--max", "2", TELNYX_API_URL=telnyx_api_url)
     yield running
     stop_stack_cleanly(running)
 
@@ -179,6 +194,36 @@ async def test_a_telnyx_call_greets_hears_a_key_and_hangs_up(
         "caller hung up",
         "telnyx",
     ), ended
+
+
+async def test_a_call_placed_through_telnyx_is_answered_and_greeted(
+    phone_stack: RunningStack,
+) -> None:
+    stack = phone_stack
+    call = {"to": "+14155550123", "from": "+14155550199", "provider": "telnyx"}
+    async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=30) as http:
+        placed = await http.post("/calls", json=call)
+    assert placed.status_code == 201, placed.text
+    session_id = placed.json()["session_id"]
+    dialled = TELNYX_API.calls[-1]
+    assert await TELNYX_API.send_event(dialled, "call.answered") == 200
+    callee = TelnyxCaller(stack.url, account_sid=TELNYX_ACCOUNT, signing_key=TELNYX_KEY)
+    callee.answer_placed(dialled.call_control_id, dialled.body)
+    await callee.connect()
+    try:
+        await callee.wait_for_audio(20)  # the greeting
+    finally:
+        await callee.hang_up()
+    ended = await wait_status(stack, session_id, "ended", "failed", timeout_s=30)
+    assert (ended["status"], ended["reason"], ended["transport"], ended["call_status"]) == (
+        "ended",
+        "caller hung up",
+        "telnyx",
+        "in-progress",
+    ), ended
+    # Telnyx says the stream stopped: the gateway hangs the call up.
+    assert await TELNYX_API.send_event(dialled, "streaming.stopped") == 200
+    assert TELNYX_API.commands[-1][:2] == (dialled.call_control_id, "hangup")
 
 
 async def test_twenty_calls_at_once_are_all_greeted_and_never_crossed(

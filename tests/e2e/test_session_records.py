@@ -1,12 +1,13 @@
 """Every call leaves a record: a spoken tool call ends up in the session report, which the
 gateway serves and the tenant's webhooks receive, signed, at least once, through the broker.
 
-One call feeds four receivers on loopback (allowed by the dev stack's explicit setting): one
+One call feeds five receivers on loopback (allowed by the dev stack's explicit setting): one
 that is up; one that is slow, holding its answer until the first has the report (so one slow
 endpoint is seen not to delay another); one that is down for a while and then up; one that
-answers 500 until the report is dead-lettered and replayed. The webhook Trigger's retry
-schedule is shortened in a copy of the manifests, so the test waits seconds where production
-waits minutes; `VOICEFLEET_TEST_RECEIVER_DOWN_S` sets how long the third receiver is down
+answers 500 until the report is dead-lettered and replayed; one subscribed to the call's
+start and end (session.started, session.ended) instead of its report. The webhook Trigger's
+retry schedule is shortened in a copy of the manifests, so the test waits seconds where
+production waits minutes; `VOICEFLEET_TEST_RECEIVER_DOWN_S` sets how long the third receiver is down
 (default 4; `30` is the issue's figure, and the schedule then gets one more retry).
 """
 
@@ -136,10 +137,10 @@ class Receiver:
             yield
 
 
-async def _register(client: httpx.AsyncClient, receiver: Receiver) -> str:
-    created = await client.post(
-        "/webhooks", json={"url": receiver.url, "events": ["session.report"]}
-    )
+async def _register(
+    client: httpx.AsyncClient, receiver: Receiver, events: tuple[str, ...] = ("session.report",)
+) -> str:
+    created = await client.post("/webhooks", json={"url": receiver.url, "events": list(events)})
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["secret"].startswith("whsec_") and body["url"] == receiver.url
@@ -174,12 +175,14 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
     ]
     up, late, failing = Receiver(), Receiver(), Receiver(status=500)
     slow = Receiver(hold_until=up.got)
+    lifecycle = Receiver()  # subscribed to the call's start and end, not to its report
     admin = httpx.AsyncClient(base_url=stack.admin_url, headers=stack.admin_headers, timeout=30)
     gateway = httpx.AsyncClient(base_url=stack.url, headers=stack.headers, timeout=30)
-    async with admin, gateway, up.up(), slow.up(), failing.up():
+    async with admin, gateway, up.up(), slow.up(), failing.up(), lifecycle.up():
         # The slow endpoint is registered first: its delivery starts first.
         hooks = {name: await _register(admin, r) for name, r in
                  (("slow", slow), ("up", up), ("late", late), ("failing", failing))}  # fmt: skip
+        hooks["lifecycle"] = await _register(admin, lifecycle, ("session.started", "session.ended"))
         listed = await admin.get("/webhooks")
         assert {h["id"] for h in listed.json()["webhooks"]} == set(hooks.values())
         assert all("secret" not in h for h in listed.json()["webhooks"])
@@ -248,6 +251,19 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         assert _without_urls(message["data"]) == _without_urls(report)
         assert all(r["url"] for r in message["data"]["recordings"])
 
+        # The start and the end of the call, each once, signed (the receiver verified them).
+        await _until(lambda: _true(len(lifecycle.received) >= 2), 30, "session.started/ended")
+        started, ended = sorted(
+            lifecycle.received, key=lambda m: str(m["type"]) != "session.started"
+        )
+        assert (started["type"], ended["type"]) == ("session.started", "session.ended")
+        assert started["data"]["session_id"] == ended["data"]["session_id"] == session_id
+        assert started["data"]["tenant"] == "default" and started["data"]["cold_start"] is False
+        assert started["data"]["started_at"] <= report["ended_at"]
+        assert (
+            ended["data"]["status"] == "ended" and ended["data"]["reason"] == report["end_reason"]
+        )
+
         # The slow one held its answer until the other had the report, and its first attempt
         # was taken: the other's delivery did not wait behind it (nor did it time out).
         await _until(lambda: _true(slow.received), 30, "the report at the slow receiver")
@@ -283,8 +299,9 @@ async def test_a_call_leaves_a_report_that_reaches_every_webhook(
         (after,) = await _until(delivered, 30, "the replay marked delivered")
         assert after["attempts"][-1]["status"] == 200
 
-        # Nothing arrived twice at the receiver that was up all along.
+        # Nothing arrived twice at the receivers that were up all along.
         assert len(up.received) == 1 and up.requests == 1
+        assert len(lifecycle.received) == 2 and lifecycle.requests == 2
         deleted = await admin.delete(f"/webhooks/{hooks['up']}")
         assert deleted.status_code == 204
 

@@ -4,16 +4,18 @@ steps most tests take, and what a runner does with a relayed signalling message.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 
+from tests.support.daily import FakeDaily
 from tests.support.documented import assert_documented
 from tests.support.sdp import AUDIO_OFFER_SDP
+from tests.support.servers import serving
 from tests.support.sink import CaptureSink
 from voicefleet.redis_conn import connect
 from voicefleet.signalling import SignallingRelay, SignalMessage, SignalReply
@@ -66,6 +68,18 @@ class Gateway:
 
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
+
+
+@asynccontextmanager
+async def with_daily(
+    make_gateway: GatewayFactory, daily: FakeDaily, **env: str
+) -> AsyncIterator[Gateway]:
+    """The gateway making `createDailyRoom` rooms through `daily`, served while it lasts."""
+    async with (
+        serving(daily.app) as daily_url,
+        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url, **env) as gw,
+    ):
+        yield gw
 
 
 async def answer_one(gw: Gateway, session_id: str, reply: SignalReply) -> SignalMessage:

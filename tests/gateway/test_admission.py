@@ -8,9 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tests.gateway.client import ACME, ROOM, GatewayFactory, error_of, structured
+from tests.gateway.client import ACME, ROOM, GatewayFactory, error_of, structured, with_daily
 from tests.support.daily import FakeDaily
-from tests.support.servers import serving
 from voicefleet.contracts import JOIN_EVENT
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -72,19 +71,12 @@ async def test_create_daily_room_over_the_limit_makes_no_room(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(
-            DAILY_API_KEY="daily-key",
-            DAILY_API_URL=daily_url,
-            VOICEFLEET_MAX_SESSIONS_PER_TENANT="1",
-        ) as gw,
-    ):
+    async with with_daily(make_gateway, daily, VOICEFLEET_MAX_SESSIONS_PER_TENANT="1") as gw:
         first = await gw.http.post("/start", json={"createDailyRoom": True}, headers=ACME)
         refused = await gw.http.post("/start", json={"createDailyRoom": True}, headers=ACME)
         assert first.status_code == 200, first.text
         assert refused.status_code == 429, refused.text
-        assert [path for path, _, _ in daily.requests].count("/rooms") == 1
+        assert len(daily.rooms) == 1
         assert len(gw.sink.launches) == 1
 
 
@@ -92,10 +84,7 @@ async def test_create_daily_room_with_a_reused_key_makes_no_room(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         headers = {**ACME, "Idempotency-Key": "room-once"}
         first = await gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
         clash = await gw.http.post(
@@ -103,4 +92,4 @@ async def test_create_daily_room_with_a_reused_key_makes_no_room(
         )
         assert first.status_code == 200, first.text
         assert clash.status_code == 422, clash.text
-        assert [path for path, _, _ in daily.requests].count("/rooms") == 1
+        assert len(daily.rooms) == 1

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.client import ACME, GatewayFactory, error_of
+from tests.gateway.client import ACME, GatewayFactory, error_of, with_daily
 from tests.support.daily import FakeDaily
-from tests.support.servers import serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -18,18 +17,15 @@ DIALIN = {"call_id": "6a9f3f4e-0b1c-4b3e-9a55-1f2e3d4c5b6a", "call_domain": "0d5
 
 
 def _room_properties(daily: FakeDaily) -> dict[str, Any]:
-    (rooms,) = [payload for path, _, payload in daily.requests if path == "/rooms"]
-    return dict(rooms["properties"])
+    (room,) = daily.rooms
+    return dict(room["properties"])
 
 
 async def test_a_dial_in_call_gets_a_sip_room_and_the_bot_its_call(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         body = {"createDailyRoom": True, "body": {"dialin": DIALIN}}
         response = await gw.http.post("/start", json=body, headers=ACME)
         assert response.status_code == 200, response.text
@@ -45,10 +41,7 @@ async def test_a_dial_in_call_gets_a_sip_room_and_the_bot_its_call(
 
 async def test_a_dial_out_gets_a_room_that_allows_it(make_gateway: GatewayFactory) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         body = {
             "createDailyRoom": True,
             "dailyRoomProperties": {"enable_recording": "cloud"},
@@ -73,10 +66,7 @@ async def test_bad_phone_settings_are_refused_before_any_room(
     make_gateway: GatewayFactory, phone: dict[str, Any], field: str
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         body = {"createDailyRoom": True, "body": phone}
         response = await gw.http.post("/start", json=body, headers=ACME)
         assert response.status_code == 422, response.text

@@ -128,6 +128,21 @@ async def test_a_placed_call_is_a_session_that_follows_twilio(stack: Stack) -> N
     await callee.close()
 
 
+async def test_callbacks_out_of_order_never_undo_a_later_step(stack: Stack) -> None:
+    """Twilio does not promise its callbacks' order: a late `ringing` after `completed`, or a
+    late `busy` after the call was answered, changes nothing."""
+    placed = (await stack.http.post("/calls", json=CALL, headers=KEY)).json()
+    (call,) = stack.twilio.calls
+    for status in ("in-progress", "ringing", "initiated", "completed", "in-progress", "busy"):
+        assert await stack.status(call.sid, status) == 204
+    record = await stack.session(placed["session_id"])
+    assert record["call_status"] == "completed"
+    assert record["reason"] != "the line was busy"
+    # A status Twilio does not send is not recorded.
+    assert await stack.status(call.sid, "on-hold") == 204
+    assert (await stack.session(placed["session_id"]))["call_status"] == "completed"
+
+
 async def test_an_unanswered_call_ends_its_session_and_its_bot(stack: Stack) -> None:
     placed = (await stack.http.post("/calls", json=CALL, headers=KEY)).json()
     (call,) = stack.twilio.calls

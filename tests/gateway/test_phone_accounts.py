@@ -7,7 +7,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from functions.gateway.phone_accounts import TwilioAccount, mask_number, parse_accounts
+from functions.gateway.phone_accounts import (
+    TelnyxAccount,
+    TwilioAccount,
+    mask_number,
+    parse_accounts,
+)
+
+TELNYX_KEY = "A" * 43 + "="
 
 
 def test_numbers_are_masked_unless_the_tenant_keeps_them() -> None:
@@ -36,3 +43,13 @@ def test_a_bad_account_stops_the_gateway_at_start_up() -> None:
             json.dumps({"AC1": {"tenant": "a", "auth_token": "t", "body": {"greeting": ""}}}),
             TwilioAccount,
         )
+
+
+def test_a_telnyx_account_places_calls_with_an_api_key_and_a_connection() -> None:
+    inbound = {"tenant": "acme", "public_key": TELNYX_KEY}
+    outbound = {**inbound, "api_key": "KEY-secret", "connection_id": "cc-1"}
+    accounts = parse_accounts(json.dumps({"in": inbound, "out": outbound}), TelnyxAccount)
+    assert not accounts["in"].places_calls and accounts["out"].places_calls
+    assert "KEY-secret" not in repr(accounts["out"])
+    with pytest.raises(ValidationError, match="both api_key and connection_id"):
+        parse_accounts(json.dumps({"x": {**inbound, "api_key": "KEY"}}), TelnyxAccount)

@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.client import ACME, PREBUILT_START, ROOM, Gateway, GatewayFactory, error_of
+from tests.gateway.client import (
+    ACME,
+    PREBUILT_START,
+    ROOM,
+    Gateway,
+    GatewayFactory,
+    error_of,
+    with_daily,
+)
 from tests.support.daily import FakeDaily
-from tests.support.servers import free_port, serving
+from tests.support.servers import free_port
 from voicefleet.session_store import SessionStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -80,10 +88,7 @@ async def test_create_daily_room_without_daily_configured(gateway: Gateway) -> N
 
 async def test_create_daily_room(make_gateway: GatewayFactory) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         response = await gw.http.post(
             "/start", json={"createDailyRoom": True, "body": {"a": 1}}, headers=ACME
         )
@@ -117,10 +122,7 @@ async def test_retried_create_daily_room_answers_with_the_sessions_room(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         headers = {**ACME, "Idempotency-Key": "once"}
         first = await gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
         again = await gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
@@ -130,17 +132,14 @@ async def test_retried_create_daily_room_answers_with_the_sessions_room(
     assert len(gw.sink.launches) == 1
     assert again.json()["dailyRoom"] == first.json()["dailyRoom"]
     assert again.json()["dailyToken"] == first.json()["dailyToken"]
-    assert [path for path, _, _ in daily.requests].count("/rooms") == 1
+    assert len(daily.rooms) == 1
 
 
 async def test_concurrent_create_daily_room_duplicates_make_one_session_and_room(
     make_gateway: GatewayFactory,
 ) -> None:
     daily = FakeDaily()
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         headers = {**ACME, "Idempotency-Key": "together"}
         answers = await asyncio.gather(
             *(gw.http.post("/start", json={"createDailyRoom": True}, headers=headers)
@@ -155,17 +154,14 @@ async def test_concurrent_create_daily_room_duplicates_make_one_session_and_room
     assert {(a.status_code, a.headers["retry-after"]) for a in waiting} <= {(409, "1")}
     assert len({(b["sessionId"], b["dailyRoom"], b["dailyToken"]) for b in made}) == 1
     assert retried.json() == made[0]
-    assert [path for path, _, _ in daily.requests].count("/rooms") == 1
+    assert len(daily.rooms) == 1
     assert len(gw.sink.launches) == 1
 
 
 async def test_create_daily_room_when_daily_fails(make_gateway: GatewayFactory) -> None:
     daily = FakeDaily()
     daily.failing = True
-    async with (
-        serving(daily.app) as daily_url,
-        make_gateway(DAILY_API_KEY="daily-key", DAILY_API_URL=daily_url) as gw,
-    ):
+    async with with_daily(make_gateway, daily) as gw:
         response = await gw.http.post("/start", json={"createDailyRoom": True}, headers=ACME)
         assert response.status_code == 502, response.text
         assert "500" in error_of(response)["message"]

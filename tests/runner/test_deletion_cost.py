@@ -9,7 +9,6 @@ JSON merge patches, and records them. The real `kubernetes` client sends the req
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devstack.kustomize import build
+from devstack.kustomize import build, merge_patch
 from devstack.manifests import RUNNER_SERVICE, default_knative_dir
 from runner import deletion_cost
 from runner.deletion_cost import ANNOTATION, DeletionCost, in_cluster
@@ -62,16 +61,6 @@ def _allowed(verb: str, resource: str) -> bool:
     )
 
 
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
 @dataclass
 class FakeKubeAPI:
     pod: dict[str, Any] = field(
@@ -98,7 +87,7 @@ class FakeKubeAPI:
                 return JSONResponse({"kind": "Status", "code": 404}, 404)
             body = json.loads(await request.body())
             self.patches.append((request.headers["content-type"], body))
-            _merge(self.pod, body)
+            merge_patch(self.pod, body)
             return JSONResponse(self.pod)
 
         return Starlette(

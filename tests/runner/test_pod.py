@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,48 +14,28 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis
 
-from runner.pod import READY_LINE
+from runner.child_process import READY_LINE
 from tests.support.launches import eventually, post_launch, queued_session, session_ended
-from tests.support.servers import free_port
-from voicefleet.contracts import SessionStatus
+from tests.support.runner_process import runner_process
+from tests.support.servers import free_port, serving
+from tests.support.sink import CaptureSink
+from voicefleet import cloudevents_codec
+from voicefleet.contracts import SESSION_REPORT_EVENT, SessionStatus
+from voicefleet.event_spool import EventSpool
 from voicefleet.session_store import SessionStore
 from voicefleet.signalling import SignallingRelay, SignalMessage
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @asynccontextmanager
 async def pod_process(
     tmp_path: Path, redis_url: str, **env: str
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """A pod on a loopback port, ready; its output in tmp_path/pod.log."""
+    """A pod on a loopback port, ready; its output in tmp_path/runner.log."""
     port = free_port()
-    log = tmp_path / "pod.log"
-    with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "runner",
-            cwd=REPO,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")},
-                "RUNNER_HOST": "127.0.0.1",
-                "PORT": str(port),
-                "REDIS_URL": redis_url,
-                **env,
-            },
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), 120)
-        assert line.decode().strip() == f"{READY_LINE} port={port}", log.read_text()
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with runner_process(tmp_path, redis_url, PORT=str(port), **env) as pod:
+        line = await pod.stdout_line(120)
+        assert line.strip() == f"{READY_LINE} port={port}", pod.output()
+        yield pod.process, f"http://127.0.0.1:{port}"
 
 
 def process_named(name: str) -> int:
@@ -153,3 +132,43 @@ async def test_a_pod_holds_k_calls_and_a_killed_call_ends_alone_with_its_slot_re
             assert (ended.status, ended.reason) == ("ended", "bye")
         pod.send_signal(signal.SIGTERM)
         await asyncio.wait_for(pod.wait(), 30)
+
+
+async def _spooled(spool: EventSpool, event_id: str) -> None:
+    data = {"session_id": event_id}
+    headers, body = cloudevents_codec.encode(
+        SESSION_REPORT_EVENT, "/runner/earlier", data, event_id=event_id
+    )
+    await spool.put(SESSION_REPORT_EVENT, headers, body)
+
+
+async def test_a_pod_sends_its_spooled_events_when_it_starts_and_before_it_exits(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """What the previous container left in the spool goes to the broker at start; what was
+    spooled while the broker was away, before the draining pod exits (SIGTERM), once the
+    broker is back."""
+    spool = EventSpool(tmp_path / "spool")
+    await _spooled(spool, "left-by-the-previous-container")
+    sink, port = CaptureSink(), free_port()
+    async with pod_process(
+        tmp_path,
+        redis_url,
+        K_SINK=f"http://127.0.0.1:{port}/",
+        VOICEFLEET_EVENT_SPOOL_DIR=str(spool.folder),
+        VOICEFLEET_EVENT_SPOOL_FLUSH_S="120",
+        RUNNER_SLOTS="1",
+    ) as (pod, _):
+        async with serving(sink.app, port=port):
+            first = await sink.next_event(60)
+        assert first["id"] == "left-by-the-previous-container" and not spool.waiting()
+        # The broker is away; a call ends meanwhile, and the pod is told to stop.
+        await _spooled(spool, "written-while-the-broker-was-away")
+        pod.send_signal(signal.SIGTERM)
+        async with serving(sink.app, port=port):
+            second = await sink.next_event(120)
+            # It exits once it has drained (uvicorn ends by raising the signal it handled).
+            assert await asyncio.wait_for(pod.wait(), 60) in (0, -signal.SIGTERM)
+    assert second["id"] == "written-while-the-broker-was-away"
+    assert [e["id"] for e in sink.events] == [first["id"], second["id"]]
+    assert not spool.waiting()

@@ -1,6 +1,7 @@
-"""Recordings: the call's audio, both sides mixed and each side alone, as WAV, stored in
-S3-compatible object storage (a local s3rver at its network boundary, the real client code
-against it) and linked from the report with a pre-signed URL that expires."""
+"""Recordings: the call's audio, both sides mixed and each side alone, as WAV (or Ogg Opus for
+a tenant that asks for it), stored in S3-compatible object storage (a local s3rver at its
+network boundary, the real client code against it) and linked from the report with a
+pre-signed URL that expires."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import numpy as np
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.tests.utils import SleepFrame, run_test
+from pydantic import ValidationError
 
-from bot.recording import SAMPLE_RATE, CallAudio, audio_recorder
+from bot.recording import FORMATS, SAMPLE_RATE, CallAudio, audio_recorder
 from harness.s3 import ACCESS_KEY, SECRET_KEY, LocalS3, local_s3
 from runner.report import ReportPublisher
-from voicefleet.blobs import S3BlobStore
+from runner.settings import RECORDING_FORMATS, RunnerSettings
+from voicefleet.blobs import LocalBlobStore, S3BlobStore
 from voicefleet.contracts import TransportKind
 from voicefleet.event_sink import EventSink
 from voicefleet.reports import SessionReport
@@ -50,9 +53,9 @@ def _loudness(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
-async def _recorded_call(folder: Path) -> CallAudio:
+async def _recorded_call(folder: Path, form: str = "wav") -> CallAudio:
     """One second of the caller, then one second of the bot, through Pipecat's recorder."""
-    audio = CallAudio(folder)
+    audio = CallAudio(folder, form)
     await run_test(
         audio_recorder(audio),
         frames_to_send=[
@@ -119,3 +122,55 @@ async def test_both_sides_are_stored_mixed_and_apart_and_linked_by_expiring_urls
         assert short is not None
         await asyncio.sleep(2.1)
         assert (await http.get(short)).status_code == 403
+
+
+def _decoded(data: bytes) -> tuple[int, np.ndarray]:  # type: ignore[type-arg]
+    """An Ogg Opus file as a receiver would play it: its rate and its samples."""
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == "opus"
+        frames = [f.to_ndarray().reshape(-1) for f in container.decode(stream)]
+        return stream.rate, (np.concatenate(frames) * 32767).astype(np.int16)
+
+
+async def test_a_tenant_that_asked_for_opus_gets_each_track_as_ogg_opus(tmp_path: Path) -> None:
+    audio = await _recorded_call(tmp_path / "call", "opus")
+    store = LocalBlobStore(tmp_path / "blobs")
+    async with httpx.AsyncClient() as http:
+        publisher = ReportPublisher(
+            EventSink(http, "http://127.0.0.1:9/"), "runner-1", max_event_bytes=10**6, blobs=store
+        )
+        recordings = await publisher.recordings(_report(), audio)
+    assert {(r.track, r.format) for r in recordings} == {
+        ("mixed", "opus"), ("user", "opus"), ("bot", "opus"),
+    }  # fmt: skip
+    assert not (tmp_path / "call").exists()
+    tracks: dict[str, bytes] = {}
+    for recording in recordings:
+        assert recording.key == f"recordings/acme/rec1/{recording.track}.opus"
+        data = await store.get(recording.key)
+        assert data[:4] == b"OggS" and len(data) < recording.duration_s * 32000 / 4
+        rate, samples = _decoded(data)
+        # As long as the call (the encoder's lead-in and padding aside), and not silent.
+        assert abs(len(samples) / rate - recording.duration_s) < 0.1
+        tracks[recording.track] = samples.tobytes()
+    half = len(tracks["user"]) // 2
+    assert _loudness(tracks["user"][:half]) > 1000 > _loudness(tracks["user"][half + 9600 :])
+    assert _loudness(tracks["bot"][half + 9600 :]) > 1000 > _loudness(tracks["bot"][:half])
+    assert _loudness(tracks["mixed"][:half]) > 1000 and _loudness(tracks["mixed"][half:]) > 1000
+
+
+def test_the_recording_format_is_set_per_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RECORDING_FORMATS == FORMATS  # what the settings take is what the bot records
+    monkeypatch.setenv("VOICEFLEET_RECORDING_TENANTS", "acme:opus, beta,*:wav")
+    settings = RunnerSettings()
+    assert [settings.recording_format(t) for t in ("acme", "beta", "other")] == [
+        "opus", "wav", "wav",
+    ]  # fmt: skip
+    monkeypatch.setenv("VOICEFLEET_RECORDING_TENANTS", "acme")
+    assert RunnerSettings().recording_format("other") is None
+    monkeypatch.setenv("VOICEFLEET_RECORDING_TENANTS", "acme:mp3")
+    with pytest.raises(ValidationError, match="recording format 'mp3' for 'acme'"):
+        RunnerSettings()

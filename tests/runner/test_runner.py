@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from bot.preload import Preloaded, preload
 from functions import asgi_app
 from functions.gateway import context as gateway_context
 from harness.webrtc import WebRTCCall
-from runner.pod import READY_LINE
+from runner.child_process import READY_LINE
 from runner.service import RunnerService, create_app
 from runner.settings import RunnerSettings
 from tests.support.documented import assert_documented
@@ -39,6 +37,7 @@ from tests.support.launches import (
     session_ended,
 )
 from tests.support.raw_http import raw_request
+from tests.support.runner_process import runner_process
 from tests.support.servers import free_port, serving
 from voicefleet import body_deadline, cloudevents_codec
 from voicefleet.contracts import (
@@ -54,7 +53,6 @@ from voicefleet.contracts import (
 )
 from voicefleet.session_store import SessionStore
 
-REPO = Path(__file__).resolve().parents[2]
 NO_OFFER = "no WebRTC offer arrived"
 
 
@@ -422,6 +420,11 @@ async def test_webrtc_call_hears_the_greeting_and_ends_when_the_client_leaves(
         for span in ("launch_to_claimed_ms", "claimed_to_ready_ms", "ready_to_first_audio_ms"):
             assert isinstance(shown[span], float) and shown[span] >= 0, (span, shown)
             assert getattr(record, span) == shown[span]
+        # claimed → ready in its WebRTC parts: the client's offer, the bot's answer, and the
+        # client connecting while the pipeline starts.
+        parts = ("claimed_to_offer_ms", "offer_to_answer_ms", "answer_to_ready_ms")
+        assert all(isinstance(shown[p], float) and shown[p] >= 0 for p in parts), shown
+        assert abs(sum(shown[p] for p in parts) - shown["claimed_to_ready_ms"]) < 0.5, shown
         assert await redis.exists(Keys.session_lease(record.session_id)) == 0
         ended = session_ended(await path.deliveries[0])
         assert (ended.session_id, ended.status, ended.reason) == (
@@ -467,56 +470,18 @@ async def test_client_delete_ends_a_connected_call(
 # The runner process -----------------------------------------------------------------------------
 
 
-@dataclass
-class RunnerProcess:
-    process: asyncio.subprocess.Process
-    log: Path
-
-    async def stdout_line(self, timeout_s: float) -> str:
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
-        return line.decode()
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-@asynccontextmanager
-async def runner_process(
-    tmp_path: Path, redis_url: str, **env: str
-) -> AsyncIterator[RunnerProcess]:
-    log = tmp_path / "runner.log"
-    with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "runner",
-            cwd=REPO,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")},
-                "RUNNER_HOST": "127.0.0.1",
-                "REDIS_URL": redis_url,
-                "RUNNER_ID": "p1",
-                **env,
-            },
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        yield RunnerProcess(process, log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 async def test_sigterm_drains_every_held_session_then_exits(
     tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
     port = free_port()
     launches = [await queued_session(redis), await queued_session(redis)]
     async with runner_process(
-        tmp_path, redis_url, PORT=str(port), RUNNER_SLOTS="2", RUNNER_FIRST_OFFER_TIMEOUT_S="3"
+        tmp_path,
+        redis_url,
+        PORT=str(port),
+        RUNNER_ID="p1",
+        RUNNER_SLOTS="2",
+        RUNNER_FIRST_OFFER_TIMEOUT_S="3",
     ) as runner:
         line = await runner.stdout_line(60)
         assert line.strip() == f"{READY_LINE} port={port}", runner.output()
@@ -558,6 +523,7 @@ async def test_auto_start_runs_its_session_without_a_request_then_exits(
         tmp_path,
         redis_url,
         PORT=str(free_port()),
+        RUNNER_ID="p1",
         RUNNER_AUTO_START="1",
         RUNNER_SESSION=launch.model_dump_json(),
         RUNNER_FIRST_OFFER_TIMEOUT_S="1",
@@ -583,7 +549,7 @@ async def test_auto_start_runs_its_session_without_a_request_then_exits(
 async def test_auto_start_without_a_valid_session_exits_with_a_clear_message(
     tmp_path: Path, redis_url: str, session: str | None, named: str
 ) -> None:
-    env = {"RUNNER_AUTO_START": "1", "PORT": str(free_port())}
+    env = {"RUNNER_ID": "p1", "RUNNER_AUTO_START": "1", "PORT": str(free_port())}
     if session is not None:
         env["RUNNER_SESSION"] = session
     async with runner_process(tmp_path, redis_url, **env) as runner:

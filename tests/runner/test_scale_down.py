@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from devstack.kustomize import merge_patch
 from runner import deletion_cost
 from runner.deletion_cost import ANNOTATION, DeletionCost
 from runner.pod import Refused, RunnerPod, create_pod_app
@@ -84,16 +85,6 @@ def replicaset_deletion_order(pods: list[client.V1Pod]) -> list[str]:
     return [pod.metadata.name for pod in sorted(pods, key=key)]
 
 
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = value
-
-
 @dataclass
 class FakeKubeAPI:
     """The pods of the runner's ReplicaSet, as the API server holds them."""
@@ -135,7 +126,7 @@ class FakeKubeAPI:
             pod = self.pods.get(request.path_params["name"])
             if request.path_params["ns"] != NAMESPACE or pod is None:
                 return JSONResponse({"kind": "Status", "code": 404}, 404)
-            _merge(pod, json.loads(await request.body()))
+            merge_patch(pod, json.loads(await request.body()))
             return JSONResponse(pod)
 
         async def list_pods(request: Request) -> Response:

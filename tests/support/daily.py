@@ -25,6 +25,11 @@ class FakeDaily:
             ]
         )
 
+    @property
+    def rooms(self) -> list[dict[str, Any]]:
+        """The bodies of the `POST /rooms` it was sent: the rooms the gateway asked for."""
+        return [payload for path, _, payload in self.requests if path == "/rooms"]
+
     async def _record(self, request: Request) -> Response | None:
         self.requests.append(
             (request.url.path, request.headers.get("authorization"), await request.json())

@@ -59,3 +59,7 @@ class CaptureSink:
         event = await asyncio.wait_for(self._accepted.get(), 5)
         assert event["type"] == LAUNCH_EVENT
         return cloudevents_codec.data_of(event)
+
+    async def next_event(self, timeout_s: float = 5) -> CloudEvent:
+        """The next event it accepts, of any type."""
+        return await asyncio.wait_for(self._accepted.get(), timeout_s)

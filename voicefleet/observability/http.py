@@ -41,14 +41,21 @@ def record(service: str, scope: Scope, status: int, started: float) -> None:
     ).observe(time.perf_counter() - started)
 
 
-def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
-    """`GET /metrics` in Prometheus' text format; with a token, for its bearer only."""
+def metrics_endpoint(
+    token: str | None, exposition: Callable[[Request], Awaitable[bytes]] | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /metrics` in Prometheus' text format; with a token, for its bearer only.
+
+    What it exposes is this process's registry, or what `exposition` gathers (a runner pod's
+    is its slots' metrics merged).
+    """
 
     async def metrics(request: Request) -> Response:
         if token is not None:
             if not bearer_is(request.headers.getlist("authorization"), token):
                 return error_response(401, "metrics need Authorization: Bearer <token>")
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(REGISTRY) if exposition is None else await exposition(request)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics
 

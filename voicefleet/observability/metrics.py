@@ -123,6 +123,19 @@ RUNNER_DRAINING = Gauge(
     "1 once this runner got SIGTERM: it finishes its session and takes no new one.",
 )
 
+EVENTS_SPOOLED = Counter(
+    "voicefleet_runner_events_spooled_total",
+    "Session events the broker's ingress did not take within its retries, kept in the pod's "
+    "event spool to be sent again (voicefleet.event_spool), by event type.",
+    ["type"],
+)
+EVENTS_SPOOL_DROPPED = Counter(
+    "voicefleet_runner_events_spool_dropped_total",
+    "Session events dropped from the event spool, by event type: the oldest when it is "
+    "full, or one the broker refused for good. Each is a report or a webhook lost.",
+    ["type"],
+)
+
 # --- bot (inside the runner process) -------------------------------------------------------------
 
 STAGE_LATENCY = Histogram(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicefleet.records.db import (
@@ -70,22 +71,25 @@ class RecordsStore:
         """Store it; False when it was stored already (a redelivered event)."""
         await self.prepare()
         body = report.model_dump_json()
-        async with self._sessions() as db, db.begin():
-            if await db.get(ReportRow, report.session_id) is not None:
-                return False
-            db.add(
-                ReportRow(
-                    session_id=report.session_id,
-                    tenant=report.tenant,
-                    status=report.status,
-                    end_reason=report.end_reason,
-                    started_at=_at(report.started_at),
-                    ended_at=_at(report.ended_at),
-                    duration_s=report.duration_s,
-                    size_bytes=len(body.encode()),
-                    report=body,
+        try:
+            async with self._sessions() as db, db.begin():
+                if await db.get(ReportRow, report.session_id) is not None:
+                    return False
+                db.add(
+                    ReportRow(
+                        session_id=report.session_id,
+                        tenant=report.tenant,
+                        status=report.status,
+                        end_reason=report.end_reason,
+                        started_at=_at(report.started_at),
+                        ended_at=_at(report.ended_at),
+                        duration_s=report.duration_s,
+                        size_bytes=len(body.encode()),
+                        report=body,
+                    )
                 )
-            )
+        except IntegrityError:
+            return False  # the same event, delivered twice at once: the other one stored it
         return True
 
     async def report(self, tenant: str, session_id: str) -> SessionReport | None:
@@ -179,22 +183,25 @@ class RecordsStore:
         """False when this message was already queued (a redelivered event)."""
         await self.prepare()
         now = utcnow()
-        async with self._sessions() as db, db.begin():
-            if await db.get(DeliveryRow, delivery_id) is not None:
-                return False
-            db.add(
-                DeliveryRow(
-                    id=delivery_id,
-                    webhook_id=hook.id,
-                    tenant=hook.tenant,
-                    event_type=event_type,
-                    session_id=session_id,
-                    status="pending",
-                    body=body,
-                    created_at=now,
-                    updated_at=now,
+        try:
+            async with self._sessions() as db, db.begin():
+                if await db.get(DeliveryRow, delivery_id) is not None:
+                    return False
+                db.add(
+                    DeliveryRow(
+                        id=delivery_id,
+                        webhook_id=hook.id,
+                        tenant=hook.tenant,
+                        event_type=event_type,
+                        session_id=session_id,
+                        status="pending",
+                        body=body,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
+        except IntegrityError:
+            return False  # queued by a concurrent delivery of the same event
         return True
 
     async def delivery(self, delivery_id: str) -> DeliveryRow | None:

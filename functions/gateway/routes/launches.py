@@ -13,9 +13,8 @@ from functions.gateway.daily_rooms import DailyUnavailable
 from functions.gateway.launcher import RoomGrant
 from functions.gateway.schemas import JoinRequest, StartRequest
 from functions.http.body import read_json, validate
-from functions.http.events import read_cloudevent
+from functions.http.events import read_json_or_event
 from functions.http.idempotency import Idempotency, idempotency
-from voicefleet import cloudevents_codec
 from voicefleet.contracts import JOIN_EVENT, SessionOverrides, SessionRecord, TransportKind
 from voicefleet.http_errors import ApiError
 from voicefleet.rooms import RoomNotAllowed, check_room_url
@@ -54,17 +53,10 @@ async def _join(
     return _accepted(record)
 
 
-async def healthz(request: Request, ctx: GatewayContext) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def root(request: Request, ctx: GatewayContext) -> Response:
     """`POST /`: a join CloudEvent (binary or structured) or the seed's plain JSON."""
     tenant = ctx.authenticate(request)
-    if not cloudevents_codec.is_cloudevent(request.headers):
-        data = await read_json(request)
-        return await _join(ctx, tenant, validate(JoinRequest, data), idempotency(request, data))
-    data, idem = await read_cloudevent(request, JOIN_EVENT)
+    data, idem = await read_json_or_event(request, JOIN_EVENT)
     return await _join(ctx, tenant, validate(JoinRequest, data), idem)
 
 
