@@ -249,6 +249,11 @@ def main() -> int:
     from bot.preload import load_models
 
     models = load_models(settings)
+    # The calls' TLS contexts too (bot/tls.py: the CA bundles, memory only), so that no slot
+    # makes its own before it is ready, and they share these pages.
+    from bot import tls
+
+    tls.warm()
     gc.collect()
     gc.freeze()  # objects made so far stay out of the children's collections: pages stay shared
     gc.enable()
