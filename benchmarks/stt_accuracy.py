@@ -1,13 +1,17 @@
 """What each offline STT hears: word error rate and command names, with its decode time.
 
     .venv/bin/python benchmarks/stt_accuracy.py [--per-utterance 2] [--stt NAME ...]
+        [--feed stream|burst [--burst-s S]]
 
 The corpus (harness/stt_corpus.py: 48 utterances, tool commands with names, questions and
 small talk) is spoken at run time by Piper and espeak-ng voices, with sox tempo, pitch and
 noise variants, each utterance in `--per-utterance` of them. Every clip is streamed through a
 fresh session's VAD and STT as the bot makes them (harness/stt_stream.py), so each STT
 transcribes the segments the VAD cuts, not whole files. The STTs take turns clip by clip, so
-machine noise falls on all of them alike.
+machine noise falls on all of them alike. `--feed burst` puts the STT before the VAD, as in
+a call, and delivers each clip at once (or in bursts of `--burst-s` seconds of audio, each
+followed by as long a wait), as a phone call's relayed media can reach the pipeline;
+`stream` (the default) lets the VAD go first.
 
 - pipecat whisper: Pipecat's `WhisperSTTService` decoding (beam 5, timestamps), the peer;
 - whisper greedy: `BOT_WHISPER_FAST=1` (greedy, no timestamps, no fallback);
@@ -43,7 +47,7 @@ from bot.stt.selection import STTFactory, select_stt  # noqa: E402
 from bot.vad import SpareVAD  # noqa: E402
 from harness.stt_corpus import Clip, corpus, missing_tools  # noqa: E402
 from harness.stt_score import Heard, Score  # noqa: E402
-from harness.stt_stream import transcribe  # noqa: E402
+from harness.stt_stream import Feed, transcribe  # noqa: E402
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "pipecat whisper": {"stt_provider": "whisper", "whisper_fast": False},
@@ -64,13 +68,17 @@ def settings_for(overrides: dict[str, Any]) -> BotSettings:
 
 
 async def run(
-    clips: Sequence[Clip], stts: dict[str, STTFactory], vads: SpareVAD
+    clips: Sequence[Clip],
+    stts: dict[str, STTFactory],
+    vads: SpareVAD,
+    feed: Feed,
+    burst_s: float,
 ) -> dict[str, Result]:
     results = {name: Result() for name in stts}
     names = list(stts)
     for i, clip in enumerate(clips):
         for name in names if i % 2 == 0 else names[::-1]:
-            heard = await transcribe(clip.pcm, stts[name], vads)
+            heard = await transcribe(clip.pcm, stts[name], vads, feed, burst_s)
             results[name].score.add(Heard(clip.utterance, clip.condition, heard.text))
             results[name].decode_ms += [s * 1000 for s in heard.decode_s]
         if (i + 1) % 10 == 0:
@@ -124,6 +132,10 @@ def main() -> int:
     parser.add_argument("--stt", action="append", choices=list(CONFIGS), help="default: all")
     parser.add_argument("--limit", type=int, default=0, help="only the first N utterances")
     parser.add_argument("-v", action="store_true", help="list each misheard name")
+    parser.add_argument(
+        "--feed", choices=["stream", "burst"], default="stream", help="harness/stt_stream.py"
+    )
+    parser.add_argument("--burst-s", type=float, default=0.0, help="0: each clip in one burst")
     args = parser.parse_args()
     if missing := missing_tools():
         print(f"missing: {', '.join(missing)} (apt-get install {' '.join(missing)})")
@@ -142,7 +154,7 @@ def main() -> int:
         VADParams(start_secs=defaults.vad_start_s, stop_secs=defaults.vad_stop_s),
         defaults.vad_volume_smoothing,
     )
-    results = asyncio.run(run(clips, stts, vads))
+    results = asyncio.run(run(clips, stts, vads, args.feed, args.burst_s))
     report(results, args.v)
     return 0
 

@@ -16,12 +16,20 @@ to clear the default threshold, all before the start window (`start_secs`) begin
 and a short first word ("Wait, ...") can be missed altogether. The loudness window is
 smoothing enough; `volume_smoothing` sets the factor (0.5: two frames; 0.2 is Pipecat's).
 The threshold keeps its meaning, so faint noise is kept out as before.
+
+It also counts the samples it has analyzed and notes, in order, where it said each stretch of
+speech started and stopped (`marks`): the STT reads the same stream ahead of the
+VAD (it sits before the user aggregator, and relayed phone audio comes in bursts) and cuts
+its segments at those sample counts, not where it happens to have read to
+(bot/stt/preroll.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
@@ -32,6 +40,17 @@ class VADListener(Protocol):
 
 
 PIPECAT_VOLUME_SMOOTHING = 0.2
+MAX_MARKS = 16  # a reader that stopped reading (no segmented STT) costs no more than this
+
+
+@dataclass(frozen=True)
+class SpeechMark:
+    """Where, in samples of the stream the VAD analyzed, it said a stretch of speech started
+    (`start`: the end of the start window) or stopped (`stop`: the end of the stop window), in
+    the order Pipecat's VAD frames for them go out."""
+
+    kind: Literal["start", "stop"]
+    sample: int
 
 
 class PauseAwareVAD(SileroVADAnalyzer):
@@ -42,13 +61,23 @@ class PauseAwareVAD(SileroVADAnalyzer):
         self._smoothing_factor = volume_smoothing  # Pipecat's own name for it, set in __init__
         self._listeners: list[VADListener] = []
         self._last_state = VADState.QUIET
+        self.heard_samples = 0  # analyzed so far, 16-bit mono
+        self._speaking = False  # as Pipecat's VAD controller counts it: started, not stopped
+        self.marks: deque[SpeechMark] = deque(maxlen=MAX_MARKS)
 
     def add_listener(self, listener: VADListener) -> None:
         self._listeners.append(listener)
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
+        self.heard_samples += len(buffer) // 2
         state = await super().analyze_audio(buffer)
         previous, self._last_state = self._last_state, state
+        if state == VADState.SPEAKING and not self._speaking:
+            self._speaking = True
+            self.marks.append(SpeechMark("start", self.heard_samples))
+        elif state == VADState.QUIET and self._speaking:
+            self._speaking = False
+            self.marks.append(SpeechMark("stop", self.heard_samples))
         if state != previous:
             for listener in self._listeners:
                 listener.on_vad_state(previous, state)

@@ -19,8 +19,9 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import Frame, STTMetadataFrame
-from pipecat.services.stt_service import SegmentedSTTService, STTService
+from pipecat.services.stt_service import STTService
 
+from bot.stt.preroll import AudioClockSegments
 from bot.stt.segments import SegmentedSTTMetadataFrame, SegmentTranscribedFrame
 from bot.vad import PauseAwareVAD
 from voicefleet.observability.metrics import EARLY_TRANSCRIPTS
@@ -89,13 +90,19 @@ class EarlyDecodes(Generic[Result]):
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-class EarlySegmentedSTT(SegmentedSTTService):
-    """A segmented STT that marks each segment done (bot/stt/segments.py) and, given the
-    session's VAD, starts decoding at the user's pause. A subclass says how to decode early
-    (`decode_early`) and where its `EarlyDecodes` are (`early_decodes`)."""
+class EarlySegmentedSTT(AudioClockSegments):
+    """A segmented STT that marks each segment done (bot/stt/segments.py), cuts its segments
+    where the session's VAD heard them (bot/stt/preroll.py) and, if asked, starts decoding at
+    the user's pause. A subclass says how to decode early (`decode_early`) and where its
+    `EarlyDecodes` are (`early_decodes`)."""
 
-    def listen_for_pauses(self, vad: PauseAwareVAD | None) -> None:
-        if vad is not None:
+    _pauses: PauseAwareVAD | None = None
+
+    def follow(self, vad: PauseAwareVAD | None, *, early: bool) -> None:
+        """Cut segments on `vad`'s clock and, with `early`, decode at its pauses."""
+        self.keep_clock_by(vad)
+        if vad is not None and early:
+            self._pauses = vad
             vad.add_listener(self)
 
     def early_decodes(self) -> EarlyDecodes[Any]:
@@ -126,9 +133,9 @@ class EarlySegmentedSTT(SegmentedSTTService):
             self.on_resume()
 
     def on_pause(self) -> None:
-        if not self._user_speaking or not self.is_usable:
+        if not self._user_speaking or not self.is_usable or self._pauses is None:
             return
-        speech = bytes(self._audio_buffer)
+        speech = self.speech_until(self._pauses.heard_samples)  # not what the STT read on to
         self.decode_early(speech, speech + self._trailing_silence())
 
     def on_resume(self) -> None:

@@ -72,7 +72,12 @@ class MoonshineModel:
 
 class BundledMoonshineSTTService(EarlySegmentedSTT, MoonshineSTTService):
     def __init__(
-        self, *, model: MoonshineModel, vad: PauseAwareVAD | None = None, **kwargs: Any
+        self,
+        *,
+        model: MoonshineModel,
+        vad: PauseAwareVAD | None = None,
+        early: bool = True,
+        **kwargs: Any,
     ) -> None:
         self._session_model = model.session()
         super().__init__(
@@ -80,7 +85,7 @@ class BundledMoonshineSTTService(EarlySegmentedSTT, MoonshineSTTService):
             stt_ttfb_timeout=TTFB_TIMEOUT_S,  # as Whisper's (bot/stt/whisper.py)
             **kwargs,
         )
-        self.listen_for_pauses(vad)
+        self.follow(vad, early=early)
 
     def _load(self) -> Any:  # Pipecat's would download; this session's share of ours
         return self._session_model

@@ -45,7 +45,7 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
         moonshine_model = MoonshineModel()
 
         def moonshine(vad: PauseAwareVAD) -> STTService:
-            return BundledMoonshineSTTService(model=moonshine_model, vad=vad if early else None)
+            return BundledMoonshineSTTService(model=moonshine_model, vad=vad, early=early)
 
         return "moonshine", moonshine
 
@@ -55,6 +55,6 @@ def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     fast = settings.whisper_fast
 
     def whisper(vad: PauseAwareVAD) -> STTService:
-        return PreloadedWhisperSTTService(model=model, fast=fast, vad=vad if early else None)
+        return PreloadedWhisperSTTService(model=model, fast=fast, vad=vad, early=early)
 
     return "whisper", whisper

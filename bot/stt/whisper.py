@@ -7,7 +7,8 @@ English, greedy, no timestamps, no temperature fallback. That saves about a fift
 decode but mishears names ("budget" as "Mergit"), so it is off by default:
 `benchmarks/stt_accuracy.py` measures both against the corpus (README, Benchmarks).
 
-Given the session's VAD, transcription starts when the user pauses (bot/stt/early.py).
+Given the session's VAD, segments are cut where it heard them (bot/stt/preroll.py) and, with
+`early`, transcription starts when the user pauses (bot/stt/early.py).
 
 Pipecat gives up on a turn's STT time to first byte when no transcript came within
 `stt_ttfb_timeout` (2 s) of the VAD stop. A segmented decode on a loaded host takes longer
@@ -91,6 +92,7 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
         model: Any,
         fast: bool = False,
         vad: PauseAwareVAD | None = None,
+        early: bool = True,
         **kwargs: Any,
     ) -> None:
         self._transcriber = _Transcriber(model, fast=fast)
@@ -100,7 +102,7 @@ class PreloadedWhisperSTTService(EarlySegmentedSTT, WhisperSTTService):
             stt_ttfb_timeout=TTFB_TIMEOUT_S,
             **kwargs,
         )
-        self.listen_for_pauses(vad)
+        self.follow(vad, early=early)
 
     def _load(self) -> None:
         self._model = self._transcriber
