@@ -5,7 +5,8 @@ each on this machine (`load_verify_locations`). A call made three (the LLM's cli
 applet writer's, the Mesh transport's for the tenant's prompts), on the event loop, while the
 client's ICE and DTLS wait on that same loop: a warm call's first audio came 80-120 ms later
 than it needed to. A context is safe to share between clients and connections, so the runner
-makes each kind once, in standby (`warm`), and every call's clients reuse it.
+makes each kind once, in standby (`warm`), and every call's clients reuse it. A pod's zygote
+makes them before it forks (memory only: no thread, no socket), so its slots inherit them.
 
 Each context is the one its library would have made (httpx: certifi's bundle; openai's httpx2:
 the system's), so which servers a client trusts does not change.

@@ -73,22 +73,49 @@ PRELOADED_MODULES = (
     "bot.transports",
     "runner.standby",
     "runner.session",
+    # What the modules above import only once a call runs: the slot's server at its first
+    # request, the call's DTLS and SRTP, its tools, the LLM client's first request (HTTP
+    # connection pools, the chat resources, streaming). Found by comparing a forked runner's
+    # sys.modules after a call with the zygote's; left to the child, each slot's first call
+    # would import them (about 0.15 s of CPU).
+    "anyio._backends._asyncio",
+    "uvicorn.lifespan.off",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+    "cryptography.hazmat.backends.openssl",
+    "cryptography.hazmat.primitives.ciphers",
+    "cryptography.hazmat.primitives.serialization",
+    "certifi",
+    "truststore",
+    "httpcore",
+    "httpcore2",
+    "h2.connection",
+    "jiter",
+    "numpy.fft",
+    "openai.resources.chat.chat",
+    "openai.lib.streaming.chat",
+    "bot.interface_events",
+    "bot.actions.notes",
+    "bot.actions.profile",
 )
 
 
 def preloaded_modules(settings: Any) -> tuple[str, ...]:
-    """What a session of the configured providers imports: Whisper (faster-whisper and
-    CTranslate2) only when no Deepgram key selects Deepgram, OpenAI's TTS only when chosen; a
-    pod never pays for a provider it does not use (`python -X importtime` prices each)."""
+    """What a session of the configured providers imports: only the STT chosen (no
+    faster-whisper or CTranslate2 with Deepgram), OpenAI's TTS only when chosen; a pod never
+    pays for a provider it does not use (`python -X importtime` prices each)."""
+    from bot.stt.selection import stt_choice
+    from bot.toolbox import TOOL_MODULES
     from bot.tts.selection import uses_piper
 
-    stt = (
-        ("bot.stt.deepgram",)
-        if settings.deepgram_api_key
-        else ("faster_whisper", "bot.stt.whisper")
-    )
-    tts = () if uses_piper(settings) else ("bot.tts.openai",)
-    return (*PRELOADED_MODULES, *stt, *tts)
+    stt = {
+        # The SDK's listen client and its websockets, which it imports at its first socket.
+        "deepgram": ("bot.stt.deepgram", "deepgram.listen.client", "websockets.legacy.client"),
+        "whisper": ("faster_whisper", "bot.stt.whisper"),
+        "moonshine": ("bot.stt.moonshine",),
+    }[stt_choice(settings)]
+    tts = () if uses_piper(settings) else ("bot.tts.openai", "openai.resources.audio.audio")
+    return (*PRELOADED_MODULES, *TOOL_MODULES, *stt, *tts)
 
 
 def preload_imports(modules: tuple[str, ...] = PRELOADED_MODULES) -> None:
@@ -204,6 +231,10 @@ def serve(control: socket.socket, models: Any, allowed_native_threads: int) -> N
 def main() -> int:
     control = socket.socket(fileno=int(sys.argv[1]))
     started = time.perf_counter()
+    # No cyclic collection while loading: imports make objects by the hundred thousand (every
+    # pydantic model of the SDKs), little of it garbage, and collecting as they go cost about
+    # 7% of the imports' CPU (whole-process medians); one collection before the freeze below.
+    gc.disable()
     from voicefleet import observability
 
     # The runners' log format, before Pipecat's import logs; no tracing here (its exporter
@@ -218,8 +249,14 @@ def main() -> int:
     from bot.preload import load_models
 
     models = load_models(settings)
+    # The calls' TLS contexts too (bot/tls.py: the CA bundles, memory only), so that no slot
+    # makes its own before it is ready, and they share these pages.
+    from bot import tls
+
+    tls.warm()
     gc.collect()
     gc.freeze()  # objects made so far stay out of the children's collections: pages stay shared
+    gc.enable()
     check_fork_safe(allowed)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the dev stack stops us after its runners

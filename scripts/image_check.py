@@ -48,13 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
 
 from devstack.ports import free_port  # noqa: E402
 from harness.fake_openai import FakeOpenAIServer  # noqa: E402
+from harness.offer_shim import offer_shim  # noqa: E402
 from harness.webrtc import WebRTCCall  # noqa: E402
 from tests.support.launches import post_launch, queued_session, session_ended  # noqa: E402
 from tests.support.threaded import serving_in_thread  # noqa: E402
@@ -238,23 +235,6 @@ def size_mb(root: Path) -> float:
 
 
 # --- one fresh process, one call ----------------------------------------------------------------
-
-
-def offer_shim(redis_url: str, session: dict[str, str]) -> Starlette:
-    """The gateway's part of a WebRTC call: relay the client's offer to the runner holding it.
-    (It serves from a thread of its own, so it keeps a Redis client of its own.)"""
-
-    async def offer(request: Request) -> JSONResponse:
-        data = await request.json()
-        message = SignalMessage(kind="offer", payload={"sdp": data["sdp"], "type": data["type"]})
-        redis = connect(redis_url)
-        try:
-            reply = await SignallingRelay(redis).request(session["id"], message, timeout_s=60)
-        finally:
-            await redis.aclose()
-        return JSONResponse(reply.data, status_code=reply.status)
-
-    return Starlette(routes=[Route("/api/offer", offer, methods=["POST"])])
 
 
 def home_of(root: Path, user: str | None) -> str:

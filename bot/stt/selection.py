@@ -15,11 +15,16 @@ from bot.vad import PauseAwareVAD
 STTFactory = Callable[[PauseAwareVAD], STTService]
 
 
+def stt_choice(settings: BotSettings) -> str:
+    """deepgram, whisper or moonshine: what `select_stt` will load."""
+    if settings.stt_provider != "auto":
+        return settings.stt_provider
+    return "deepgram" if settings.deepgram_api_key else "whisper"
+
+
 def select_stt(settings: BotSettings) -> tuple[str, STTFactory]:
     """The provider's name and a factory for one session's service (models load here, once)."""
-    provider: str = settings.stt_provider
-    if provider == "auto":
-        provider = "deepgram" if settings.deepgram_api_key else "whisper"
+    provider = stt_choice(settings)
     if provider == "deepgram":
         from bot.stt.deepgram import ResumingDeepgramSTTService
 

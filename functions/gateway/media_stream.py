@@ -131,6 +131,7 @@ async def _relay(
     outbound = MediaStream(ctx.blocking_redis, Keys.media_out(session_id))
     for text in opening:
         await inbound.send(text)
+    bot_ended = False
 
     async def caller_to_bot() -> None:
         try:
@@ -143,20 +144,22 @@ async def _relay(
                     break
         except WebSocketDisconnect:
             pass
-        await inbound.end(CALLER_HUNG_UP)
 
     async def bot_to_caller() -> None:
+        nonlocal bot_ended
         while True:
             batch = await outbound.receive(_SESSION_CHECK_S)
             if not batch:
                 record = await ctx.store.get(session_id)
                 if record is None or record.status.is_final:
-                    return  # ended without a bot (no capacity, an admin's end) or already over
+                    bot_ended = True  # ended without a bot (no capacity, an admin's end) or over
+                    return
                 continue
             for item in batch:
                 if isinstance(item, MediaEnd):
+                    bot_ended = True
                     return
-                await websocket.send_text(item)
+                await websocket.send_text(item)  # raises once the caller has gone
 
     tasks = [asyncio.create_task(caller_to_bot()), asyncio.create_task(bot_to_caller())]
     try:
@@ -165,6 +168,11 @@ async def _relay(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # However the caller's side ended (`stop`, the socket closed, or a send to it failed
+        # first, which cancels the read that would have seen the close), the runner is told:
+        # without it the bot talks on to nobody and the session never ends.
+        if not bot_ended:
+            await inbound.end(CALLER_HUNG_UP)
     if websocket.application_state is WebSocketState.CONNECTED:
         try:
             await websocket.close()

@@ -5,6 +5,7 @@ sink that counts launches; the runner's side of the media path is read from Redi
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -29,6 +30,10 @@ from voicefleet.media_relay import MediaEnd, MediaStream
 ACCOUNT = "AC" + "1" * 32
 TOKEN = "twilio-auth-token"
 OTHER_ACCOUNT = "AC" + "2" * 32
+
+
+# 20 ms of μ-law at full scale (the byte 0x00), as the bot's voice would be on the line.
+LOUD_ULAW = base64.b64encode(bytes(160)).decode()
 
 
 def _accounts(caller_number: str = "masked") -> str:
@@ -193,6 +198,44 @@ async def test_hanging_up_tells_the_runner_why(gateway: Gateway) -> None:
     events = [json.loads(m)["event"] for m in received if isinstance(m, str)]
     assert events[:2] == ["connected", "start"] and events[-2:] == ["dtmf", "stop"]
     assert received[-1] == MediaEnd("caller hung up")
+
+
+async def _talk(outbound: MediaStream, message: str) -> None:
+    """The bot's side, sending without a pause."""
+    while True:
+        await outbound.send(message)
+        await asyncio.sleep(0.001)
+
+
+async def test_hanging_up_while_the_bot_talks_still_tells_the_runner(gateway: Gateway) -> None:
+    """The line drops while the bot's audio streams to it and the caller's last messages are
+    still unread: the gateway's send to the dead socket fails first, and the runner must still
+    hear the hang-up (else its bot talks on to nobody and the session never ends)."""
+    for _ in range(3):
+        caller = gateway.caller()
+        answer = await caller.dial()
+        session_id = await gateway.redis.get(Keys.phone_call("twilio", caller.call_sid))
+        assert answer.stream_url and session_id
+        outbound = MediaStream(gateway.redis, Keys.media_out(session_id))
+        media = json.dumps({"event": "media", "media": {"payload": LOUD_ULAW}})
+
+        talking = asyncio.create_task(_talk(outbound, media))
+        try:
+            async with connect(answer.stream_url) as socket:
+                await socket.send(json.dumps(caller.connected_message()))
+                await socket.send(json.dumps(caller.start_message(answer.parameters)))
+                await socket.recv()  # the bot is talking
+                for _ in range(300):  # a burst the gateway has not read when the line drops
+                    await socket.send(json.dumps(caller.media_message(bytes(160))))
+                socket.transport.abort()
+            inbound = MediaStream(gateway.redis, Keys.media_in(session_id))
+            received: list[object] = []
+            async with asyncio.timeout(10):
+                while not any(isinstance(m, MediaEnd) for m in received):
+                    received += await inbound.receive(1.0)
+            assert received[-1] == MediaEnd("caller hung up")
+        finally:
+            talking.cancel()
 
 
 async def _refused(url: str, start: dict[str, object]) -> int | None:
