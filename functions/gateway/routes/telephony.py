@@ -166,13 +166,8 @@ async def _follow_call(ctx: GatewayContext, record: SessionRecord, status: str) 
         )
 
 
-async def _signed_telnyx(
-    ctx: GatewayContext, request: Request
-) -> tuple[TelnyxAccount, dict[str, str]]:
-    """The account and parameters of a TeXML webhook Telnyx signed (Ed25519); 403 otherwise."""
-    body = await read_body(request)
-    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    account = ctx.telnyx_accounts.get(params.get("AccountSid", ""))
+def _telnyx_signer(account: TelnyxAccount | None, request: Request, body: bytes) -> TelnyxAccount:
+    """The account, if it is known and its key signed this body (Ed25519); 403 otherwise."""
     if account is None or not telnyx_signature.verify(
         account.public_key,
         request.headers.get(telnyx_signature.SIGNATURE_HEADER, ""),
@@ -180,6 +175,17 @@ async def _signed_telnyx(
         body,
     ):
         raise ApiError(403, "invalid Telnyx signature")
+    return account
+
+
+async def _signed_telnyx(
+    ctx: GatewayContext, request: Request
+) -> tuple[TelnyxAccount, dict[str, str]]:
+    """The account and parameters of a TeXML webhook Telnyx signed (Ed25519); 403 otherwise."""
+    body = await read_body(request)
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    account = ctx.telnyx_accounts.get(params.get("AccountSid", ""))
+    account = _telnyx_signer(account, request, body)
     if not params.get("CallSid"):
         raise ApiError(400, "a call webhook needs CallSid", field="CallSid")
     return account, params
@@ -268,13 +274,7 @@ async def _signed_telnyx_event(
         ),
         None,
     )
-    if account is None or not telnyx_signature.verify(
-        account.public_key,
-        request.headers.get(telnyx_signature.SIGNATURE_HEADER, ""),
-        request.headers.get(telnyx_signature.TIMESTAMP_HEADER, ""),
-        body,
-    ):
-        raise ApiError(403, "invalid Telnyx signature")
+    account = _telnyx_signer(account, request, body)
     if not isinstance(payload.get("call_control_id"), str):
         raise ApiError(400, "a call event needs call_control_id", field="call_control_id")
     return account, event_type, payload
