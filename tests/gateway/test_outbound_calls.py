@@ -14,12 +14,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from functions import asgi_app
-from functions.gateway import context as gateway_context
-from functions.gateway.asgi import with_media_streams
 from harness.twilio_caller import TwilioCaller, parse_twiml, sign
 from tests.support.servers import serving
-from tests.support.services import environment
+from tests.support.services import phone_gateway
 from tests.support.sink import CountingSink
 from tests.support.twilio_api import INVALID_NUMBER, TwilioApi
 from voicefleet.contracts import Keys
@@ -62,16 +59,11 @@ async def _stack(redis: Redis, redis_url: str, **env: str) -> AsyncIterator[Stac
             "TWILIO_API_URL": twilio_url,
             **env,
         }
-        with environment(**settings):
-            await gateway_context.context.reset()
-            try:
-                async with (
-                    serving(with_media_streams(asgi_app("gateway"))) as url,
-                    httpx.AsyncClient(base_url=url, timeout=30) as http,
-                ):
-                    yield Stack(url, http, twilio, sink, redis)
-            finally:
-                await gateway_context.context.reset()
+        async with (
+            phone_gateway(**settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield Stack(url, http, twilio, sink, redis)
 
 
 @pytest.fixture

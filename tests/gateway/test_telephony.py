@@ -16,13 +16,10 @@ import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
-from functions import asgi_app
-from functions.gateway import context as gateway_context
-from functions.gateway.asgi import with_media_streams
 from functions.gateway.twiml import BUSY_MESSAGE
 from harness.twilio_caller import TwilioCaller, parse_twiml, sign
 from tests.support.servers import free_port, serving
-from tests.support.services import environment
+from tests.support.services import phone_gateway
 from tests.support.sink import CountingSink
 from voicefleet.contracts import Keys, SessionRecord
 from voicefleet.media_relay import MediaEnd, MediaStream
@@ -69,13 +66,8 @@ async def _gateway(redis: Redis, redis_url: str, **env: str) -> AsyncIterator[Ga
             "VOICEFLEET_TWILIO_ACCOUNTS": _accounts(),
             **env,
         }
-        with environment(**settings):
-            await gateway_context.context.reset()
-            try:
-                async with serving(with_media_streams(asgi_app("gateway"))) as url:
-                    yield Gateway(url, sink, redis)
-            finally:
-                await gateway_context.context.reset()
+        async with phone_gateway(**settings) as url:
+            yield Gateway(url, sink, redis)
 
 
 @pytest.fixture

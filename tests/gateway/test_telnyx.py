@@ -17,13 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from redis.asyncio import Redis
 
-from functions import asgi_app
-from functions.gateway import context as gateway_context
-from functions.gateway.asgi import with_media_streams
 from functions.gateway.twiml import BUSY_MESSAGE
 from harness.telnyx_caller import TelnyxCaller
 from tests.support.servers import serving
-from tests.support.services import environment
+from tests.support.services import phone_gateway
 from tests.support.sink import CountingSink
 from voicefleet.contracts import Keys
 from voicefleet.media_relay import MediaStream
@@ -40,13 +37,8 @@ async def _gateway(redis_url: str, **extra: str) -> AsyncIterator[tuple[str, Cou
     async with serving(sink.app) as sink_url:
         env = {"REDIS_URL": redis_url, "K_SINK": sink_url, "VOICEFLEET_API_KEYS": "acme:k",
                "VOICEFLEET_TELNYX_ACCOUNTS": json.dumps(accounts), **extra}  # fmt: skip
-        with environment(**env):
-            await gateway_context.context.reset()
-            try:
-                async with serving(with_media_streams(asgi_app("gateway"))) as url:
-                    yield url, sink
-            finally:
-                await gateway_context.context.reset()
+        async with phone_gateway(**env) as url:
+            yield url, sink
 
 
 @pytest.fixture

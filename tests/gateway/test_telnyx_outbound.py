@@ -17,13 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 
-from functions import asgi_app
-from functions.gateway import context as gateway_context
-from functions.gateway.asgi import with_media_streams
 from functions.gateway.twiml import BUSY_MESSAGE
 from harness.telnyx_caller import TelnyxCaller
 from tests.support.servers import serving
-from tests.support.services import environment
+from tests.support.services import phone_gateway
 from tests.support.sink import CountingSink
 from tests.support.telnyx_api import INVALID_NUMBER, PlacedCall, TelnyxApi
 from voicefleet.contracts import Keys
@@ -79,16 +76,11 @@ async def _stack(redis: Redis, redis_url: str, **env: str) -> AsyncIterator[Stac
             "TELNYX_API_URL": telnyx_url,
             **env,
         }
-        with environment(**settings):
-            await gateway_context.context.reset()
-            try:
-                async with (
-                    serving(with_media_streams(asgi_app("gateway"))) as url,
-                    httpx.AsyncClient(base_url=url, timeout=30) as http,
-                ):
-                    yield Stack(url, http, telnyx, sink, redis)
-            finally:
-                await gateway_context.context.reset()
+        async with (
+            phone_gateway(**settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield Stack(url, http, telnyx, sink, redis)
 
 
 @pytest.fixture

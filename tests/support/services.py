@@ -16,6 +16,7 @@ from typing import Any
 from functions import asgi_app
 from functions.admin import context as admin_context
 from functions.gateway import context as gateway_context
+from functions.gateway.asgi import with_media_streams
 from mesh.app import create_app
 from mesh.settings import MeshSettings
 from tests.support.servers import serving
@@ -58,6 +59,19 @@ class Apps:
     gateway: Any
     admin: Any
     mesh: Any
+
+
+@asynccontextmanager
+async def phone_gateway(**env: str) -> AsyncIterator[str]:
+    """The gateway with its providers' media streams (as `voicefleet gateway` serves it), on
+    loopback in this process, configured by `env`; its context is fresh and closed after."""
+    with environment(**env):
+        await gateway_context.context.reset()
+        try:
+            async with serving(with_media_streams(asgi_app("gateway"))) as url:
+                yield url
+        finally:
+            await gateway_context.context.reset()
 
 
 @asynccontextmanager
